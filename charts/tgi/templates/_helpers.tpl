@@ -1,0 +1,127 @@
+{{/*
+Chart name, shortened to 63 characters: Kubernetes label values and DNS-1123
+names stop there.
+*/}}
+{{- define "tgi.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified object name. The release name alone when it already contains
+the chart name (tgictl names releases after the spec), otherwise
+"<release>-<chart>". Truncated to 63 characters and stripped of a trailing "-"
+left by the cut, so Service and Deployment names stay valid DNS labels.
+*/}}
+{{- define "tgi.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels that select this release's pods. They never change across upgrades
+(a Deployment's selector is immutable), so no chart or app version here.
+*/}}
+{{- define "tgi.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tgi.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels on every object: the selector labels plus version, engine and tooling
+labels. The engine label lets dashboards and the Inference Extension tell
+engines apart.
+*/}}
+{{- define "tgi.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "tgi.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | quote }}
+app.kubernetes.io/component: inference-server
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+tgictl.dev/engine: {{ .Values.engine.name }}
+{{- end }}
+
+{{/*
+ServiceAccount the pods run as: the chart's own, or an existing one.
+*/}}
+{{- define "tgi.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "tgi.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Claim that holds the model cache: an existing one, or the chart's own.
+*/}}
+{{- define "tgi.cacheClaimName" -}}
+{{- default (printf "%s-cache" (include "tgi.fullname" .)) .Values.cache.existingClaim }}
+{{- end }}
+
+{{/*
+Dispatch to the active engine's partial: `include "tgi.engine" (list "port" .)`
+renders "tgi.engine.<engine.name>.port". Each engine lives in its own
+templates/engines/_<name>.tpl, so adding an engine adds one file.
+*/}}
+{{- define "tgi.engine" -}}
+{{- $what := index . 0 }}
+{{- $root := index . 1 }}
+{{- $name := printf "tgi.engine.%s.%s" $root.Values.engine.name $what }}
+{{- include $name $root }}
+{{- end }}
+
+{{/*
+Engine flags as container args: `--flag value` pairs in key order (Helm
+iterates maps sorted, so renders are stable). A true value is a bare switch;
+false and null are dropped; lists are comma-joined. Values are always quoted
+strings, as container args must be.
+*/}}
+{{- define "tgi.flagArgs" -}}
+{{- range $flag, $value := .Values.engine.flags }}
+{{- if kindIs "bool" $value }}
+{{- if $value }}
+- {{ printf "--%s" $flag | quote }}
+{{- end }}
+{{- else if kindIs "invalid" $value }}
+{{- else if kindIs "slice" $value }}
+- {{ printf "--%s" $flag | quote }}
+- {{ join "," $value | quote }}
+{{- else }}
+- {{ printf "--%s" $flag | quote }}
+- {{ toString $value | quote }}
+{{- end }}
+{{- end }}
+{{- range .Values.engine.extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Container env: plain values in key order, then HF_TOKEN from its Secret (the
+token never appears as a literal in values, args or ConfigMaps), then
+extraEnv entries as given.
+*/}}
+{{- define "tgi.env" -}}
+{{- range $name, $value := .Values.engine.env }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- with .Values.model.hfTokenSecret.name }}
+- name: HF_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.model.hfTokenSecret.key }}
+{{- end }}
+{{- with .Values.engine.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}

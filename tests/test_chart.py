@@ -1,0 +1,100 @@
+"""The chart on its own: lint, values schema, and Kubernetes schema validation of renders."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import SPECS, document
+from tgictl.adapters import helm
+from tgictl.errors import ToolFailedError, ValidationFailedError
+from tgictl.render import manifests, schemas
+from tgictl.render.values import chart_values
+from tgictl.spec.load import load_file, parse
+
+CHART = helm.CHART_DIR
+VALUES_SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+
+
+def test_helm_lint_strict_is_clean() -> None:
+    out = helm.lint()
+    assert "0 chart(s) failed" in out
+    assert "[WARNING]" not in out and "[ERROR]" not in out
+
+
+def test_chart_defaults_match_values_schema() -> None:
+    jsonschema.Draft7Validator(VALUES_SCHEMA).validate(yaml.safe_load((CHART / "values.yaml").read_text()))
+
+
+@pytest.mark.parametrize("spec_file", sorted(SPECS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_tgictl_values_match_values_schema(spec_file: Any) -> None:
+    jsonschema.Draft7Validator(VALUES_SCHEMA).validate(chart_values(load_file(spec_file)))
+
+
+def test_every_leaf_value_is_documented() -> None:
+    """Each `key: value` line in values.yaml follows a `# --` comment (or its continuation)."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    undocumented = []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "-")) or stripped.endswith(":"):
+            continue  # comments, list items and parent mappings
+        comments = []
+        for previous in reversed(lines[:index]):
+            if not previous.strip().startswith("#"):
+                break
+            comments.append(previous.strip())
+        if not any(c.startswith("# --") for c in comments):
+            undocumented.append(stripped.split(":")[0])
+    assert undocumented == []
+
+
+def test_schema_rejects_unknown_values_in_helm() -> None:
+    with pytest.raises(ToolFailedError, match="additional properties 'replicas' not allowed"):
+        helm.template({"replicas": 3}, release="x", namespace="default")
+
+
+def test_schema_rejects_literal_token_env_in_helm() -> None:
+    with pytest.raises(ToolFailedError, match="HF_TOKEN"):
+        helm.template({"engine": {"env": {"HF_TOKEN": "x"}}}, release="x", namespace="default")
+
+
+def test_selectors_carry_no_chart_version() -> None:
+    objects = manifests.render(parse(document()))
+    deployment = next(o.obj for o in objects if o.kind == "Deployment")
+    assert set(deployment["spec"]["selector"]["matchLabels"]) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
+
+
+def test_helm_test_hook_sends_a_real_generate() -> None:
+    objects = manifests.render(parse(document()), include_tests=True)
+    [test_pod] = [o.obj for o in objects if o.kind == "Pod"]
+    assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    command = test_pod["spec"]["containers"][0]["command"]
+    assert command[-1] == "http://demo:80/generate"
+    assert json.loads(command[-2]) == {"inputs": "Hello", "parameters": {"max_new_tokens": 4}}
+
+
+def test_kubernetes_schema_catches_bad_free_form_fields() -> None:
+    doc = document(hardware={"tolerations": [{"key": "gpu", "operater": "Exists"}]})
+    with pytest.raises(ValidationFailedError) as caught:
+        manifests.render(parse(doc))
+    assert "Deployment/demo: spec.template.spec.tolerations.0" in str(caught.value)
+    assert "operater" in str(caught.value)
+
+
+def test_crd_objects_validate_against_shared_crds() -> None:
+    monitor = {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": {"name": "x"}, "spec": {"selector": {}, "endpoints": [{"port": "http", "interval": 15}]},
+    }
+    [problem] = schemas.problems(monitor)
+    assert problem.startswith("spec.endpoints.0.interval: 15 is not of type 'string'")
+
+
+def test_unknown_kind_has_no_schema() -> None:
+    [problem] = schemas.problems({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    assert problem.startswith("no schema for Widget example.com/v1")

@@ -1,0 +1,144 @@
+"""Every command: its help, a success and a failure, through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from conftest import BASE, SPECS
+from tgictl.cli.main import app
+
+runner = CliRunner()
+COMMANDS = ["init", "validate", "schema", "render", "demo"]
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args))
+
+
+def write_spec(tmp_path: Path, doc: object) -> str:
+    path = tmp_path / "tgi.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def test_root_help_lists_every_command() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert "Usage: " in result.stdout
+
+
+def test_init_writes_a_valid_spec_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = str(tmp_path / "tgi.yaml")
+    assert invoke("init", "-f", target).exit_code == 0
+    assert invoke("validate", "-f", target).exit_code == 0
+    again = invoke("init", "-f", target)
+    assert again.exit_code == 2
+    assert "exists; pass --force" in again.stderr
+    assert invoke("init", "-f", target, "--force").exit_code == 0
+
+
+def test_validate_json(tmp_path: Path) -> None:
+    result = invoke("validate", "-f", write_spec(tmp_path, BASE), "-o", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["engine"] == "tgi"
+
+
+def test_validate_failure_is_one_line_per_problem(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(BASE))
+    doc["spec"]["serving"] = {"maxInputTokens": 9000, "maxTotalTokens": 4096}
+    doc["spec"]["hardwre"] = {}
+    path = write_spec(tmp_path, doc)
+    result = invoke("validate", "-f", path)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{path}: spec.hardwre: unknown field")
+    # Schema problems come first; engine rules run once the types are right.
+    del doc["spec"]["hardwre"]
+    result = invoke("validate", "-f", write_spec(tmp_path, doc))
+    assert result.exit_code == 2
+    assert "spec.serving.maxInputTokens: 9000 must be less than maxTotalTokens (4096)" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_validate_missing_file() -> None:
+    result = invoke("validate", "-f", "/nonexistent/tgi.yaml")
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr
+
+
+def test_schema_is_json_schema_of_the_spec() -> None:
+    result = invoke("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["properties"]["apiVersion"]["const"] == "tgictl.dev/v1alpha1"
+    assert "additionalProperties" in json.dumps(schema)
+
+
+def test_render_to_stdout_and_directory(tmp_path: Path) -> None:
+    spec = str(SPECS / "a100-8b.yaml")
+    streamed = invoke("render", "-f", spec)
+    assert streamed.exit_code == 0
+    assert streamed.stdout.count("\nkind: ") + streamed.stdout.startswith("kind") >= 4
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "stale-object.yaml").write_text("kind: Stale\n")
+    written = invoke("render", "-f", spec, "-o", str(out))
+    assert written.exit_code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "deployment-llama-8b.yaml", "persistentvolumeclaim-llama-8b-cache.yaml",
+        "poddisruptionbudget-llama-8b.yaml", "service-llama-8b.yaml", "serviceaccount-llama-8b.yaml",
+    ]
+    joined = "".join(f"---\n{(out / n).read_text()}" for n in names)
+    assert sorted(joined.split("---\n")) == sorted(streamed.stdout.split("---\n"))
+
+
+def test_render_values_format(tmp_path: Path) -> None:
+    result = invoke("render", "-f", str(SPECS / "tiny-cpu.yaml"), "--format", "values")
+    assert result.exit_code == 0
+    assert yaml.safe_load(result.stdout)["engine"]["name"] == "tgi"
+
+
+def test_render_failure_writes_nothing(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(BASE))
+    doc["spec"]["hardware"] = {"tolerations": [{"keyy": "gpu"}]}
+    out = tmp_path / "out"
+    result = invoke("render", "-f", write_spec(tmp_path, doc), "-o", str(out))
+    assert result.exit_code == 2
+    assert "tolerations.0" in result.stderr
+    assert not out.exists()
+
+
+def test_render_unknown_format() -> None:
+    result = invoke("render", "-f", str(SPECS / "tiny-cpu.yaml"), "--format", "kustomise")
+    assert result.exit_code == 2
+    assert "kustomise" in result.output
+
+
+def test_demo_runs_the_whole_workflow(tmp_path: Path) -> None:
+    result = invoke("demo", "--dir", str(tmp_path / "demo"), "-o", "json")
+    assert result.exit_code == 0
+    steps = [s["step"] for s in json.loads(result.stdout)]
+    assert steps == ["init", "validate", "render values", "render manifests"]
+    assert (tmp_path / "demo" / "manifests" / "deployment-smollm2.yaml").exists()
+
+
+def test_demo_failure_exit_code(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = invoke("demo", "--dir", str(blocker))
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output

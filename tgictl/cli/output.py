@@ -1,0 +1,61 @@
+"""Shared CLI plumbing: output format option, error → exit code, tables and JSON.
+
+Commands stay thin: parse options, call one service, hand the result here.
+Errors from services become one line per problem on stderr and the error's
+exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from tgictl.errors import SpecError, TgictlError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+OutputOption = Annotated[Format, typer.Option("--output", "-o", help="Print a table for people or JSON for scripts.")]
+SpecOption = Annotated[str, typer.Option("--file", "-f", help="Spec file (tgi.yaml).")]
+
+
+def fail(error: TgictlError) -> typer.Exit:
+    """Print an error to stderr; spec problems are already `file: field: message` lines."""
+    typer.echo(str(error) if isinstance(error, SpecError) else f"error: {error}", err=True)
+    return typer.Exit(error.exit_code)
+
+
+def handles_errors(command: F) -> F:
+    """Turn tgictl errors into stderr lines and exit codes."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TgictlError as err:
+            raise fail(err) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A plain aligned table: no colours, so it pipes and diffs cleanly."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -1,0 +1,27 @@
+"""The engine registry: one module per engine, looked up by the spec's engine name.
+
+Adding an engine means one module with an ``Engine`` subclass, one line in
+``REGISTRY`` and one chart partial ``charts/tgi/templates/engines/_<name>.tpl``.
+"""
+
+from __future__ import annotations
+
+from tgictl.engines.base import Engine
+from tgictl.engines.tgi import TGI
+from tgictl.errors import Problem, SpecError
+from tgictl.spec.model import Spec
+
+REGISTRY: dict[str, Engine] = {engine.name: engine for engine in (TGI(),)}
+
+
+def get(name: str) -> Engine:
+    """The engine called ``name``; an error listing the known ones otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise SpecError([Problem("spec.engine.name", f"unknown engine {name!r}; allowed: {', '.join(REGISTRY)}")]) from None
+
+
+def engine_for(spec: Spec) -> Engine:
+    """The engine a spec asks for."""
+    return get(spec.spec.engine.name)

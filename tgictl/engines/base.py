@@ -1,0 +1,127 @@
+"""What every engine module provides, and the rules all engines share.
+
+An engine turns a validated spec into the engine-specific parts of the chart
+values (flags, env, image) and refuses, with a field path, whatever it cannot
+honour. Everything engine-neutral (resources, probes, cache, shm) is built by
+``tgictl.render.values`` from the facts an engine declares here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from tgictl import hardware
+from tgictl.errors import Problem
+from tgictl.spec.model import Spec
+
+FlagValue = str | bool | list[str]
+
+# Flags whose value is a credential: on the command line it would show in the
+# rendered Deployment and in `ps`, so they may only be wired from a Secret.
+SECRET_FLAGS = frozenset({"--api-key", "--hf-token", "--ngrok-authtoken"})
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """Static facts about an engine that the chart, planner and monitoring read."""
+
+    name: str
+    image_repository: str
+    image_tag: str  # pinned release for NVIDIA; variants derive from it
+    port: int
+    metrics_prefix: str  # e.g. "tgi_" or "vllm:"
+    runs_as_non_root: bool
+
+
+class Engine(ABC):
+    """One inference engine: flag mapping, env, image variant and refusals."""
+
+    facts: EngineFacts
+
+    @property
+    def name(self) -> str:
+        return self.facts.name
+
+    def shard_count(self, spec: Spec) -> int:
+        """Shards (tensor-parallel ranks) in one pod: explicit, else one per accelerator."""
+        return spec.spec.serving.num_shard or max(1, spec.spec.hardware.accelerator.count)
+
+    def accelerator(self, spec: Spec) -> hardware.Accelerator:
+        found = hardware.lookup(spec.spec.hardware.accelerator.type)
+        assert found is not None  # the spec model only admits catalog keys
+        return found
+
+    def image(self, spec: Spec) -> tuple[str, str]:
+        """Repository and tag: the user's, else this engine's pinned default."""
+        image = spec.spec.image
+        return (
+            image.repository or self.facts.image_repository,
+            image.tag or self.image_variant_tag(spec),
+        )
+
+    def image_variant_tag(self, spec: Spec) -> str:
+        """The default tag for the spec's accelerator vendor (CUDA unless overridden)."""
+        return self.facts.image_tag
+
+    def problems(self, spec: Spec) -> list[Problem]:
+        """Everything about the spec this engine cannot honour (empty when fine)."""
+        found = self.common_problems(spec)
+        found.extend(self.engine_problems(spec))
+        return found
+
+    def common_problems(self, spec: Spec) -> list[Problem]:
+        """Rules every engine shares: shards versus GPUs, and args tgictl owns."""
+        found = []
+        serving = spec.spec.serving
+        count = spec.spec.hardware.accelerator.count
+        if serving.num_shard is not None:
+            if count == 0 and serving.num_shard > 1:
+                found.append(Problem("spec.serving.numShard", "sharding needs accelerators; set hardware.accelerator.count"))
+            elif count and serving.num_shard != count:
+                found.append(Problem(
+                    "spec.serving.numShard",
+                    f"{serving.num_shard} shards on {count} accelerators: one pod shards over all its GPUs, "
+                    f"so numShard must equal hardware.accelerator.count ({count}) or be left unset",
+                ))
+        owned = {f"--{flag}" for flag in self.flags(spec)}
+        for index, arg in enumerate(spec.spec.extra_args):
+            flag = arg.split("=", 1)[0]
+            if flag in SECRET_FLAGS:
+                found.append(Problem(f"spec.extraArgs[{index}]", f"{flag} passes a credential in plain text; credentials come only from Secrets"))
+            elif flag in owned:
+                found.append(Problem(f"spec.extraArgs[{index}]", f"{flag} is set from the spec; change the spec field instead"))
+        return found
+
+    @abstractmethod
+    def engine_problems(self, spec: Spec) -> list[Problem]:
+        """Rules specific to this engine."""
+
+    @abstractmethod
+    def flags(self, spec: Spec) -> dict[str, FlagValue]:
+        """Command-line flags (without leading dashes) to render as container args."""
+
+    @abstractmethod
+    def env(self, spec: Spec) -> dict[str, str]:
+        """Plain environment variables (never secrets)."""
+
+    @abstractmethod
+    def drain_seconds(self, spec: Spec) -> int:
+        """Seconds the engine may take to drain after SIGTERM."""
+
+
+def stringify(flags: dict[str, object]) -> dict[str, FlagValue]:
+    """Drop unset flags and turn numbers into strings (Helm would print 2e+06)."""
+    out: dict[str, FlagValue] = {}
+    for name, value in flags.items():
+        if value is None or value is False:
+            continue
+        if value is True:
+            out[name] = True
+        elif isinstance(value, list):
+            out[name] = [str(v) for v in value]
+        elif isinstance(value, float) and value.is_integer():
+            out[name] = str(int(value))
+        else:
+            out[name] = str(value)
+    return out

@@ -1,0 +1,137 @@
+"""Hugging Face TGI: text-generation-launcher flags, env and TGI's own rules.
+
+Flag names follow ``launcher/src/main.rs`` (TGI v3.3.x). The cross-flag rules
+are the ones the launcher and router enforce at start-up ("Invalid
+argument"), checked here so a bad spec fails before anything is rendered.
+"""
+
+from __future__ import annotations
+
+from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify
+from tgictl.errors import Problem
+from tgictl.spec.model import Spec
+
+# Image tag suffix per accelerator vendor (TGI publishes one image per backend).
+_VARIANTS = {"nvidia": "", "amd": "-rocm", "habana": "-gaudi", "none": "-intel-cpu"}
+# Quantizations that cannot use CUDA graphs.
+_NO_CUDA_GRAPHS = {"exl2", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4"}
+# Engines that can offload weights to CPU memory, for the refusal message.
+_OFFLOAD_ENGINES = "vllm (--cpu-offload-gb) or llamacpp (--n-gpu-layers)"
+
+
+class TGI(Engine):
+    facts = EngineFacts(
+        name="tgi",
+        image_repository="ghcr.io/huggingface/text-generation-inference",
+        image_tag="3.3.5",
+        port=80,
+        metrics_prefix="tgi_",
+        runs_as_non_root=False,  # the image keeps Python under /root
+    )
+
+    def image_variant_tag(self, spec: Spec) -> str:
+        return self.facts.image_tag + _VARIANTS[self.accelerator(spec).vendor]
+
+    def flags(self, spec: Spec) -> dict[str, FlagValue]:
+        s = spec.spec
+        serving, model = s.serving, s.model
+        return stringify({
+            "model-id": model.id,
+            "revision": model.revision,
+            "trust-remote-code": model.trust_remote_code,
+            "tokenizer-config-path": model.tokenizer_config_path,
+            # Always explicit: with NVIDIA_VISIBLE_DEVICES=all TGI < 3.3.7 counted one GPU.
+            "num-shard": self.shard_count(spec) if s.hardware.accelerator.count else None,
+            "quantize": serving.quantize,
+            "dtype": serving.dtype,
+            "kv-cache-dtype": serving.kv_cache_dtype,
+            "max-input-tokens": serving.max_input_tokens,
+            "max-total-tokens": serving.max_total_tokens,
+            "max-batch-prefill-tokens": serving.max_batch_prefill_tokens,
+            "max-batch-total-tokens": serving.max_batch_total_tokens,
+            "max-concurrent-requests": serving.max_concurrent_requests,
+            "waiting-served-ratio": serving.waiting_served_ratio,
+            "max-waiting-tokens": serving.max_waiting_tokens,
+            "max-batch-size": serving.max_batch_size,
+            "max-best-of": serving.max_best_of,
+            "max-stop-sequences": serving.max_stop_sequences,
+            "max-top-n-tokens": serving.max_top_n_tokens,
+            "max-client-batch-size": serving.max_client_batch_size,
+            "payload-limit": serving.payload_limit,
+            "cuda-graphs": serving.cuda_graphs if serving.cuda_graphs is not None else self._default_cuda_graphs(spec),
+            "cuda-memory-fraction": serving.cuda_memory_fraction,
+            "speculate": serving.speculate,
+            "rope-scaling": serving.rope_scaling,
+            "rope-factor": serving.rope_factor,
+            "disable-custom-kernels": serving.disable_custom_kernels,
+            "json-output": serving.json_logs,
+            "usage-stats": s.usage_stats,
+            "graceful-termination-timeout": serving.graceful_termination_seconds,
+            # The pod's HOSTNAME env (the pod name) would otherwise become --hostname.
+            "hostname": "0.0.0.0",
+        })
+
+    def _default_cuda_graphs(self, spec: Spec) -> list[int] | None:
+        # CPU, Gaudi and graph-less quantizations run without CUDA graphs.
+        if self.accelerator(spec).vendor in ("none", "habana") or spec.spec.serving.quantize in _NO_CUDA_GRAPHS:
+            return [0]
+        return None
+
+    def env(self, spec: Spec) -> dict[str, str]:
+        s = spec.spec
+        env: dict[str, str] = {}
+        if s.cache.offline:
+            env["HF_HUB_OFFLINE"] = "1"
+        if s.features.attention:
+            env["ATTENTION"] = s.features.attention
+        if s.features.prefix_caching is not None:
+            env["PREFIX_CACHING"] = "1" if s.features.prefix_caching else "0"
+        if s.features.flash_attention is False:
+            env["USE_FLASH_ATTENTION"] = "false"  # clap and Python both want lowercase
+        env.update({e.name: e.value for e in s.extra_env})
+        return dict(sorted(env.items()))
+
+    def drain_seconds(self, spec: Spec) -> int:
+        # The launcher waits -g for the router, then up to -g for the shards.
+        return 2 * spec.spec.serving.graceful_termination_seconds + 10
+
+    def engine_problems(self, spec: Spec) -> list[Problem]:
+        s = spec.spec
+        serving, features = s.serving, s.features
+        found: list[Problem] = []
+
+        def limit(field: str, message: str) -> None:
+            found.append(Problem(f"spec.serving.{field}", message))
+
+        mi, mt = serving.max_input_tokens, serving.max_total_tokens
+        mp, mb = serving.max_batch_prefill_tokens, serving.max_batch_total_tokens
+        if mi is not None and mt is not None and mi >= mt:
+            limit("maxInputTokens", f"{mi} must be less than maxTotalTokens ({mt}): a request needs room for at least one new token")
+        if mt is not None and mb is not None and mt > mb:
+            limit("maxTotalTokens", f"{mt} must be at most maxBatchTotalTokens ({mb}): one full request must fit in a batch")
+        if mp is not None and mb is not None and mp > mb:
+            limit("maxBatchPrefillTokens", f"{mp} must be at most maxBatchTotalTokens ({mb})")
+        if mp is not None and mi is not None and mp < mi:
+            limit("maxBatchPrefillTokens", f"{mp} must be at least maxInputTokens ({mi}): the longest prompt must prefill in one batch")
+        shards = self.shard_count(spec)
+        if serving.quantize == "exl2" and shards > 1:
+            limit("quantize", f"exl2 cannot be sharded; use 1 accelerator, not {shards}")
+        if serving.quantize in _NO_CUDA_GRAPHS and serving.cuda_graphs and any(serving.cuda_graphs):
+            limit("cudaGraphs", f"{serving.quantize} does not support CUDA graphs; remove cudaGraphs or set it to [0]")
+        if serving.dtype and serving.quantize:
+            limit("dtype", f"TGI does not combine dtype with quantize ({serving.quantize}); set one of them")
+        vendor = self.accelerator(spec).vendor
+        if serving.kv_cache_dtype and vendor != "nvidia":
+            limit("kvCacheDtype", "an fp8 KV cache needs an NVIDIA GPU in TGI")
+        if serving.cuda_graphs and any(serving.cuda_graphs) and vendor in ("none", "habana"):
+            limit("cudaGraphs", "CUDA graphs need an NVIDIA or AMD GPU; set [0] or leave unset")
+        if not features.continuous_batching:
+            found.append(Problem("spec.features.continuousBatching", "TGI always batches continuously and cannot turn it off"))
+        if features.cpu_offload_gb:
+            found.append(Problem("spec.features.cpuOffloadGb", f"TGI cannot offload weights to CPU memory; use {_OFFLOAD_ENGINES}"))
+        if features.prefix_caching and features.attention == "paged":
+            found.append(Problem("spec.features.prefixCaching", "TGI's prefix caching needs flashinfer or flashdecoding attention, not paged"))
+        capability = self.accelerator(spec).compute_capability
+        if features.flash_attention and (vendor == "none" or (vendor == "nvidia" and capability < 8.0)):
+            found.append(Problem("spec.features.flashAttention", f"flash attention needs an Ampere-or-newer GPU; {self.accelerator(spec).key} cannot run it"))
+        return found

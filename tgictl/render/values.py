@@ -1,0 +1,129 @@
+"""Spec → values for the ``charts/tgi`` chart.
+
+The engine supplies flags, env and image; this module supplies everything
+engine-neutral: resources and GPU requests, node placement, cache volume,
+shared memory for sharding, probe budgets from the cold-start estimate, and
+termination grace from the engine's drain time. The output is plain data in
+a fixed key order, so the same spec always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tgictl.engines import engine_for
+from tgictl.plan.coldstart import ColdStart, estimate
+from tgictl.spec.model import Spec
+
+# Seconds the container sleeps in preStop so endpoints drop it before draining.
+PRE_STOP_SLEEP_S = 10
+# NCCL moves tensors through /dev/shm; TGI's README asks for 1Gi, more per shard helps large batches.
+SHM_PER_SHARD_GI = 2
+
+
+def cold_start(spec: Spec, weights_gb: float | None = None) -> ColdStart:
+    """The cold-start estimate for a spec (weights from the planner when known)."""
+    s = spec.spec
+    return estimate(
+        weights_gb,
+        on_gpu=s.hardware.accelerator.count > 0,
+        bandwidth_mbps=s.cache.download_bandwidth_mbps,
+        offline=s.cache.offline,
+        model_id=s.model.id,
+    )
+
+
+def _resources(spec: Spec) -> dict[str, Any]:
+    hw = spec.spec.hardware
+    requests: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    if hw.cpu:
+        requests["cpu"] = hw.cpu
+    if hw.memory:
+        # Memory limit = request: a loading model is the worst time to be evicted for overcommit.
+        requests["memory"] = limits["memory"] = hw.memory
+    if hw.ephemeral_storage:
+        requests["ephemeral-storage"] = hw.ephemeral_storage
+    accelerator = engine_for(spec).accelerator(spec)
+    if hw.accelerator.count and accelerator.resource:
+        # Extended resources cannot be overcommitted: the limit alone sets the request.
+        limits[accelerator.resource] = hw.accelerator.count
+    out: dict[str, Any] = {}
+    if limits:
+        out["limits"] = limits
+    if requests:
+        out["requests"] = requests
+    return out
+
+
+def _placement(spec: Spec) -> tuple[dict[str, str], list[dict[str, object]]]:
+    hw = spec.spec.hardware
+    accelerator = engine_for(spec).accelerator(spec)
+    selector = dict(hw.node_selector)
+    if accelerator.product_label:
+        key, value = accelerator.product_label
+        selector.setdefault(key, hw.accelerator.product_label or value)
+    tolerations = list(hw.tolerations)
+    if accelerator.resource and not any(t.get("key") == accelerator.resource for t in tolerations):
+        # GPU node pools are commonly tainted with the resource name.
+        tolerations.append({"key": accelerator.resource, "operator": "Exists", "effect": "NoSchedule"})
+    return dict(sorted(selector.items())), tolerations
+
+
+def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
+    """The chart values for a validated spec."""
+    s = spec.spec
+    engine = engine_for(spec)
+    repository, tag = engine.image(spec)
+    shards = engine.shard_count(spec)
+    node_selector, tolerations = _placement(spec)
+    budget = s.probes.startup_budget_seconds or cold_start(spec, weights_gb).budget_s
+    period = s.probes.period_seconds
+    return {
+        "fullnameOverride": spec.metadata.name,
+        "replicaCount": s.replicas,
+        "image": {"repository": repository, "tag": tag, "pullPolicy": s.image.pull_policy},
+        "imagePullSecrets": [{"name": name} for name in s.image.pull_secrets],
+        "engine": {
+            "name": engine.name,
+            "flags": engine.flags(spec),
+            "extraArgs": list(s.extra_args),
+            "env": engine.env(spec),
+            "extraEnv": [],
+        },
+        "model": {
+            "id": s.model.id,
+            "hfTokenSecret": {
+                "name": s.cache.hf_token_secret.name if s.cache.hf_token_secret else "",
+                "key": s.cache.hf_token_secret.key if s.cache.hf_token_secret else "token",
+            },
+        },
+        "cache": {
+            "ephemeral": s.cache.ephemeral,
+            "existingClaim": s.cache.existing_claim or "",
+            "size": s.cache.size,
+            "storageClassName": s.cache.storage_class_name or "",
+            "accessMode": s.cache.access_mode,
+        },
+        "shm": {"enabled": shards > 1, "sizeLimit": f"{SHM_PER_SHARD_GI * shards}Gi"},
+        "resources": _resources(spec),
+        "nodeSelector": node_selector,
+        "tolerations": tolerations,
+        "affinity": dict(s.hardware.affinity),
+        "runtimeClassName": s.hardware.runtime_class_name or "",
+        "priorityClassName": s.hardware.priority_class_name or "",
+        "podAnnotations": dict(sorted(s.pod_annotations.items())),
+        "podLabels": dict(sorted(s.pod_labels.items())),
+        "probes": {
+            "startup": {"periodSeconds": period, "failureThreshold": math.ceil(budget / period), "timeoutSeconds": 5},
+            "readiness": {"periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+            "liveness": {"periodSeconds": 30, "failureThreshold": 3, "timeoutSeconds": 10},
+        },
+        "terminationGracePeriodSeconds": PRE_STOP_SLEEP_S + engine.drain_seconds(spec),
+        "preStopSleepSeconds": PRE_STOP_SLEEP_S,
+        "strategy": {"maxSurge": s.rollout.max_surge, "maxUnavailable": s.rollout.max_unavailable},
+        "service": {"type": s.service.type, "port": s.service.port},
+        "podDisruptionBudget": {"enabled": s.pod_disruption_budget.enabled, "maxUnavailable": 1},
+        "networkPolicy": {"enabled": s.network_policy.enabled},
+    }

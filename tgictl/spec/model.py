@@ -1,0 +1,246 @@
+"""The tgi.yaml spec as strict pydantic models.
+
+Field names are camelCase in YAML (Kubernetes style) and snake_case in code.
+Every model forbids unknown keys and coerces nothing: ``"4096"`` is not an
+integer and ``yes`` is not a boolean. Rules that need several fields, or the
+engine, live in the engine modules, not here, so each engine can refuse what
+it cannot honour in its own words.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from tgictl import hardware
+
+API_VERSION = "tgictl.dev/v1alpha1"
+KIND = "InferenceDeployment"
+
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Env vars that carry credentials: a literal value for them would leak into
+# rendered manifests, so they may only come from a Secret.
+SECRET_ENV = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "API_KEY", "VLLM_API_KEY", "LLAMA_API_KEY"})
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Quantity = Annotated[str, Field(pattern=_QUANTITY.pattern, examples=["100Gi", "500m"])]
+
+
+class Strict(BaseModel):
+    """Base: camelCase keys only, no unknown keys, no type coercion."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=False, frozen=True
+    )
+
+
+class Metadata(Strict):
+    name: Annotated[str, Field(max_length=40, description="Release and object name: a DNS label, at most 40 characters.")]
+    namespace: Annotated[str | None, Field(description="Namespace to deploy into (the current context's when unset).")] = None
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _dns_label(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_LABEL.match(value):
+            raise ValueError("must be a DNS label: lowercase letters, digits and '-', starting with a letter")
+        return value
+
+
+class SecretRef(Strict):
+    name: Annotated[str, Field(min_length=1, description="Secret name.")]
+    key: Annotated[str, Field(min_length=1, description="Key inside the Secret.")] = "token"
+
+
+class ModelSpec(Strict):
+    id: Annotated[str, Field(min_length=1, description="Hugging Face Hub id (org/name) or a path inside the container.")]
+    revision: Annotated[str | None, Field(description="Commit, branch or refs/pr/N.")] = None
+    trust_remote_code: Annotated[bool, Field(description="Run the model repository's own Python code.")] = False
+    tokenizer_config_path: Annotated[str | None, Field(description="Path of a tokenizer_config.json with a custom chat template.")] = None
+    files: Annotated[str | None, Field(description="Local directory with config.json and safetensors files, for planning.")] = None
+
+
+class EngineSpec(Strict):
+    name: Annotated[str, Field(description="Engine that serves the model: tgi, vllm or llamacpp.")] = "tgi"
+
+
+class ImageSpec(Strict):
+    repository: Annotated[str | None, Field(description="Image repository (the engine's default when unset).")] = None
+    tag: Annotated[str | None, Field(description="Image tag, a pinned release (the engine's default when unset).")] = None
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    pull_secrets: Annotated[list[str], Field(description="Names of image pull Secrets.")] = []
+
+    @field_validator("tag")
+    @classmethod
+    def _pinned(cls, value: str | None) -> str | None:
+        if value == "latest":
+            raise ValueError("'latest' is not a pinned release: name a version such as 3.3.5")
+        return value
+
+
+class AcceleratorSpec(Strict):
+    type: Annotated[str, Field(description="Catalog key: " + ", ".join(hardware.CATALOG))] = "cpu"
+    count: Annotated[int, Field(ge=0, le=16, description="Accelerators per pod.")] = 0
+    product_label: Annotated[str | None, Field(description="Node label value selecting the product (catalog default when unset).")] = None
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if hardware.lookup(value) is None:
+            raise ValueError(f"unknown accelerator {value!r}; allowed: {', '.join(hardware.CATALOG)}")
+        return hardware.lookup(value).key  # type: ignore[union-attr]
+
+    @model_validator(mode="after")
+    def _count_matches_type(self) -> AcceleratorSpec:
+        if self.type == "cpu" and self.count:
+            raise ValueError("count must be 0 when type is cpu")
+        if self.type != "cpu" and not self.count:
+            raise ValueError(f"count must be at least 1 for a {self.type} accelerator")
+        return self
+
+
+class HardwareSpec(Strict):
+    accelerator: AcceleratorSpec = AcceleratorSpec()
+    cpu: Annotated[Quantity | None, Field(description="CPU request, e.g. '8'.")] = None
+    memory: Annotated[Quantity | None, Field(description="Memory request and limit, e.g. '64Gi'.")] = None
+    ephemeral_storage: Annotated[Quantity | None, Field(description="Ephemeral storage request.")] = None
+    node_selector: dict[str, str] = {}
+    tolerations: Annotated[list[dict[str, object]], Field(description="Kubernetes tolerations.")] = []
+    affinity: Annotated[dict[str, object], Field(description="Kubernetes affinity.")] = {}
+    runtime_class_name: str | None = None
+    priority_class_name: str | None = None
+
+
+class ServingSpec(Strict):
+    """Engine-neutral serving limits; each engine maps them to its own flags."""
+
+    max_input_tokens: PositiveInt | None = None
+    max_total_tokens: PositiveInt | None = None
+    max_batch_prefill_tokens: PositiveInt | None = None
+    max_batch_total_tokens: PositiveInt | None = None
+    max_concurrent_requests: PositiveInt | None = None
+    waiting_served_ratio: Annotated[float, Field(ge=0)] | None = None
+    max_waiting_tokens: PositiveInt | None = None
+    max_batch_size: PositiveInt | None = None
+    max_best_of: PositiveInt | None = None
+    max_stop_sequences: Annotated[int, Field(ge=0)] | None = None
+    max_top_n_tokens: Annotated[int, Field(ge=0)] | None = None
+    max_client_batch_size: PositiveInt | None = None
+    payload_limit: PositiveInt | None = None
+    cuda_graphs: Annotated[list[Annotated[int, Field(ge=0)]] | None, Field(description="Batch sizes to capture; [0] disables.")] = None
+    cuda_memory_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    quantize: Literal[
+        "awq", "compressed-tensors", "eetq", "exl2", "gptq", "marlin",
+        "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "fp8",
+    ] | None = None
+    dtype: Literal["float16", "bfloat16"] | None = None
+    kv_cache_dtype: Literal["fp8_e4m3fn", "fp8_e5m2"] | None = None
+    num_shard: Annotated[PositiveInt | None, Field(description="Shards (tensor parallel); defaults to the accelerator count.")] = None
+    speculate: PositiveInt | None = None
+    rope_scaling: Literal["linear", "dynamic"] | None = None
+    rope_factor: Annotated[float, Field(gt=0)] | None = None
+    disable_custom_kernels: bool = False
+    json_logs: Annotated[bool, Field(description="Engine logs as JSON lines.")] = False
+    graceful_termination_seconds: Annotated[int, Field(ge=0, le=3600)] = 90
+
+
+class FeaturesSpec(Strict):
+    """Capabilities named the same for every engine; an engine that cannot honour one refuses it."""
+
+    continuous_batching: bool = True
+    flash_attention: Annotated[bool | None, Field(description="Use flash-attention kernels (engine default when unset).")] = None
+    attention: Literal["paged", "flashdecoding", "flashinfer", "flashdecoding-ipex"] | None = None
+    prefix_caching: bool | None = None
+    cpu_offload_gb: Annotated[float, Field(ge=0, description="Weights offloaded to CPU memory, GB.")] | None = None
+
+
+class CacheSpec(Strict):
+    ephemeral: Annotated[bool, Field(description="emptyDir instead of a PVC: weights download on every start.")] = False
+    existing_claim: Annotated[str | None, Field(description="Existing PVC holding the Hub cache.")] = None
+    size: Quantity = "100Gi"
+    storage_class_name: str | None = None
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
+    hf_token_secret: Annotated[SecretRef | None, Field(description="Secret with the Hugging Face token.")] = None
+    offline: Annotated[bool, Field(description="Never call the Hub (HF_HUB_OFFLINE=1): weights must be in the cache.")] = False
+    download_bandwidth_mbps: Annotated[float, Field(gt=0, description="Assumed download speed for the startup budget, MB/s.")] = 200.0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CacheSpec:
+        if self.ephemeral and self.existing_claim:
+            raise ValueError("ephemeral and existingClaim exclude each other")
+        if self.ephemeral and self.offline:
+            raise ValueError("offline needs weights already in a persistent cache, not an ephemeral one")
+        return self
+
+
+class EnvVar(Strict):
+    name: str
+    value: str
+
+    @field_validator("name")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError("must be a C identifier (letters, digits, '_')")
+        if value in SECRET_ENV:
+            raise ValueError(f"{value} carries a credential: reference a Secret (cache.hfTokenSecret) instead of a literal")
+        return value
+
+
+class ProbesSpec(Strict):
+    startup_budget_seconds: Annotated[PositiveInt | None, Field(description="Time allowed for download + load + warm-up (planned when unset).")] = None
+    period_seconds: Annotated[int, Field(ge=1, le=300)] = 10
+
+
+class RolloutSpec(Strict):
+    max_surge: Annotated[int, Field(ge=0)] = 0
+    max_unavailable: Annotated[int, Field(ge=0)] = 1
+
+    @model_validator(mode="after")
+    def _progress(self) -> RolloutSpec:
+        if self.max_surge == 0 and self.max_unavailable == 0:
+            raise ValueError("maxSurge and maxUnavailable cannot both be 0: the rollout could never progress")
+        return self
+
+
+class ServiceSpec(Strict):
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    port: Annotated[int, Field(ge=1, le=65535)] = 80
+
+
+class Toggle(Strict):
+    enabled: bool = False
+
+
+class DeploymentSpec(Strict):
+    model: ModelSpec
+    engine: EngineSpec = EngineSpec()
+    image: ImageSpec = ImageSpec()
+    hardware: HardwareSpec = HardwareSpec()
+    serving: ServingSpec = ServingSpec()
+    features: FeaturesSpec = FeaturesSpec()
+    cache: CacheSpec = CacheSpec()
+    replicas: Annotated[int, Field(ge=0, le=1000)] = 1
+    usage_stats: Annotated[Literal["on", "off", "no-stack"], Field(description="Engine telemetry to its vendor.")] = "off"
+    probes: ProbesSpec = ProbesSpec()
+    rollout: RolloutSpec = RolloutSpec()
+    service: ServiceSpec = ServiceSpec()
+    network_policy: Toggle = Toggle()
+    pod_disruption_budget: Toggle = Toggle(enabled=True)
+    extra_env: list[EnvVar] = []
+    extra_args: list[str] = []
+    pod_annotations: dict[str, str] = {}
+    pod_labels: dict[str, str] = {}
+
+
+class Spec(Strict):
+    """A whole tgi.yaml document."""
+
+    api_version: Literal["tgictl.dev/v1alpha1"]
+    kind: Literal["InferenceDeployment"]
+    metadata: Metadata
+    spec: DeploymentSpec
