@@ -13,7 +13,7 @@ from conftest import BASE, SPECS
 from tgictl.cli.main import app
 
 runner = CliRunner()
-COMMANDS = ["init", "validate", "schema", "render", "demo"]
+COMMANDS = ["init", "validate", "schema", "plan", "render", "demo"]
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -142,3 +142,38 @@ def test_demo_failure_exit_code(tmp_path: Path) -> None:
     result = invoke("demo", "--dir", str(blocker))
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+
+
+MODELS = Path(__file__).parent / "fixtures" / "models"
+
+
+def test_plan_table_and_json() -> None:
+    table = invoke("plan", str(MODELS / "llama-3.1-8b"), "--gpu", "a10g")
+    assert table.exit_code == 0
+    assert "max batch total tokens" in table.stdout and "1x a10g" in table.stdout
+    result = invoke("plan", str(MODELS / "mixtral-8x7b"), "--gpu", "a100-80gb", "-o", "json")
+    data = json.loads(result.stdout)
+    assert (data["count"], data["fits"], data["family"]) == (2, True, "mixtral")
+
+
+def test_plan_exit_code_3_when_nothing_fits() -> None:
+    result = invoke("plan", str(MODELS / "llama-3.1-70b"), "--gpu", "l4", "--count", "2")
+    assert result.exit_code == 3
+    assert "NO: " in result.stdout
+
+
+def test_plan_usage_errors() -> None:
+    assert invoke("plan").exit_code == 2
+    bad_gpu = invoke("plan", str(MODELS / "gpt2"), "--gpu", "v100")
+    assert bad_gpu.exit_code == 2 and "unknown --gpu 'v100'" in bad_gpu.stderr
+    missing = invoke("plan", "org/not-cached")
+    assert missing.exit_code == 2 and "not in a local Hugging Face cache" in missing.stderr
+
+
+def test_plan_from_spec(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(BASE))
+    doc["spec"]["model"]["files"] = str(MODELS / "qwen2.5-7b")
+    doc["spec"]["hardware"] = {"accelerator": {"type": "l4", "count": 1}}
+    result = invoke("plan", "-f", write_spec(tmp_path, doc), "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accelerator"] == "l4"

@@ -15,11 +15,13 @@ from hypothesis import strategies as st
 
 from conftest import BASE
 from tgictl.adapters import helm
+from tgictl.engines import get
 from tgictl.errors import SpecError
 from tgictl.render.values import chart_values
 from tgictl.spec.load import parse
 from tgictl.spec.model import Spec
 
+TGI = get("tgi")
 VALUES_VALIDATOR = jsonschema.Draft7Validator(json.loads((helm.CHART_DIR / "values.schema.json").read_text()))
 
 scalars = st.one_of(
@@ -120,7 +122,7 @@ def test_token_limit_rules_hold_for_every_accepted_spec(serving: dict[str, Any],
         assert s.max_input_tokens < s.max_total_tokens
     if s.max_total_tokens and s.max_batch_total_tokens:
         assert s.max_total_tokens <= s.max_batch_total_tokens
-    if s.max_batch_prefill_tokens and s.max_input_tokens:
+    if s.max_batch_prefill_tokens and s.max_input_tokens and not TGI.prefill_chunking(spec):
         assert s.max_batch_prefill_tokens >= s.max_input_tokens
     if s.quantize == "exl2":
         assert spec.spec.hardware.accelerator.count <= 1

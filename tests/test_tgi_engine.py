@@ -86,7 +86,6 @@ def test_drain_covers_router_and_shards() -> None:
         ({"maxInputTokens": 4096, "maxTotalTokens": 4096}, "spec.serving.maxInputTokens", "must be less than maxTotalTokens (4096)"),
         ({"maxTotalTokens": 8192, "maxBatchTotalTokens": 4096}, "spec.serving.maxTotalTokens", "at most maxBatchTotalTokens (4096)"),
         ({"maxBatchPrefillTokens": 8192, "maxBatchTotalTokens": 4096}, "spec.serving.maxBatchPrefillTokens", "at most maxBatchTotalTokens"),
-        ({"maxBatchPrefillTokens": 1000, "maxInputTokens": 2000}, "spec.serving.maxBatchPrefillTokens", "at least maxInputTokens (2000)"),
         ({"dtype": "float16", "quantize": "awq"}, "spec.serving.dtype", "does not combine dtype with quantize"),
         ({"quantize": "bitsandbytes-nf4", "cudaGraphs": [1, 2]}, "spec.serving.cudaGraphs", "does not support CUDA graphs"),
     ],
@@ -94,6 +93,15 @@ def test_drain_covers_router_and_shards() -> None:
 def test_cross_flag_rules(serving: dict[str, Any], path: str, fragment: str) -> None:
     [problem] = problems_of(gpu(serving=serving))
     assert problem.startswith(path + ": ") and fragment in problem
+
+
+def test_prefill_below_input_needs_chunking() -> None:
+    serving = {"maxBatchPrefillTokens": 1000, "maxInputTokens": 2000}
+    parse(gpu(serving=serving))  # A100: TGI prefills long prompts in chunks
+    for doc in (gpu(1, "t4", serving=serving), gpu(1, "mi300x", serving=serving),
+                gpu(serving=serving, features={"attention": "paged"})):
+        [problem] = problems_of(doc)
+        assert problem.startswith("spec.serving.maxBatchPrefillTokens: 1000 must be at least maxInputTokens (2000)")
 
 
 def test_exl2_only_unsharded() -> None:

@@ -13,7 +13,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
 
-from tgictl.cli import demo_cmd, render_cmd, spec_cmds  # noqa: E402
+from tgictl.cli import demo_cmd, plan_cmd, render_cmd, spec_cmds  # noqa: E402
 
 app = typer.Typer(
     name="tgictl",
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.command()(spec_cmds.init)
 app.command()(spec_cmds.validate)
 app.command()(spec_cmds.schema)
+app.command()(plan_cmd.plan)
 app.command()(render_cmd.render)
 app.command()(demo_cmd.demo)
 

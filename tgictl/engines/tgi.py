@@ -71,6 +71,14 @@ class TGI(Engine):
             "hostname": "0.0.0.0",
         })
 
+    def prefill_chunking(self, spec: Spec) -> bool:
+        """Whether TGI can split a long prompt over several prefill batches here:
+        its flash models do on CUDA with flashinfer/flashdecoding attention, which
+        TGI picks on compute capability 8.0+; ROCm images turn chunking off."""
+        accelerator = self.accelerator(spec)
+        return (accelerator.vendor == "nvidia" and accelerator.compute_capability >= 8.0
+                and spec.spec.features.attention != "paged")
+
     def _default_cuda_graphs(self, spec: Spec) -> list[int] | None:
         # CPU, Gaudi and graph-less quantizations run without CUDA graphs.
         if self.accelerator(spec).vendor in ("none", "habana") or spec.spec.serving.quantize in _NO_CUDA_GRAPHS:
@@ -111,8 +119,9 @@ class TGI(Engine):
             limit("maxTotalTokens", f"{mt} must be at most maxBatchTotalTokens ({mb}): one full request must fit in a batch")
         if mp is not None and mb is not None and mp > mb:
             limit("maxBatchPrefillTokens", f"{mp} must be at most maxBatchTotalTokens ({mb})")
-        if mp is not None and mi is not None and mp < mi:
-            limit("maxBatchPrefillTokens", f"{mp} must be at least maxInputTokens ({mi}): the longest prompt must prefill in one batch")
+        if mp is not None and mi is not None and mp < mi and not self.prefill_chunking(spec):
+            limit("maxBatchPrefillTokens", f"{mp} must be at least maxInputTokens ({mi}): without prefill chunking "
+                  "(NVIDIA Ampere or newer, non-paged attention) the longest prompt must prefill in one batch")
         shards = self.shard_count(spec)
         if serving.quantize == "exl2" and shards > 1:
             limit("quantize", f"exl2 cannot be sharded; use 1 accelerator, not {shards}")

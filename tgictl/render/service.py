@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from tgictl.errors import UsageError
+from tgictl.plan.service import planned_for_render
 from tgictl.render import manifests
 from tgictl.render.values import chart_values
 from tgictl.spec.model import Spec
@@ -50,25 +51,27 @@ def dump_yaml(data: object) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
 
 
-def _values(spec: Spec, include_tests: bool) -> Rendered:
-    return Rendered(dump_yaml(chart_values(spec)))
+def _values(spec: Spec, weights_gb: float | None, include_tests: bool) -> Rendered:
+    return Rendered(dump_yaml(chart_values(spec, weights_gb)))
 
 
-def _manifests(spec: Spec, include_tests: bool) -> Rendered:
-    objects = manifests.render(spec, include_tests=include_tests)
+def _manifests(spec: Spec, weights_gb: float | None, include_tests: bool) -> Rendered:
+    objects = manifests.render(spec, include_tests=include_tests, weights_gb=weights_gb)
     return Rendered(manifests.as_stream(objects), {o.filename: o.text for o in objects})
 
 
-FORMATS: dict[str, Callable[[Spec, bool], Rendered]] = {
+FORMATS: dict[str, Callable[[Spec, float | None, bool], Rendered]] = {
     "values": _values,
     "manifests": _manifests,
 }
 
 
 def render(spec: Spec, format: str, *, include_tests: bool = False) -> Rendered:
-    """Render ``spec`` in ``format`` (a key of ``FORMATS``)."""
+    """Render ``spec`` in ``format`` (a key of ``FORMATS``), with limits planned
+    from ``spec.model.files`` when the spec names them."""
     try:
         renderer = FORMATS[format]
     except KeyError:
         raise UsageError(f"unknown format {format!r}; allowed: {', '.join(FORMATS)}") from None
-    return renderer(spec, include_tests)
+    planned, result = planned_for_render(spec)
+    return renderer(planned, result.weight_bytes / 1e9 if result else None, include_tests)

@@ -104,4 +104,10 @@ def load_file(path: str | Path) -> Spec:
         text = file.read_text()
     except OSError as err:
         raise SpecError([Problem("", f"cannot read: {err.strerror}")], str(file)) from None
-    return load_text(text, str(file))
+    spec = load_text(text, str(file))
+    files = spec.spec.model.files
+    if files and not Path(files).expanduser().is_absolute():
+        # model.files is relative to the spec, not to wherever tgictl runs.
+        model = spec.spec.model.model_copy(update={"files": str((file.parent / files).resolve())})
+        spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"model": model})})
+    return spec

@@ -1,0 +1,89 @@
+"""`tgictl plan`: size a deployment from the model's own files."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from tgictl.cli.output import Format, OutputOption, handles_errors, print_json, print_table
+from tgictl.errors import UsageError
+
+if TYPE_CHECKING:  # the planner imports pydantic models: keep `tgictl --help` fast
+    from tgictl.plan.planner import Plan
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB"
+
+
+def _rows(p: Plan) -> list[tuple[str, str]]:
+    b, c = p.budget, p.cold_start
+    params = f"{p.parameters / 1e9:.2f} B ({p.parameters_source})"
+    if p.active_parameters != p.parameters:
+        params += f", {p.active_parameters / 1e9:.2f} B active"
+    rows = [
+        ("model", f"{p.model} ({p.family})"),
+        ("parameters", params),
+        ("quantization", p.quantization or "none (16-bit)"),
+        ("weights", f"{_gb(p.weight_bytes)} total, {_gb(b.weights_bytes)} per shard"),
+        ("kv cache per token", f"{p.kv_bytes_per_token} B ({b.kv_bytes_per_token} B per shard)"),
+        ("context", str(p.context)),
+        ("hardware", f"{p.count}x {p.accelerator}, {_gb(b.device_bytes)} each"),
+        ("per-device split", f"weights {_gb(b.weights_bytes)} + runtime {_gb(b.overhead_bytes)} + "
+                             f"prefill activations {_gb(b.activation_bytes)}; KV budget {_gb(b.kv_budget_bytes)} "
+                             f"(fraction {b.memory_fraction:.2f} x wiggle room {b.wiggle_room:.2f})"),
+        ("fits", "yes" if p.fits else f"NO: {_gb(p.shortfall_bytes)} short per device"),
+        ("max batch total tokens", str(p.max_batch_total_tokens)),
+        ("max total tokens", str(p.max_total_tokens)),
+        ("max input tokens", str(p.max_input_tokens)),
+        ("max batch prefill tokens", str(p.max_batch_prefill_tokens)),
+        ("full-length sequences at once", str(p.full_sequences)),
+        ("cold start", f"pull {c.image_pull_s:.0f}s + download {c.download_s:.0f}s + load {c.load_s:.0f}s + "
+                       f"warm-up {c.warmup_s:.0f}s = {c.total_s:.0f}s; startup budget {c.budget_s}s"),
+    ]
+    rows += [("note", note) for note in p.notes]
+    return rows
+
+
+@handles_errors
+def plan(
+    model: Annotated[Optional[str], typer.Argument(help="Model directory, cache entry, or Hub id (with --hub).")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Plan this spec instead of MODEL.")] = None,
+    gpu: Annotated[str, typer.Option(help="Accelerator catalog key (h100, a100-80gb, l4, cpu, ...).")] = "a100-80gb",
+    count: Annotated[Optional[int], typer.Option(help="Accelerators per pod; the smallest that fits when unset.")] = None,
+    quantize: Annotated[Optional[str], typer.Option(help="Quantize at load (awq, fp8, bitsandbytes-nf4, ...).")] = None,
+    kv_cache_dtype: Annotated[Optional[str], typer.Option(help="KV cache dtype (fp8_e4m3fn, fp8_e5m2).")] = None,
+    memory: Annotated[Optional[str], typer.Option(help="Pod memory for CPU plans, e.g. 16Gi.")] = None,
+    hub: Annotated[bool, typer.Option(help="Read configs and safetensors headers from the Hub when not cached.")] = False,
+    output: OutputOption = Format.table,
+) -> None:
+    """Size a deployment: weights, KV cache, limits, GPU count and cold start."""
+    from tgictl import hardware
+    from tgictl.plan import files as model_files
+    from tgictl.plan.memory import quantity_bytes
+    from tgictl.plan.planner import PlanRequest
+    from tgictl.plan.planner import plan as run_plan
+    from tgictl.plan.service import plan_spec
+    from tgictl.spec.load import load_file
+
+    if (model is None) == (file is None):
+        raise UsageError("give either MODEL or --file, not both")
+    if file:
+        result = plan_spec(load_file(file), allow_hub=hub)
+    else:
+        accelerator = hardware.lookup(gpu)
+        if accelerator is None:
+            raise UsageError(f"unknown --gpu {gpu!r}; allowed: {', '.join(hardware.CATALOG)}")
+        assert model is not None
+        result = run_plan(PlanRequest(
+            files=model_files.resolve(model, allow_hub=hub), accelerator=accelerator.key, count=count,
+            quantize=quantize, kv_cache_dtype=kv_cache_dtype,
+            cpu_memory_bytes=quantity_bytes(memory) if memory else None,
+        ))
+    if output is Format.json:
+        print_json(result.as_dict())
+    else:
+        print_table(["PLAN", "VALUE"], _rows(result))
+    if not result.fits:
+        raise typer.Exit(3)

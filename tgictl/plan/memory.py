@@ -1,0 +1,180 @@
+"""Device memory: weights, KV cache per token, and the KV budget an engine keeps.
+
+Weights depend on the checkpoint and the quantization; KV bytes per token on
+layers × KV heads × head dim × 2 (K and V) × KV dtype; both split across
+tensor-parallel shards. What is left for the KV cache follows each engine's
+own warm-up rule: ``MEMORY_RULES`` maps an engine name to its rule.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tgictl.plan.architectures import ModelDims
+
+GiB = 1024**3
+# CUDA context, cuBLAS workspaces and NCCL buffers per device before any tensor.
+RUNTIME_OVERHEAD_BYTES = int(0.75 * GiB)
+# Memory CUDA graphs keep per device after capture (TGI captures 6 batch sizes).
+CUDA_GRAPH_BYTES = int(0.25 * GiB)
+
+
+def quantity_bytes(quantity: str) -> int:
+    """Kubernetes quantity ("64Gi", "500M") in bytes."""
+    match = re.fullmatch(r"([0-9.]+)([KMGTPE]i?|[kmgtpe])?", quantity)
+    if not match:
+        raise ValueError(f"not a quantity: {quantity}")
+    number, unit = float(match.group(1)), match.group(2) or ""
+    powers = {"K": 1, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+    base = 1024 if unit.endswith("i") else 1000
+    return int(number * base ** powers.get(unit[:1], 0)) if unit else int(number)
+
+
+# --- weights -------------------------------------------------------------------
+
+
+def quantization_of(config: dict[str, Any], requested: str | None) -> tuple[str | None, dict[str, Any]]:
+    """The effective quantization: the spec's, else the checkpoint's own."""
+    qconfig = config.get("quantization_config") or {}
+    return requested or qconfig.get("quant_method"), qconfig
+
+
+def bytes_per_linear_weight(method: str | None, qconfig: dict[str, Any]) -> float:
+    """Bytes one linear-layer weight takes in device memory under ``method``."""
+    if method in (None, "bf16", "fp16"):
+        return 2.0
+    if method in ("awq", "gptq", "marlin"):
+        bits = qconfig.get("bits") or qconfig.get("w_bit") or 4
+        group = qconfig.get("group_size") or qconfig.get("q_group_size") or 128
+        group = group if group > 0 else 4096  # -1: one group per column
+        zero_points = qconfig.get("zero_point", not qconfig.get("sym", False))
+        # Packed ints + an fp16 scale per group + a packed zero point per group.
+        return bits / 8 + 2 / group + ((bits / 8) / group if zero_points else 0)
+    if method in ("fp8", "eetq", "bitsandbytes"):
+        return 1.0
+    if method in ("bitsandbytes-nf4", "bitsandbytes-fp4"):
+        return 0.5 + 4 / 64  # 4-bit values + an fp32 absmax per 64-value block
+    if method == "exl2":
+        return float(qconfig.get("bits", 4.0)) / 8
+    if method == "compressed-tensors":
+        groups = qconfig.get("config_groups") or {}
+        bits = next((g.get("weights", {}).get("num_bits") for g in groups.values() if g.get("weights")), 8)
+        return bits / 8 + 2 / 128
+    return 2.0
+
+
+def weight_bytes(
+    dims: ModelDims,
+    parameters: int,
+    method: str | None,
+    qconfig: dict[str, Any],
+    checkpoint_bytes: int | None,
+) -> int:
+    """Weights in device memory: exact on-disk bytes for a pre-quantized checkpoint,
+    else linear layers at the quantized width and everything else at 16 bits."""
+    prequantized = bool(qconfig.get("quant_method")) and method == qconfig.get("quant_method")
+    if prequantized and checkpoint_bytes:
+        return checkpoint_bytes
+    embedding = dims.vocab * dims.hidden * (1 if dims.tied_embeddings else 2)
+    linear = max(parameters - embedding, 0)
+    return int(linear * bytes_per_linear_weight(method, qconfig) + embedding * 2)
+
+
+# --- KV cache --------------------------------------------------------------------
+
+
+def kv_dtype_bytes(kv_cache_dtype: str | None) -> int:
+    return 1 if kv_cache_dtype and kv_cache_dtype.startswith("fp8") else 2
+
+
+def kv_heads_per_shard(dims: ModelDims, shards: int) -> int:
+    # With fewer KV heads than shards (MQA) each shard keeps a replica.
+    return max(1, math.ceil(dims.kv_heads / shards))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One device's memory split, as the engine's warm-up would find it."""
+
+    device_bytes: int
+    weights_bytes: int  # per shard
+    overhead_bytes: int  # runtime + CUDA graphs
+    activation_bytes: int  # peak of the warm-up prefill
+    kv_budget_bytes: int  # what the engine hands to the KV cache
+    kv_bytes_per_token: int  # per shard
+    memory_fraction: float
+    wiggle_room: float
+
+    @property
+    def kv_tokens(self) -> int:
+        return max(0, self.kv_budget_bytes // self.kv_bytes_per_token) if self.kv_bytes_per_token else 0
+
+    @property
+    def free_bytes(self) -> int:
+        """Free after weights, runtime and activations (negative when the weights alone overflow)."""
+        return self.device_bytes - self.weights_bytes - self.overhead_bytes - self.activation_bytes
+
+    def shortfall_bytes(self, tokens: int) -> int:
+        """Device memory missing for a KV cache of ``tokens`` (0 when it fits)."""
+        reserve = (1 - self.memory_fraction) * self.device_bytes
+        needed = tokens * self.kv_bytes_per_token / self.wiggle_room + reserve
+        return max(0, int(needed - self.free_bytes))
+
+
+def prefill_activation_bytes(dims: ModelDims, prefill_tokens: int, shards: int) -> int:
+    """Peak activations of one prefill forward: the residual stream, QKV and attention
+    output, and the MLP's widest tensors, for the largest layer, in 16 bits."""
+    mlp_width = dims.expert_intermediate * max(1, dims.experts_per_token) if dims.is_moe else dims.intermediate
+    per_token = 4 * dims.hidden + (dims.heads + 2 * dims.kv_heads) * dims.head_dim // shards + 3 * mlp_width // shards
+    return int(prefill_tokens * per_token * 2)
+
+
+# --- engine memory rules -------------------------------------------------------------
+
+
+def tgi_wiggle_room(version: str) -> float:
+    """TGI_WIGGLE_ROOM default by TGI release: 0.90 in the 3.x Python server
+    (``models/globals.py``); 0.95 assumed before 3.0, as the warm-up comment
+    "leave 5% for some wiggle room" records."""
+    major = re.match(r"(\d+)", version)
+    return 0.90 if not major or int(major.group(1)) >= 3 else 0.95
+
+
+def tgi_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: str | None) -> int:
+    """Bytes one token's K and V take on one shard in TGI."""
+    if dims.is_mla:
+        # TGI's DeepSeek layers cache decompressed K and V for every head,
+        # V padded to the K head size (nope + rope).
+        heads = math.ceil(dims.heads / shards)
+        return dims.layers * heads * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
+    return dims.layers * kv_heads_per_shard(dims, shards) * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
+
+
+def tgi_budget(
+    dims: ModelDims,
+    *,
+    device_bytes: int,
+    weights_per_shard: int,
+    shards: int,
+    prefill_tokens: int,
+    kv_cache_dtype: str | None,
+    memory_fraction: float,
+    version: str,
+    cuda_graphs: bool,
+) -> Budget:
+    """TGI's warm-up: after a max-size prefill, free memory minus (1 - fraction) of
+    the device, times TGI_WIGGLE_ROOM, becomes KV blocks."""
+    wiggle = tgi_wiggle_room(version)
+    overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if cuda_graphs else 0)
+    activations = prefill_activation_bytes(dims, prefill_tokens, shards)
+    free = device_bytes - weights_per_shard - overhead - activations
+    usable = max(0, int((free - (1 - memory_fraction) * device_bytes) * wiggle))
+    return Budget(device_bytes, weights_per_shard, overhead, activations, usable,
+                  tgi_kv_bytes_per_token(dims, shards, kv_cache_dtype), memory_fraction, wiggle)
+
+
+MEMORY_RULES: dict[str, Callable[..., Budget]] = {"tgi": tgi_budget}

@@ -1,0 +1,93 @@
+"""Planning for a spec: build the request, run the planner, fold the plan into the spec.
+
+``render`` plans only from ``spec.model.files`` (a directory the user names),
+never from whatever happens to sit in a local cache or on the Hub: the same
+spec must render the same bytes on every machine. ``tgictl plan`` may also
+look in the cache and, with ``--hub``, on the Hub.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tgictl.engines import engine_for
+from tgictl.errors import Problem, SpecError
+from tgictl.plan import files as model_files
+from tgictl.plan.memory import quantity_bytes
+from tgictl.plan.planner import Plan, PlanRequest, UserLimits, check_limits, plan
+from tgictl.spec.model import Spec
+
+
+def engine_version(tag: str) -> str:
+    """The release number at the front of an image tag ("3.3.5-rocm" → "3.3.5")."""
+    match = re.match(r"v?(\d+(?:\.\d+)*)", tag)
+    return match.group(1) if match else tag
+
+
+def user_limits(spec: Spec) -> UserLimits:
+    s = spec.spec.serving
+    return UserLimits(s.max_input_tokens, s.max_total_tokens, s.max_batch_prefill_tokens, s.max_batch_total_tokens)
+
+
+def request_for(spec: Spec, files: model_files.ModelFiles, *, fixed_count: bool = True) -> PlanRequest:
+    """The planner's request for a spec and the model files read for it."""
+    s = spec.spec
+    engine = engine_for(spec)
+    _, tag = engine.image(spec)
+    graphs = s.serving.cuda_graphs
+    return PlanRequest(
+        files=files,
+        accelerator=s.hardware.accelerator.type,
+        count=(s.hardware.accelerator.count or 1) if fixed_count else None,
+        engine=engine.name,
+        engine_version=engine_version(tag),
+        quantize=s.serving.quantize,
+        kv_cache_dtype=s.serving.kv_cache_dtype,
+        memory_fraction=s.serving.cuda_memory_fraction or 1.0,
+        cuda_graphs=not (graphs is not None and not any(graphs)),
+        cpu_memory_bytes=quantity_bytes(s.hardware.memory) if s.hardware.memory else None,
+        limits=user_limits(spec),
+        download_bandwidth_mbps=s.cache.download_bandwidth_mbps,
+        offline=s.cache.offline,
+    )
+
+
+def plan_spec(spec: Spec, *, allow_cache: bool = True, allow_hub: bool = False) -> Plan:
+    """Plan a spec from ``model.files``, else (when allowed) the local cache or the Hub."""
+    m = spec.spec.model
+    if m.files:
+        files = model_files.read_path(m.files, m.revision)
+    elif allow_cache:
+        files = model_files.resolve(m.id, m.revision, allow_hub=allow_hub)
+    else:
+        raise SpecError([Problem("spec.model.files", "planning needs the model's files: set a local directory")])
+    return plan(request_for(spec, files))
+
+
+def planned_for_render(spec: Spec) -> tuple[Spec, Plan | None]:
+    """The spec with every limit the user left empty filled from the plan, and the plan.
+
+    Without ``model.files`` the spec is returned unchanged: the engine then sizes
+    itself at warm-up. With them, a limit that cannot work, or a model that does
+    not fit, is an error before anything renders."""
+    if not spec.spec.model.files:
+        return spec, None
+    result = plan_spec(spec, allow_cache=False)
+    problems = check_limits(result, user_limits(spec))
+    if not result.fits:
+        recommended = plan(request_for(spec, model_files.read_path(spec.spec.model.files, spec.spec.model.revision), fixed_count=False))
+        advice = (f"; {recommended.count}x {recommended.accelerator} fits" if recommended.fits
+                  else f"; it does not fit on up to {recommended.count}x {recommended.accelerator} either")
+        problems.insert(0, Problem("spec.hardware.accelerator.count",
+                                   f"{result.family} model does not fit on {result.count}x {result.accelerator}: "
+                                   f"{result.shortfall_bytes / 1e9:.1f} GB short{advice}"))
+    if problems:
+        raise SpecError(problems)
+    s = spec.spec.serving
+    filled = s.model_copy(update={
+        "max_input_tokens": s.max_input_tokens or result.max_input_tokens,
+        "max_total_tokens": s.max_total_tokens or result.max_total_tokens,
+        "max_batch_prefill_tokens": s.max_batch_prefill_tokens or result.max_batch_prefill_tokens,
+    })
+    # The planned cold start sets the startup budget unless the user fixed it.
+    return spec.model_copy(update={"spec": spec.spec.model_copy(update={"serving": filled})}), result
