@@ -1,0 +1,13 @@
+# tgictl as a container: `tgictl sim` stands in for a GPU engine in a cluster
+# (deploy it with the chart: image.repository=tgictl, engine.name=tgi), and the
+# same image runs `tgictl smoke` / `tgictl bench` as a Job.
+FROM python:3.11-slim
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY tgictl ./tgictl
+COPY charts ./charts
+RUN pip install --no-cache-dir . && useradd --uid 10001 tgictl
+USER 10001
+EXPOSE 80
+# Port 80 and TGI's flags, so the chart's tgi partial deploys it unchanged.
+ENTRYPOINT ["tgictl", "sim", "--host", "0.0.0.0", "--port", "80"]

@@ -1,0 +1,47 @@
+"""Start real servers for tests: the simulator as a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+TGICTL = str(Path(sys.executable).parent / "tgictl")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout: float = 20.0, path: str = "/metrics") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + path, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not come up in {timeout}s")
+
+
+@contextlib.contextmanager
+def simulator(*args: str, wait: bool = True) -> Iterator[str]:
+    """``tgictl sim`` with ``args``; yields its base URL and stops it afterwards."""
+    port = free_port()
+    process = subprocess.Popen([TGICTL, "sim", "--port", str(port), *args], stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if wait:
+            wait_until_up(url)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,54 @@
+"""`tgictl sim`: a TGI-API-compatible server with a continuous-batching latency model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tgictl.cli.output import handles_errors
+
+
+@handles_errors
+def sim(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    engine: Annotated[str, typer.Option(help="Whose API face, health and metric names to show: tgi, vllm or llamacpp.")] = "tgi",
+    model_id: Annotated[str, typer.Option(help="Model id reported by /info and /v1/models.")] = "tgictl/sim",
+    prefill_ms_per_token: Annotated[float, typer.Option(help="Prefill cost per input token, ms.")] = 0.05,
+    decode_ms: Annotated[float, typer.Option(help="Base time of one decode step, ms.")] = 10.0,
+    decode_ms_per_seq: Annotated[float, typer.Option(help="Extra decode-step time per running sequence, ms.")] = 0.2,
+    max_input_tokens: Annotated[int, typer.Option(help="Longest prompt accepted.")] = 4095,
+    max_total_tokens: Annotated[int, typer.Option(help="Longest prompt + output per request.")] = 4096,
+    max_batch_prefill_tokens: Annotated[int, typer.Option(help="Prompt tokens prefilled in one step.")] = 4096,
+    max_batch_total_tokens: Annotated[int, typer.Option(help="Shared token budget of the running batch (the KV cache).")] = 65536,
+    max_concurrent_requests: Annotated[int, typer.Option(help="In-flight requests before TGI answers 429.")] = 128,
+    output_min: Annotated[int, typer.Option(help="Shortest natural answer, tokens.")] = 16,
+    output_max: Annotated[int, typer.Option(help="Longest natural answer, tokens.")] = 128,
+    load_seconds: Annotated[float, typer.Option(help="Pretend loading takes this long (probes see it).")] = 0.0,
+) -> None:
+    """Serve TGI's HTTP API without a GPU: for CI, demos and wiring tests."""
+    import asyncio
+
+    from tgictl.errors import UsageError
+    from tgictl.sim.batching import LatencyModel, Limits
+    from tgictl.sim.flavors import FLAVORS
+    from tgictl.sim.server import SimConfig, serve
+
+    if engine not in FLAVORS:
+        raise UsageError(f"unknown --engine {engine!r}; allowed: {', '.join(FLAVORS)}")
+    if not max_input_tokens < max_total_tokens <= max_batch_total_tokens:
+        raise UsageError("need max-input-tokens < max-total-tokens <= max-batch-total-tokens")
+    if output_min < 1 or output_max < output_min:
+        raise UsageError("need 1 <= output-min <= output-max")
+    config = SimConfig(
+        engine=engine, model_id=model_id,
+        latency=LatencyModel(prefill_ms_per_token / 1000, decode_ms / 1000, decode_ms_per_seq / 1000),
+        limits=Limits(max_input_tokens, max_total_tokens, max_batch_prefill_tokens, max_batch_total_tokens, max_concurrent_requests),
+        output_min=output_min, output_max=output_max, load_seconds=load_seconds,
+    )
+    typer.echo(f"tgictl sim ({engine}) serving {model_id} on http://{host}:{port}", err=True)
+    try:
+        asyncio.run(serve(config, host, port))
+    except KeyboardInterrupt:
+        pass

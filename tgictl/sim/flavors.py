@@ -1,0 +1,122 @@
+"""How each engine looks from outside: health while loading, errors, SSE framing.
+
+The simulator serves one flavour at a time, so a cluster running it in place
+of TGI, vLLM or llama.cpp sees the probes, error bodies and metric names the
+real engine would give. One class per engine; ``FLAVORS`` is the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tgictl.sim.batching import Limits
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An error as the engine words it: HTTP status, body, and TGI's error kind."""
+
+    status: int
+    body: dict[str, Any]
+    kind: str  # validation | overloaded (TGI's tgi_request_failure err label)
+
+    @property
+    def message(self) -> str:
+        error = self.body.get("error", self.body.get("message"))
+        return error["message"] if isinstance(error, dict) else str(error)
+
+
+class Flavor:
+    name = "base"
+    sse_data = "data: "  # vLLM and llama.cpp write "data: ", TGI (axum) "data:"
+    listens_while_loading = True
+    rejects_when_busy = False  # TGI answers 429 past max-concurrent-requests; others queue
+
+    def health(self, loaded: bool) -> tuple[int, Any]:
+        return (200, None) if loaded else (503, None)
+
+    def models_ready(self, loaded: bool) -> bool:
+        return loaded
+
+    def too_long(self, input_tokens: int, max_new: int, limits: Limits) -> Refusal | None:
+        raise NotImplementedError
+
+    def overloaded(self) -> Refusal:
+        return Refusal(429, {"error": "Model is overloaded", "error_type": "overloaded"}, "overloaded")
+
+    def bad_request(self, message: str) -> Refusal:
+        return Refusal(400, {"error": message, "error_type": "validation"}, "validation")
+
+    def stream_error(self, refusal: Refusal) -> dict[str, Any]:
+        """The in-stream error event of an OpenAI-style stream."""
+        return {"error": {"message": refusal.message, "http_status_code": refusal.status}}
+
+
+class TGIFlavor(Flavor):
+    name = "tgi"
+    sse_data = "data:"
+    # The router binds its port only after warm-up ("Connected").
+    listens_while_loading = False
+    rejects_when_busy = True
+
+    def health(self, loaded: bool) -> tuple[int, Any]:
+        return (200, None) if loaded else (503, {"error": "unhealthy", "error_type": "healthcheck"})
+
+    def too_long(self, input_tokens: int, max_new: int, limits: Limits) -> Refusal | None:
+        def validation(message: str) -> Refusal:
+            return Refusal(422, {"error": f"Input validation error: {message}", "error_type": "validation"}, "validation")
+
+        if max_new <= 0:
+            return validation("`max_new_tokens` must be strictly positive")
+        if input_tokens > limits.max_input_tokens:
+            return validation(f"`inputs` must have less than {limits.max_input_tokens} tokens. Given: {input_tokens}")
+        if input_tokens + max_new > limits.max_total_tokens:
+            return validation(f"`inputs` tokens + `max_new_tokens` must be <= {limits.max_total_tokens}. "
+                              f"Given: {input_tokens} `inputs` tokens and {max_new} `max_new_tokens`")
+        return None
+
+    def bad_request(self, message: str) -> Refusal:
+        return Refusal(422, {"error": message, "error_type": "validation"}, "validation")
+
+
+class VLLMFlavor(Flavor):
+    name = "vllm"
+
+    def health(self, loaded: bool) -> tuple[int, Any]:
+        # vLLM answers /health as soon as its API server is up, weights or not:
+        # readiness must look at /v1/models instead.
+        return 200, None
+
+    def too_long(self, input_tokens: int, max_new: int, limits: Limits) -> Refusal | None:
+        if input_tokens + max_new <= limits.max_total_tokens and max_new > 0:
+            return None
+        message = (f"This model's maximum context length is {limits.max_total_tokens} tokens. However, you requested "
+                   f"{input_tokens + max_new} tokens ({input_tokens} in the messages, {max_new} in the completion). "
+                   "Please reduce the length of the messages or completion.")
+        return Refusal(400, {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}, "validation")
+
+    def bad_request(self, message: str) -> Refusal:
+        return Refusal(400, {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}, "validation")
+
+
+class LlamaCppFlavor(Flavor):
+    name = "llamacpp"
+
+    def health(self, loaded: bool) -> tuple[int, Any]:
+        if loaded:
+            return 200, {"status": "ok"}
+        return 503, {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+
+    def too_long(self, input_tokens: int, max_new: int, limits: Limits) -> Refusal | None:
+        if input_tokens < limits.max_total_tokens:
+            return None  # llama.cpp stops at the context end instead of refusing
+        body = {"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it",
+                          "type": "exceed_context_size_error", "n_prompt_tokens": input_tokens, "n_ctx": limits.max_total_tokens}}
+        return Refusal(400, body, "validation")
+
+    def bad_request(self, message: str) -> Refusal:
+        return Refusal(400, {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}, "validation")
+
+
+FLAVORS: dict[str, type[Flavor]] = {f.name: f for f in (TGIFlavor, VLLMFlavor, LlamaCppFlavor)}
