@@ -21,14 +21,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_up(url: str, timeout: float = 20.0, path: str = "/metrics") -> None:
+def wait_until_up(url: str, timeout: float = 20.0, path: str = "/metrics", require_ok: bool = False) -> None:
+    """Wait until ``url + path`` answers (with 200 when ``require_ok``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            requests.get(url + path, timeout=1)
-            return
+            if requests.get(url + path, timeout=1).status_code == 200 or not require_ok:
+                return
         except requests.RequestException:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     raise TimeoutError(f"{url} did not come up in {timeout}s")
 
 

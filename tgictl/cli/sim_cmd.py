@@ -11,7 +11,8 @@ from tgictl.cli.output import handles_errors
 
 @handles_errors
 def sim(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", "--hostname", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     engine: Annotated[str, typer.Option(help="Whose API face, health and metric names to show: tgi, vllm or llamacpp.")] = "tgi",
     model_id: Annotated[str, typer.Option(help="Model id reported by /info and /v1/models.")] = "tgictl/sim",
@@ -27,7 +28,10 @@ def sim(
     output_max: Annotated[int, typer.Option(help="Longest natural answer, tokens.")] = 128,
     load_seconds: Annotated[float, typer.Option(help="Pretend loading takes this long (probes see it).")] = 0.0,
 ) -> None:
-    """Serve TGI's HTTP API without a GPU: for CI, demos and wiring tests."""
+    """Serve TGI's HTTP API without a GPU: for CI, demos and wiring tests.
+
+    Other TGI launcher flags (--num-shard, --cuda-graphs, ...) are accepted and
+    ignored, so the chart can run the simulator image with a TGI spec's args."""
     import asyncio
 
     from tgictl.errors import UsageError

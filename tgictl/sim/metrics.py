@@ -259,10 +259,14 @@ class LlamaCppMetrics:
         r = self.registry = Registry()
         self.limits = limits
         self.prompt_total = r.family("llamacpp:prompt_tokens_total", "counter", "Number of prompt tokens processed.")
+        r.family("llamacpp:prompt_tokens_cached_total", "counter", "Number of prompt tokens served from the cache.")
         self.prompt_seconds = r.family("llamacpp:prompt_seconds_total", "counter", "Prompt process time")
         self.predicted_total = r.family("llamacpp:tokens_predicted_total", "counter", "Number of generation tokens processed.")
         self.predicted_seconds = r.family("llamacpp:tokens_predicted_seconds_total", "counter", "Predict process time")
         self.decode_total = r.family("llamacpp:n_decode_total", "counter", "Total number of llama_decode() calls")
+        self.tokens_max = r.family("llamacpp:n_tokens_max", "counter", "Largest observed n_tokens.")
+        for name in ("num_draft_tokens", "num_accepted_tokens", "num_drafts"):
+            r.family(f"llamacpp:spec_decode_{name}_total", "counter", "Speculative decoding (unused here).")
         self.busy = r.family("llamacpp:n_busy_slots_per_decode", "gauge", "Average number of busy slots per llama_decode() call")
         self.prompt_rate = r.family("llamacpp:prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s.")
         self.predicted_rate = r.family("llamacpp:predicted_tokens_seconds", "gauge", "Average generation throughput in tokens/s.")
@@ -286,6 +290,7 @@ class LlamaCppMetrics:
             self.predicted_seconds.inc(seconds)
 
     def on_finish(self, sequence: Sequence) -> None:
+        self.tokens_max.set(max(self.tokens_max.values.get((), 0), sequence.input_tokens + sequence.generated))
         self.prompt_total.inc(sequence.input_tokens)
         self.predicted_total.inc(sequence.generated)
         for rate, total, seconds in ((self.prompt_rate, self.prompt_total, self.prompt_seconds),

@@ -1,0 +1,47 @@
+"""`tgictl smoke URL`: prove a running server works, as a pass/fail table."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from tgictl.cli.output import Format, OutputOption, handles_errors, print_json, print_table
+
+
+@handles_errors
+def smoke(
+    url: Annotated[str, typer.Argument(help="Base URL of the server, e.g. http://127.0.0.1:8080.")],
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Spec whose limits /info must report.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds each check may take.")] = 30.0,
+    slo_requests: Annotated[int, typer.Option(help="Streamed requests for the SLO check (0: no SLO check).")] = 0,
+    ttft_p50_ms: Annotated[Optional[float], typer.Option(help="SLO: TTFT p50 at most this, ms.")] = None,
+    ttft_p95_ms: Annotated[Optional[float], typer.Option(help="SLO: TTFT p95 at most this, ms.")] = None,
+    itl_p50_ms: Annotated[Optional[float], typer.Option(help="SLO: inter-token latency p50 at most this, ms.")] = None,
+    itl_p95_ms: Annotated[Optional[float], typer.Option(help="SLO: inter-token latency p95 at most this, ms.")] = None,
+    output: OutputOption = Format.table,
+) -> None:
+    """Check health, limits, generation, streaming, chat, the 422 on long prompts, metrics and SLOs."""
+    import asyncio
+
+    from tgictl.smoke.runner import SLO, Expectations, run_smoke
+
+    expect = Expectations()
+    if file:
+        from tgictl.spec.load import load_file
+
+        serving = load_file(file).spec.serving
+        expect = Expectations(serving.max_input_tokens, serving.max_total_tokens)
+    if any(v is not None for v in (ttft_p50_ms, ttft_p95_ms, itl_p50_ms, itl_p95_ms)) and not slo_requests:
+        slo_requests = 20
+    ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
+    slo = SLO(slo_requests, ms(ttft_p50_ms), ms(ttft_p95_ms), ms(itl_p50_ms), ms(itl_p95_ms))
+    report = asyncio.run(run_smoke(url, expect, slo, timeout))
+    if output is Format.json:
+        print_json(report.as_dict())
+    else:
+        print_table(["CHECK", "RESULT", "SECONDS", "DETAIL"],
+                    [(c.name, c.status.upper(), f"{c.seconds:.3f}", c.detail) for c in report.checks])
+        typer.echo(f"{'PASSED' if report.passed else 'FAILED'}: {report.url} ({report.engine})")
+    if not report.passed:
+        raise typer.Exit(1)

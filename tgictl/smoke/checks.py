@@ -1,0 +1,243 @@
+"""The smoke checks: each proves one thing a user relies on, against a live server.
+
+Every check is an async function registered in ``CHECKS`` in the order they
+run. A check returns ``(status, detail)`` with status pass, fail or skip, and
+raises nothing: the runner adds the per-check timeout. Checks adapt to the
+engine (TGI's native routes, or the OpenAI routes vLLM and llama.cpp share).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from tgictl.loadgen.client import StreamResult, Timeouts, stream_one
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+Outcome = tuple[str, str]
+
+# A series each engine exposes once it has served a request.
+ENGINE_SERIES = {"tgi": "tgi_request_count", "vllm": "vllm:num_requests_running", "llamacpp": "llamacpp:prompt_tokens_total"}
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the server should report, from a spec (None = not checked)."""
+
+    max_input_tokens: int | None = None
+    max_total_tokens: int | None = None
+    model_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SLO:
+    requests: int = 0  # 0: no SLO check
+    ttft_p50: float | None = None  # seconds
+    ttft_p95: float | None = None
+    itl_p50: float | None = None
+    itl_p95: float | None = None
+
+
+@dataclass
+class Context:
+    session: aiohttp.ClientSession
+    url: str
+    expect: Expectations
+    slo: SLO
+    timeouts: Timeouts
+    headers: dict[str, str] = field(default_factory=dict)
+    engine: str = ""  # detected by the first check
+    context_limit: int | None = None  # max total tokens the server admits, once known
+    model: str | None = None
+
+    @property
+    def api(self) -> str:
+        return "tgi" if self.engine == "tgi" else "completions"
+
+    async def get(self, path: str) -> tuple[int, str]:
+        timeout = aiohttp.ClientTimeout(total=self.timeouts.read)
+        async with self.session.get(self.url + path, timeout=timeout, headers=self.headers) as response:
+            return response.status, await response.text()
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        timeout = aiohttp.ClientTimeout(total=self.timeouts.total, sock_read=self.timeouts.read)
+        async with self.session.post(self.url + path, json=body, timeout=timeout, headers=self.headers) as response:
+            return response.status, await response.text()
+
+    async def stream(self, prompt: str, max_tokens: int) -> StreamResult:
+        return await stream_one(self.session, self.url, self.api, prompt, max_tokens, model=self.model,
+                                timeouts=self.timeouts, headers=self.headers)
+
+
+Check = Callable[[Context], Awaitable[Outcome]]
+CHECKS: dict[str, Check] = {}
+
+
+def check(name: str) -> Callable[[Check], Check]:
+    def register(function: Check) -> Check:
+        CHECKS[name] = function
+        return function
+
+    return register
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+@check("health")
+async def health(ctx: Context) -> Outcome:
+    status, body = await ctx.get("/health")
+    if status != 200:
+        return FAIL, f"/health answered {status}: {body[:120]}"
+    # Identify the engine: TGI has /info; vLLM and llama.cpp name themselves in /metrics.
+    info_status, info = await ctx.get("/info")
+    data = _json(info) if info_status == 200 else None
+    if isinstance(data, dict) and "max_total_tokens" in data:
+        ctx.engine, ctx.context_limit = "tgi", data["max_total_tokens"]
+    else:
+        _, metrics = await ctx.get("/metrics")
+        ctx.engine = "vllm" if "vllm:" in metrics else "llamacpp" if "llamacpp:" in metrics else "openai"
+    _, models = await ctx.get("/v1/models")
+    listing = _json(models)
+    if isinstance(listing, dict) and listing.get("data"):
+        first = listing["data"][0]
+        ctx.model = first.get("id")
+        ctx.context_limit = ctx.context_limit or first.get("max_model_len") or (first.get("meta") or {}).get("n_ctx_train")
+    if ctx.engine == "llamacpp":
+        _, props = await ctx.get("/props")
+        settings = (_json(props) or {}).get("default_generation_settings") or {}
+        ctx.context_limit = settings.get("n_ctx") or ctx.context_limit
+    return PASS, f"healthy; engine {ctx.engine}" + (f", model {ctx.model}" if ctx.model else "")
+
+
+@check("limits")
+async def limits(ctx: Context) -> Outcome:
+    e = ctx.expect
+    if e.max_total_tokens is None and e.max_input_tokens is None and e.model_id is None:
+        return SKIP, "no spec given: nothing to compare"
+    if ctx.engine != "tgi":
+        if e.max_total_tokens is not None and ctx.context_limit != e.max_total_tokens:
+            return FAIL, f"server context {ctx.context_limit}, spec wants {e.max_total_tokens}"
+        return PASS, f"context {ctx.context_limit}"
+    _, text = await ctx.get("/info")
+    info = _json(text) or {}
+    wrong = [f"{key} is {info.get(key)}, spec wants {want}"
+             for key, want in (("max_input_tokens", e.max_input_tokens), ("max_total_tokens", e.max_total_tokens), ("model_id", e.model_id))
+             if want is not None and info.get(key) != want]
+    return (FAIL, "; ".join(wrong)) if wrong else (PASS, f"max_input_tokens {info.get('max_input_tokens')}, max_total_tokens {info.get('max_total_tokens')}")
+
+
+@check("generate")
+async def generate(ctx: Context) -> Outcome:
+    if ctx.engine == "tgi":
+        status, text = await ctx.post("/generate", {"inputs": "Hello, my name is", "parameters": {"max_new_tokens": 8}})
+        body = _json(text) or {}
+        produced = (body.get("details") or {}).get("generated_tokens", 0)
+        answer = body.get("generated_text")
+    else:
+        request: dict[str, Any] = {"prompt": "Hello, my name is", "max_tokens": 8}
+        if ctx.model:
+            request["model"] = ctx.model
+        status, text = await ctx.post("/v1/completions", request)
+        body = _json(text) or {}
+        produced = (body.get("usage") or {}).get("completion_tokens", 0)
+        answer = ((body.get("choices") or [{}])[0]).get("text")
+    if status != 200:
+        return FAIL, f"HTTP {status}: {text[:160]}"
+    if not answer or not produced:
+        return FAIL, f"no text generated: {text[:160]}"
+    return PASS, f"{produced} tokens"
+
+
+@check("stream")
+async def stream(ctx: Context) -> Outcome:
+    result = await ctx.stream("Tell me a story about a robot.", 16)
+    if not result.ok:
+        return FAIL, f"{result.error_class}: {result.error}"
+    distinct = len(set(result.arrivals))
+    if result.output_tokens < 2 or distinct < 2:
+        return FAIL, f"tokens did not arrive incrementally ({len(result.arrivals)} events in {distinct} reads)"
+    return PASS, f"{result.output_tokens} tokens in {len(result.arrivals)} events, TTFT {result.ttft * 1000:.1f} ms"  # type: ignore[operator]
+
+
+@check("chat")
+async def chat(ctx: Context) -> Outcome:
+    request: dict[str, Any] = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
+    if ctx.model:
+        request["model"] = ctx.model
+    status, text = await ctx.post("/v1/chat/completions", request)
+    if status != 200:
+        return FAIL, f"HTTP {status}: {text[:160]}"
+    body = _json(text) or {}
+    content = (((body.get("choices") or [{}])[0]).get("message") or {}).get("content")
+    reasoning = (((body.get("choices") or [{}])[0]).get("message") or {}).get("reasoning_content")
+    if not (content or reasoning):
+        return FAIL, f"no message content: {text[:160]}"
+    return PASS, f"{(body.get('usage') or {}).get('completion_tokens', '?')} tokens"
+
+
+@check("token-limit")
+async def token_limit(ctx: Context) -> Outcome:
+    if not ctx.context_limit:
+        return SKIP, "the server does not report its context limit"
+    prompt = " ".join(["hello"] * (ctx.context_limit + 16))
+    if ctx.engine == "tgi":
+        status, text = await ctx.post("/generate", {"inputs": prompt, "parameters": {"max_new_tokens": 4}})
+        kind = (_json(text) or {}).get("error_type")
+        ok = status == 422 and kind == "validation"
+        expected = "422 validation"
+    else:
+        request: dict[str, Any] = {"prompt": prompt, "max_tokens": 4}
+        if ctx.model:
+            request["model"] = ctx.model
+        status, text = await ctx.post("/v1/completions", request)
+        ok = status == 400
+        expected = "400"
+    if not ok:
+        return FAIL, f"a {ctx.context_limit + 16}-token prompt got HTTP {status}, expected {expected}: {text[:120]}"
+    return PASS, f"over-long prompt refused with {status}"
+
+
+@check("metrics")
+async def metrics(ctx: Context) -> Outcome:
+    status, text = await ctx.get("/metrics")
+    if status != 200:
+        return FAIL, f"/metrics answered {status}"
+    series = ENGINE_SERIES.get(ctx.engine)
+    if series is None:
+        return SKIP, f"no known series for engine {ctx.engine}"
+    if not any(line.startswith(series) for line in text.splitlines()):
+        return FAIL, f"{series} missing from /metrics"
+    return PASS, f"{series} present"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+@check("slo")
+async def slo(ctx: Context) -> Outcome:
+    if not ctx.slo.requests:
+        return SKIP, "no SLO thresholds given"
+    results = [await ctx.stream("Write two sentences about the sea.", 32) for _ in range(ctx.slo.requests)]
+    failed = [r for r in results if not r.ok]
+    if failed:
+        return FAIL, f"{len(failed)}/{len(results)} requests failed ({failed[0].error_class})"
+    ttfts = [r.ttft for r in results if r.ttft is not None]
+    gaps = [g for r in results for g in r.gaps]
+    measured = {"ttft_p50": _percentile(ttfts, 50), "ttft_p95": _percentile(ttfts, 95),
+                "itl_p50": _percentile(gaps, 50) if gaps else 0.0, "itl_p95": _percentile(gaps, 95) if gaps else 0.0}
+    limits = {"ttft_p50": ctx.slo.ttft_p50, "ttft_p95": ctx.slo.ttft_p95, "itl_p50": ctx.slo.itl_p50, "itl_p95": ctx.slo.itl_p95}
+    misses = [f"{k} {measured[k] * 1000:.1f} ms > {v * 1000:.0f} ms" for k, v in limits.items() if v is not None and measured[k] > v]
+    summary = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in measured.items())
+    return (FAIL, "; ".join(misses)) if misses else (PASS, f"{len(results)} requests: {summary}; mean TTFT {statistics.fmean(ttfts) * 1000:.1f} ms")
