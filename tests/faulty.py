@@ -90,7 +90,7 @@ def faulty_server() -> Iterator[str]:
         app.router.add_post(f"/{name}/v1/completions", handler)
     port = free_port()
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
     started = threading.Event()
 
     def run() -> None:
@@ -106,5 +106,7 @@ def faulty_server() -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        # Close the site and cancel handlers still stalling, then stop the loop.
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
