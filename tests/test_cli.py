@@ -13,7 +13,7 @@ from conftest import BASE, SPECS
 from tgictl.cli.main import app
 
 runner = CliRunner()
-COMMANDS = ["init", "validate", "schema", "plan", "render", "demo"]
+COMMANDS = ["init", "validate", "schema", "plan", "render", "sim", "smoke", "bench", "demo"]
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]

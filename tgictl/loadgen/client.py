@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+# Fresh attempts after finding a pooled connection already closed by the server.
+STALE_RETRIES = 3
 # API shapes we can stream from: path and how to build the body.
 APIS = ("completions", "chat", "tgi")
 
@@ -35,6 +37,7 @@ class StreamResult:
     """What one request did, with perf_counter timestamps."""
 
     t_sched: float  # when it was meant to go (open loop); = t_send for closed loop
+    index: int = -1  # position in the workload, to match server-side records
     t_send: float = 0.0
     t_first: float | None = None  # first non-empty content event
     t_last: float | None = None  # last content event
@@ -122,7 +125,7 @@ async def stream_one(
     path, body = request_body(api, prompt, max_tokens, model)
     result = StreamResult(t_sched=t_sched if t_sched is not None else time.perf_counter())
     timeout = aiohttp.ClientTimeout(total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read)
-    for attempt in range(2):
+    for attempt in range(STALE_RETRIES + 1):
         result.t_send = time.perf_counter()
         try:
             async with session.post(base_url + path, json=body, timeout=timeout, headers=headers) as response:
@@ -138,10 +141,10 @@ async def stream_one(
             result.error_class, result.error = "connect", str(err)
             break
         except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as err:
-            if attempt == 0 and result.status == 0:
+            if attempt < STALE_RETRIES and result.status == 0:
                 # A pooled keep-alive connection the server had already closed
-                # (llama-server does after streams): the request never left, so
-                # send it once more on a fresh connection, as HTTP clients do.
+                # (llama-server closes each after 100 requests without saying
+                # so): the request never left, so send it again, as HTTP clients do.
                 continue
             result.error_class, result.error = "reset", f"{type(err).__name__}: {err}"
             break
