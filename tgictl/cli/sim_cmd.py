@@ -27,6 +27,7 @@ def sim(
     output_min: Annotated[int, typer.Option(help="Shortest natural answer, tokens.")] = 16,
     output_max: Annotated[int, typer.Option(help="Longest natural answer, tokens.")] = 128,
     load_seconds: Annotated[float, typer.Option(help="Pretend loading takes this long (probes see it).")] = 0.0,
+    record_timestamps: Annotated[bool, typer.Option(help="Serve /debug/timestamps (arrival and first write per OpenAI stream) for client-accuracy benchmarks.")] = False,
 ) -> None:
     """Serve TGI's HTTP API without a GPU: for CI, demos and wiring tests.
 
@@ -49,10 +50,16 @@ def sim(
         engine=engine, model_id=model_id,
         latency=LatencyModel(prefill_ms_per_token / 1000, decode_ms / 1000, decode_ms_per_seq / 1000),
         limits=Limits(max_input_tokens, max_total_tokens, max_batch_prefill_tokens, max_batch_total_tokens, max_concurrent_requests),
-        output_min=output_min, output_max=output_max, load_seconds=load_seconds,
+        output_min=output_min, output_max=output_max, load_seconds=load_seconds, record_timestamps=record_timestamps,
     )
     typer.echo(f"tgictl sim ({engine}) serving {model_id} on http://{host}:{port}", err=True)
     try:
-        asyncio.run(serve(config, host, port))
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:  # uvloop is the optional `fast` extra
+        run = asyncio.run
+    try:
+        run(serve(config, host, port))
     except KeyboardInterrupt:
         pass

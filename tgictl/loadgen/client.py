@@ -175,11 +175,10 @@ async def _read_events(response: aiohttp.ClientResponse, api: str, result: Strea
         now = time.perf_counter()
         buffer += chunk
         *lines, buffer = buffer.split(b"\n")
-        for raw in lines:
-            line = raw.rstrip(b"\r")
+        for line in lines:
             if not line.startswith(b"data:"):
                 continue  # blank separators, comments (keep-alives), event: fields
-            data = line[5:].strip()
+            data = line[5:].strip()  # also drops a CRLF's \r
             if data == b"[DONE]":
                 result.terminated = True
                 result.t_end = now

@@ -34,6 +34,7 @@ class SimConfig:
     output_min: int = 16  # natural output length range (tokens before EOS)
     output_max: int = 128
     load_seconds: float = 0.0  # pretend weights take this long to load
+    record_timestamps: bool = False  # keep arrival/first-write times for /debug/timestamps
 
 
 def _metrics_for(config: SimConfig) -> Any:
@@ -54,6 +55,9 @@ class Simulator:
         self.scheduler = Scheduler(config.latency, config.limits, self.metrics, tokens.word)
         self.in_flight = 0
         self.loaded_at = time.monotonic() + config.load_seconds
+        # (prompt's first word, arrival, first content write), perf_counter seconds:
+        # CLOCK_MONOTONIC, so a client on this machine can compare its own stamps.
+        self.timestamps: list[tuple[str, float, float]] = []
 
     @property
     def loaded(self) -> bool:
@@ -224,6 +228,7 @@ class Simulator:
         return await self._openai(request, body, prompt, "chat.completion")
 
     async def _openai(self, request: web.Request, body: dict[str, Any], prompt: str, kind: str) -> web.StreamResponse:
+        arrived = request["arrived"] if self.config.record_timestamps else 0.0
         not_ready = self.not_ready()
         if not_ready is not None:
             return not_ready
@@ -246,6 +251,7 @@ class Simulator:
             await self.send(response, self.flavor.stream_error(admitted))
             return response
         chunk_kind = "chat.completion.chunk" if kind == "chat.completion" else "text_completion"
+        first = True
         async for event in self.tokens_of(admitted):
             reason = self.openai_reason(event.finish_reason)
             if kind == "chat.completion":
@@ -255,10 +261,16 @@ class Simulator:
                 # TGI's completion chunks carry finish_reason "" until the last one.
                 choice = {"index": 0, "text": event.text, "logprobs": None, "finish_reason": reason or ""}
             await self.send(response, {**base, "object": chunk_kind, "choices": [choice], "usage": None})
+            if first and self.config.record_timestamps:
+                self.timestamps.append((prompt.split(" ", 1)[0], arrived, time.perf_counter()))
+            first = False
         if (body.get("stream_options") or {}).get("include_usage"):
             await self.send(response, {**base, "object": chunk_kind, "choices": [], "usage": self.usage(admitted)})
         await self.send(response, "[DONE]")
         return response
+
+    async def debug_timestamps(self, request: web.Request) -> web.Response:
+        return web.json_response([{"prompt_head": p, "arrived": a, "first_write": f} for p, a, f in self.timestamps])
 
     async def _body(self, request: web.Request, required: str) -> tuple[dict[str, Any], Refusal | None]:
         try:
@@ -277,6 +289,15 @@ class Simulator:
             web.get("/health", self.health), web.get("/metrics", self.metrics_route), web.get("/v1/models", self.models),
             web.post("/v1/completions", self.completions), web.post("/v1/chat/completions", self.chat),
         ]
+        if self.config.record_timestamps:
+            routes.append(web.get("/debug/timestamps", self.debug_timestamps))
+
+            @web.middleware
+            async def stamp(request: web.Request, handler: Any) -> web.StreamResponse:
+                request["arrived"] = time.perf_counter()
+                return await handler(request)
+
+            app.middlewares.append(stamp)
         if self.flavor.name == "tgi":
             routes += [web.post("/generate", self.generate), web.post("/generate_stream", self.generate_stream),
                        web.get("/info", self.info), web.post("/tokenize", self.tokenize)]
