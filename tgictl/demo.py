@@ -1,36 +1,106 @@
-"""The demo job: everything tgictl does without a cluster, on the starter spec.
+"""The demo job: everything tgictl does without a cluster, end to end.
 
-Writes the embedded starter spec, validates it, and renders it as chart
-values and as manifests into one directory. Returns what it did as data;
-the CLI prints it.
+On the starter spec, with the model's config shipped in the package
+(SmolLM2-135M's config.json), it validates, plans, renders values and
+manifests, then starts the simulator with the planned limits and smoke-tests
+it against the spec. Returns what it did as data; the CLI prints it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from tgictl.plan.service import planned_for_render
 from tgictl.render import service
 from tgictl.spec import STARTER
 from tgictl.spec.load import load_file
+
+DEMO_MODEL = Path(__file__).resolve().parent / "spec" / "demo-model"
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
+    ok: bool
     detail: str
+
+
+class _BackgroundSimulator:
+    """The simulator on a free loopback port, in a thread, for the demo's smoke test."""
+
+    def __init__(self, config: object) -> None:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._config = config
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from tgictl.sim.server import serve
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            started = asyncio.Event()
+            task = asyncio.ensure_future(serve(self._config, "127.0.0.1", self.port, started, self._stop))  # type: ignore[arg-type]
+            await started.wait()
+            self._ready.set()
+            await task
+
+        self._loop.run_until_complete(main())
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        self._ready.wait(10)
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
 
 
 def run(directory: Path) -> list[Step]:
     """Run the demo in ``directory`` (created if missing)."""
+    from tgictl.sim.batching import Limits
+    from tgictl.smoke.runner import Expectations, run_smoke
+
     directory.mkdir(parents=True, exist_ok=True)
+    model_dir = directory / "demo-model"
+    shutil.copytree(DEMO_MODEL, model_dir, dirs_exist_ok=True)
     spec_path = directory / "tgi.yaml"
-    spec_path.write_text(STARTER.read_text())
-    steps = [Step("init", str(spec_path))]
+    spec_path.write_text(STARTER.read_text().replace(
+        "    # files: ./models/smollm2  # local copy of config.json + safetensors, for `tgictl plan`",
+        "    files: ./demo-model      # the model's config.json: render plans limits from it"))
+    steps = [Step("init", True, str(spec_path))]
     spec = load_file(spec_path)
-    steps.append(Step("validate", f"{spec.metadata.name}: {spec.spec.engine.name} serving {spec.spec.model.id}"))
+    steps.append(Step("validate", True, f"{spec.metadata.name}: {spec.spec.engine.name} serving {spec.spec.model.id}"))
+    planned, plan = planned_for_render(spec)
+    assert plan is not None
+    steps.append(Step("plan", plan.fits, f"{plan.parameters / 1e6:.0f}M parameters, {plan.weight_bytes / 1e9:.2f} GB weights, "
+                                         f"KV {plan.kv_bytes_per_token} B/token, {plan.max_batch_total_tokens} tokens fit in "
+                                         f"{spec.spec.hardware.memory}; startup budget {plan.cold_start.budget_s}s"))
     values = service.render(spec, "values").write(directory / "values")
-    steps.append(Step("render values", str(values[0])))
+    steps.append(Step("render values", True, str(values[0])))
     written = service.render(spec, "manifests").write(directory / "manifests")
-    steps.append(Step("render manifests", f"{len(written)} objects in {directory / 'manifests'}"))
+    steps.append(Step("render manifests", True, f"{len(written)} objects in {directory / 'manifests'}"))
+
+    serving = planned.spec.serving
+    assert serving.max_input_tokens and serving.max_total_tokens
+    limits = Limits(serving.max_input_tokens, serving.max_total_tokens, max(serving.max_batch_prefill_tokens or 0, serving.max_input_tokens),
+                    max(plan.max_batch_total_tokens, serving.max_total_tokens), serving.max_concurrent_requests or 128)
+    from tgictl.sim.server import SimConfig
+
+    with _BackgroundSimulator(SimConfig(model_id=spec.spec.model.id, limits=limits)) as url:
+        steps.append(Step("simulator", True, f"tgictl sim serving {spec.spec.model.id} at {url}"))
+        report = asyncio.run(run_smoke(url, Expectations(serving.max_input_tokens, serving.max_total_tokens, spec.spec.model.id)))
+    for check in report.checks:
+        steps.append(Step(f"smoke: {check.name}", check.status != "fail", f"{check.status}: {check.detail}"))
     return steps

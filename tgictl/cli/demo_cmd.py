@@ -15,11 +15,13 @@ def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where to write the spec and renders.")] = Path("tgictl-demo"),
     output: OutputOption = Format.table,
 ) -> None:
-    """Run init, validate and render on the embedded starter spec (no cluster needed)."""
+    """Validate, plan and render the starter spec, then serve it with the simulator and smoke-test it."""
     from tgictl import demo as demo_service
 
     steps = demo_service.run(directory)
     if output is Format.json:
-        print_json([{"step": s.name, "detail": s.detail} for s in steps])
+        print_json([{"step": s.name, "ok": s.ok, "detail": s.detail} for s in steps])
     else:
-        print_table(["STEP", "RESULT"], [(s.name, s.detail) for s in steps])
+        print_table(["STEP", "OK", "RESULT"], [(s.name, "yes" if s.ok else "NO", s.detail) for s in steps])
+    if not all(s.ok for s in steps):
+        raise typer.Exit(1)

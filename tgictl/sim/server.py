@@ -313,8 +313,9 @@ class Simulator:
         await self.scheduler.stop()
 
 
-async def serve(config: SimConfig, host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    """Run until cancelled. TGI's flavour binds only once 'loaded', like the real router."""
+async def serve(config: SimConfig, host: str, port: int, ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or cancelled). TGI's flavour binds only once 'loaded', like the real router."""
     simulator = Simulator(config)
     if not simulator.flavor.listens_while_loading and config.load_seconds:
         await asyncio.sleep(config.load_seconds)
@@ -325,6 +326,6 @@ async def serve(config: SimConfig, host: str, port: int, ready: asyncio.Event | 
     if ready is not None:
         ready.set()
     try:
-        await asyncio.Event().wait()
+        await (stop or asyncio.Event()).wait()
     finally:
         await runner.cleanup()
