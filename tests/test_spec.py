@@ -106,4 +106,4 @@ def test_yaml_syntax_error_names_line() -> None:
 
 def test_unknown_engine() -> None:
     [problem] = problems_of(document(engine={"name": "sglang"}))
-    assert problem == "spec.engine.name: unknown engine 'sglang'; allowed: tgi"
+    assert problem == "spec.engine.name: unknown engine 'sglang'; allowed: tgi, vllm, llamacpp"

@@ -7,11 +7,13 @@ Adding an engine means one module with an ``Engine`` subclass, one line in
 from __future__ import annotations
 
 from tgictl.engines.base import Engine
+from tgictl.engines.llamacpp import LlamaCpp
 from tgictl.engines.tgi import TGI
+from tgictl.engines.vllm import VLLM
 from tgictl.errors import Problem, SpecError
 from tgictl.spec.model import Spec
 
-REGISTRY: dict[str, Engine] = {engine.name: engine for engine in (TGI(),)}
+REGISTRY: dict[str, Engine] = {engine.name: engine for engine in (TGI(), VLLM(), LlamaCpp())}
 
 
 def get(name: str) -> Engine:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic.alias_generators import to_camel
 
 from tgictl import hardware
 from tgictl.errors import Problem
@@ -27,11 +30,13 @@ class EngineFacts:
     """Static facts about an engine that the chart, planner and monitoring read."""
 
     name: str
+    title: str  # how people write it: "TGI", "vLLM", "llama.cpp"
     image_repository: str
     image_tag: str  # pinned release for NVIDIA; variants derive from it
     port: int
     metrics_prefix: str  # e.g. "tgi_" or "vllm:"
     runs_as_non_root: bool
+    api_key_env: str  # env var the engine reads its API key from
 
 
 class Engine(ABC):
@@ -93,6 +98,22 @@ class Engine(ABC):
                 found.append(Problem(f"spec.extraArgs[{index}]", f"{flag} is set from the spec; change the spec field instead"))
         return found
 
+    def refuse_set(self, spec: Spec, fields: dict[str, str]) -> list[Problem]:
+        """A problem for each of ``fields`` (dotted snake_case paths under
+        spec.spec, mapped to the reason) that the spec sets to anything but
+        its default: a field an engine cannot honour is never dropped silently."""
+        found = []
+        for path, reason in fields.items():
+            section, _, name = path.rpartition(".")
+            owner: Any = spec.spec
+            for part in section.split(".") if section else []:
+                owner = getattr(owner, part)
+            value = getattr(owner, name)
+            if value is not None and value != type(owner).model_fields[name].default:
+                alias = ".".join(to_camel(p) for p in path.split("."))
+                found.append(Problem(f"spec.{alias}", f"{self.facts.title} {reason}"))
+        return found
+
     @abstractmethod
     def engine_problems(self, spec: Spec) -> list[Problem]:
         """Rules specific to this engine."""
@@ -100,6 +121,10 @@ class Engine(ABC):
     @abstractmethod
     def flags(self, spec: Spec) -> dict[str, FlagValue]:
         """Command-line flags (without leading dashes) to render as container args."""
+
+    def positional_args(self, spec: Spec) -> list[str]:
+        """Arguments before the flags (vLLM takes the model as one)."""
+        return []
 
     @abstractmethod
     def env(self, spec: Spec) -> dict[str, str]:

@@ -22,11 +22,13 @@ _OFFLOAD_ENGINES = "vllm (--cpu-offload-gb) or llamacpp (--n-gpu-layers)"
 class TGI(Engine):
     facts = EngineFacts(
         name="tgi",
+        title="TGI",
         image_repository="ghcr.io/huggingface/text-generation-inference",
         image_tag="3.3.5",
         port=80,
         metrics_prefix="tgi_",
         runs_as_non_root=False,  # the image keeps Python under /root
+        api_key_env="API_KEY",
     )
 
     def image_variant_tag(self, spec: Spec) -> str:
@@ -136,8 +138,13 @@ class TGI(Engine):
             limit("cudaGraphs", "CUDA graphs need an NVIDIA or AMD GPU; set [0] or leave unset")
         if not features.continuous_batching:
             found.append(Problem("spec.features.continuousBatching", "TGI always batches continuously and cannot turn it off"))
-        if features.cpu_offload_gb:
-            found.append(Problem("spec.features.cpuOffloadGb", f"TGI cannot offload weights to CPU memory; use {_OFFLOAD_ENGINES}"))
+        found += self.refuse_set(spec, {
+            "features.cpu_offload_gb": f"cannot offload weights to CPU memory; use {_OFFLOAD_ENGINES}",
+            "features.gpu_layers": f"cannot keep layers on the CPU; use {_OFFLOAD_ENGINES}",
+            "features.swap_space_gb": "has no CPU swap space for preempted sequences; use vllm",
+            "model.gguf_file": "does not serve GGUF files; use llamacpp",
+            "model.url": "loads models from the Hub or a path, not a URL; use llamacpp for GGUF URLs",
+        })
         if features.prefix_caching and features.attention == "paged":
             found.append(Problem("spec.features.prefixCaching", "TGI's prefix caching needs flashinfer or flashdecoding attention, not paged"))
         capability = self.accelerator(spec).compute_capability

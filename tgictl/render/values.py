@@ -71,6 +71,14 @@ def _placement(spec: Spec) -> tuple[dict[str, str], list[dict[str, object]]]:
     return dict(sorted(selector.items())), tolerations
 
 
+def _secret_env(spec: Spec) -> list[dict[str, str]]:
+    """Credentials the engine reads from env, each wired from its Secret."""
+    key = spec.spec.serving.api_key_secret
+    if key is None:
+        return []
+    return [{"name": engine_for(spec).facts.api_key_env, "secretName": key.name, "key": key.key}]
+
+
 def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
     """The chart values for a validated spec."""
     s = spec.spec
@@ -87,9 +95,11 @@ def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
         "imagePullSecrets": [{"name": name} for name in s.image.pull_secrets],
         "engine": {
             "name": engine.name,
+            "positionalArgs": engine.positional_args(spec),
             "flags": engine.flags(spec),
             "extraArgs": list(s.extra_args),
             "env": engine.env(spec),
+            "secretEnv": _secret_env(spec),
             "extraEnv": [],
         },
         "model": {

