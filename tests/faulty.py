@@ -110,3 +110,12 @@ def faulty_server() -> Iterator[str]:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+async def buffered(request: web.Request) -> web.StreamResponse:
+    """A proxy that holds the whole stream back, then sends it at once."""
+    await asyncio.sleep(0.1)
+    return await _stream(request, [b"".join([_data(TOKEN)] * 8 + [_data(b"[DONE]")])])
+
+
+FAULTS["buffered"] = buffered

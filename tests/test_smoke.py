@@ -118,3 +118,15 @@ def test_stream_faults_are_classified_within_the_timeout(faulty: str, fault: str
         assert result.error == "CUDA out of memory"  # type: ignore[attr-defined]
     if fault == "reset":
         assert result.output_tokens == 1  # type: ignore[attr-defined]
+
+
+def test_stream_check_fails_a_buffered_stream(faulty: str) -> None:
+    from tgictl.smoke.checks import Context, stream
+
+    async def check() -> tuple[str, str]:
+        async with aiohttp.ClientSession() as session:
+            ctx = Context(session, f"{faulty}/buffered", Expectations(), SLO(), Timeouts(2, 2, 5), engine="openai")
+            return await stream(ctx)
+
+    status, detail = asyncio.run(check())
+    assert status == "fail" and "buffered" in detail

@@ -122,6 +122,11 @@ class Engine(ABC):
     def flags(self, spec: Spec) -> dict[str, FlagValue]:
         """Command-line flags (without leading dashes) to render as container args."""
 
+    def planned_limits(self, spec: Spec, plan: Any) -> dict[str, int]:
+        """Serving fields (snake_case) to fill from a plan where the user left them empty."""
+        return {"max_input_tokens": plan.max_input_tokens, "max_total_tokens": plan.max_total_tokens,
+                "max_batch_prefill_tokens": plan.max_batch_prefill_tokens}
+
     def positional_args(self, spec: Spec) -> list[str]:
         """Arguments before the flags (vLLM takes the model as one)."""
         return []

@@ -9,6 +9,7 @@ answers 503 while the model loads, which is exactly a readiness signal.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify
 from tgictl.errors import Problem
@@ -46,6 +47,11 @@ class LlamaCpp(Engine):
         if serving.max_total_tokens:
             return serving.max_total_tokens * (self.slots(spec) or 1)
         return None
+
+    def planned_limits(self, spec: Spec, plan: Any) -> dict[str, int]:
+        # ctx-size is per slot times slots: each slot gets its share of what fits.
+        per_slot = plan.budget.kv_tokens // (self.slots(spec) or 1)
+        return {"max_total_tokens": min(plan.context, per_slot // 16 * 16)}
 
     def model_flags(self, spec: Spec) -> dict[str, object]:
         model = spec.spec.model

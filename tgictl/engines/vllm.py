@@ -8,6 +8,8 @@ probes ``/v1/models`` for startup and readiness.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify
 from tgictl.errors import Problem
 from tgictl.spec.model import Spec
@@ -57,6 +59,10 @@ class VLLM(Engine):
             "cpu-offload-gb": features.cpu_offload_gb,
             "swap-space": features.swap_space_gb,
         })
+
+    def planned_limits(self, spec: Spec, plan: Any) -> dict[str, int]:
+        # No input limit in vLLM; the plan's prefill size is its --max-num-batched-tokens.
+        return {"max_total_tokens": plan.max_total_tokens, "max_batch_prefill_tokens": plan.max_batch_prefill_tokens}
 
     def positional_args(self, spec: Spec) -> list[str]:
         return [spec.spec.model.id]

@@ -177,4 +177,61 @@ def tgi_budget(
                   tgi_kv_bytes_per_token(dims, shards, kv_cache_dtype), memory_fraction, wiggle)
 
 
-MEMORY_RULES: dict[str, Callable[..., Budget]] = {"tgi": tgi_budget}
+def standard_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: str | None) -> int:
+    """K and V per token per shard; MLA models keep one compressed latent per layer
+    (kv_lora_rank + rope dims), replicated on every shard."""
+    if dims.is_mla:
+        return dims.layers * (dims.kv_lora_rank + dims.qk_rope_head_dim) * kv_dtype_bytes(kv_cache_dtype)
+    return dims.layers * kv_heads_per_shard(dims, shards) * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
+
+
+def vllm_budget(
+    dims: ModelDims,
+    *,
+    device_bytes: int,
+    weights_per_shard: int,
+    shards: int,
+    prefill_tokens: int,
+    kv_cache_dtype: str | None,
+    memory_fraction: float,
+    version: str,
+    cuda_graphs: bool,
+) -> Budget:
+    """vLLM's profile run: of ``gpu_memory_utilization`` x device memory, what the
+    weights, the profiled peak activations and CUDA graphs leave is KV cache."""
+    overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if cuda_graphs else 0)
+    activations = prefill_activation_bytes(dims, prefill_tokens, shards)
+    usable = max(0, int(device_bytes * memory_fraction) - weights_per_shard - overhead - activations)
+    return Budget(device_bytes, weights_per_shard, overhead, activations, usable,
+                  standard_kv_bytes_per_token(dims, shards, kv_cache_dtype), memory_fraction, 1.0)
+
+
+def llamacpp_budget(
+    dims: ModelDims,
+    *,
+    device_bytes: int,
+    weights_per_shard: int,
+    shards: int,
+    prefill_tokens: int,
+    kv_cache_dtype: str | None,
+    memory_fraction: float,
+    version: str,
+    cuda_graphs: bool,
+) -> Budget:
+    """llama.cpp allocates exactly ctx-size of f16 KV cache, split by layers over
+    the GPUs like the weights; what fits beside the weights and the compute
+    buffer (one ubatch of activations) bounds ctx-size."""
+    overhead = RUNTIME_OVERHEAD_BYTES // 2
+    activations = prefill_activation_bytes(dims, min(prefill_tokens, 512), shards)
+    usable = max(0, device_bytes - weights_per_shard - overhead - activations)
+    per_token = -(-dims.layers * dims.kv_heads * dims.head_dim * 2 * 2 // shards)
+    return Budget(device_bytes, weights_per_shard, overhead, activations, usable, per_token, 1.0, 1.0)
+
+
+# Each engine's rule and its default memory fraction (TGI's CUDA_MEMORY_FRACTION,
+# vLLM's --gpu-memory-utilization; llama.cpp allocates what it is told).
+MEMORY_RULES: dict[str, Callable[..., Budget]] = {"tgi": tgi_budget, "vllm": vllm_budget, "llamacpp": llamacpp_budget}
+DEFAULT_MEMORY_FRACTION = {"tgi": 1.0, "vllm": 0.9, "llamacpp": 1.0}
+# Engines that split long prompts over prefill steps: vLLM always (chunked
+# prefill), TGI on NVIDIA Ampere+ (see planner), llama.cpp by ubatch.
+ALWAYS_CHUNKS = frozenset({"vllm", "llamacpp"})

@@ -48,7 +48,7 @@ class PlanRequest:
     engine_version: str = "3.3.5"
     quantize: str | None = None
     kv_cache_dtype: str | None = None
-    memory_fraction: float = 1.0
+    memory_fraction: float | None = None  # None: the engine's default
     cuda_graphs: bool = True
     cpu_memory_bytes: int | None = None  # for accelerator "cpu": the pod's memory
     limits: UserLimits = UserLimits()
@@ -114,8 +114,11 @@ def _device_bytes(request: PlanRequest, accelerator: hardware.Accelerator) -> in
     return int(accelerator.memory_gib * memory.GiB)
 
 
-def _chunking(accelerator: hardware.Accelerator) -> bool:
-    """TGI prefills long prompts in chunks on NVIDIA Ampere and newer (flash attention)."""
+def _chunking(engine: str, accelerator: hardware.Accelerator) -> bool:
+    """Whether long prompts prefill in chunks: always in vLLM and llama.cpp, in
+    TGI on NVIDIA Ampere and newer (flash attention)."""
+    if engine in memory.ALWAYS_CHUNKS:
+        return True
     return accelerator.vendor == "nvidia" and accelerator.compute_capability >= 8.0
 
 
@@ -127,7 +130,7 @@ def _evaluate(request: PlanRequest, dims: ModelDims, weights: int, count: int) -
     limits = request.limits
     if limits.max_batch_prefill_tokens:
         prefill = limits.max_batch_prefill_tokens
-    elif _chunking(accelerator) or not limits.max_input_tokens:
+    elif _chunking(request.engine, accelerator) or not limits.max_input_tokens:
         # Without chunking the longest prompt must prefill at once, so the
         # planned input limit is capped at this prefill size below.
         prefill = min(DEFAULT_PREFILL_TOKENS, context - 1)
@@ -141,7 +144,7 @@ def _evaluate(request: PlanRequest, dims: ModelDims, weights: int, count: int) -
         shards=count,
         prefill_tokens=prefill,
         kv_cache_dtype=request.kv_cache_dtype,
-        memory_fraction=request.memory_fraction,
+        memory_fraction=request.memory_fraction or memory.DEFAULT_MEMORY_FRACTION[request.engine],
         version=request.engine_version,
         cuda_graphs=request.cuda_graphs and accelerator.vendor in ("nvidia", "amd"),
     )
@@ -191,7 +194,7 @@ def plan(request: PlanRequest) -> Plan:
         notes.append(f"does not fit {what}: each device is {shortfall / 1e9:.1f} GB short of weights plus one {needed}-token request")
     accelerator = hardware.lookup(request.accelerator)
     assert accelerator is not None
-    max_input = max(0, max_total - 1) if _chunking(accelerator) else max(0, min(max_total - 1, prefill))
+    max_input = max(0, max_total - 1) if _chunking(request.engine, accelerator) else max(0, min(max_total - 1, prefill))
     cold = estimate(weights / 1e9, on_gpu=accelerator.vendor != "none", bandwidth_mbps=request.download_bandwidth_mbps,
                     offline=request.offline, model_id=files.source)
     return Plan(

@@ -43,7 +43,7 @@ def request_for(spec: Spec, files: model_files.ModelFiles, *, fixed_count: bool 
         engine_version=engine_version(tag),
         quantize=s.serving.quantize,
         kv_cache_dtype=s.serving.kv_cache_dtype,
-        memory_fraction=s.serving.cuda_memory_fraction or 1.0,
+        memory_fraction=s.serving.cuda_memory_fraction,
         cuda_graphs=not (graphs is not None and not any(graphs)),
         cpu_memory_bytes=quantity_bytes(s.hardware.memory) if s.hardware.memory else None,
         limits=user_limits(spec),
@@ -84,10 +84,7 @@ def planned_for_render(spec: Spec) -> tuple[Spec, Plan | None]:
     if problems:
         raise SpecError(problems)
     s = spec.spec.serving
-    filled = s.model_copy(update={
-        "max_input_tokens": s.max_input_tokens or result.max_input_tokens,
-        "max_total_tokens": s.max_total_tokens or result.max_total_tokens,
-        "max_batch_prefill_tokens": s.max_batch_prefill_tokens or result.max_batch_prefill_tokens,
-    })
+    planned = engine_for(spec).planned_limits(spec, result)
+    filled = s.model_copy(update={name: getattr(s, name) or value for name, value in planned.items()})
     # The planned cold start sets the startup budget unless the user fixed it.
     return spec.model_copy(update={"spec": spec.spec.model_copy(update={"serving": filled})}), result
