@@ -13,7 +13,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
 
-from tgictl.cli import bench_cmd, demo_cmd, plan_cmd, render_cmd, sim_cmd, smoke_cmd, spec_cmds  # noqa: E402
+from tgictl.cli import bench_cmd, demo_cmd, migrate_cmd, plan_cmd, render_cmd, sim_cmd, smoke_cmd, spec_cmds  # noqa: E402
 
 app = typer.Typer(
     name="tgictl",
@@ -28,6 +28,7 @@ app.command()(spec_cmds.validate)
 app.command()(spec_cmds.schema)
 app.command()(plan_cmd.plan)
 app.command()(render_cmd.render)
+app.command()(migrate_cmd.migrate)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(sim_cmd.sim)
 app.command()(smoke_cmd.smoke)
 app.command()(bench_cmd.bench)

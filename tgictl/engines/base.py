@@ -140,6 +140,14 @@ class Engine(ABC):
         """Seconds the engine may take to drain after SIGTERM."""
 
 
+def field_value(spec: Spec, path: str) -> Any:
+    """The value at a dotted snake_case path under spec.spec."""
+    node: Any = spec.spec
+    for part in path.split("."):
+        node = getattr(node, part)
+    return node
+
+
 def stringify(flags: dict[str, object]) -> dict[str, FlagValue]:
     """Drop unset flags and turn numbers into strings (Helm would print 2e+06)."""
     out: dict[str, FlagValue] = {}

@@ -7,7 +7,7 @@ argument"), checked here so a bad spec fails before anything is rendered.
 
 from __future__ import annotations
 
-from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify
+from tgictl.engines.base import Engine, EngineFacts, FlagValue, field_value, stringify
 from tgictl.errors import Problem
 from tgictl.spec.model import Spec
 
@@ -15,6 +15,25 @@ from tgictl.spec.model import Spec
 _VARIANTS = {"nvidia": "", "amd": "-rocm", "habana": "-gaudi", "none": "-intel-cpu"}
 # Quantizations that cannot use CUDA graphs.
 _NO_CUDA_GRAPHS = {"exl2", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4"}
+# Launcher flags that carry one spec field as it is (dotted paths under spec.spec).
+# The table also reads TGI args and env back into a spec (`tgictl migrate`).
+DIRECT_FLAGS = {
+    "model-id": "model.id", "revision": "model.revision", "trust-remote-code": "model.trust_remote_code",
+    "tokenizer-config-path": "model.tokenizer_config_path", "num-shard": "serving.num_shard",
+    "quantize": "serving.quantize", "dtype": "serving.dtype", "kv-cache-dtype": "serving.kv_cache_dtype",
+    "max-input-tokens": "serving.max_input_tokens", "max-total-tokens": "serving.max_total_tokens",
+    "max-batch-prefill-tokens": "serving.max_batch_prefill_tokens",
+    "max-batch-total-tokens": "serving.max_batch_total_tokens",
+    "max-concurrent-requests": "serving.max_concurrent_requests",
+    "waiting-served-ratio": "serving.waiting_served_ratio", "max-waiting-tokens": "serving.max_waiting_tokens",
+    "max-batch-size": "serving.max_batch_size", "max-best-of": "serving.max_best_of",
+    "max-stop-sequences": "serving.max_stop_sequences", "max-top-n-tokens": "serving.max_top_n_tokens",
+    "max-client-batch-size": "serving.max_client_batch_size", "payload-limit": "serving.payload_limit",
+    "cuda-graphs": "serving.cuda_graphs", "cuda-memory-fraction": "serving.cuda_memory_fraction",
+    "speculate": "serving.speculate", "rope-scaling": "serving.rope_scaling", "rope-factor": "serving.rope_factor",
+    "disable-custom-kernels": "serving.disable_custom_kernels", "json-output": "serving.json_logs",
+    "usage-stats": "usage_stats", "graceful-termination-timeout": "serving.graceful_termination_seconds",
+}
 # Engines that can offload weights to CPU memory, for the refusal message.
 _OFFLOAD_ENGINES = "vllm (--cpu-offload-gb) or llamacpp (--n-gpu-layers)"
 
@@ -36,42 +55,14 @@ class TGI(Engine):
 
     def flags(self, spec: Spec) -> dict[str, FlagValue]:
         s = spec.spec
-        serving, model = s.serving, s.model
-        return stringify({
-            "model-id": model.id,
-            "revision": model.revision,
-            "trust-remote-code": model.trust_remote_code,
-            "tokenizer-config-path": model.tokenizer_config_path,
-            # Always explicit: with NVIDIA_VISIBLE_DEVICES=all TGI < 3.3.7 counted one GPU.
-            "num-shard": self.shard_count(spec) if s.hardware.accelerator.count else None,
-            "quantize": serving.quantize,
-            "dtype": serving.dtype,
-            "kv-cache-dtype": serving.kv_cache_dtype,
-            "max-input-tokens": serving.max_input_tokens,
-            "max-total-tokens": serving.max_total_tokens,
-            "max-batch-prefill-tokens": serving.max_batch_prefill_tokens,
-            "max-batch-total-tokens": serving.max_batch_total_tokens,
-            "max-concurrent-requests": serving.max_concurrent_requests,
-            "waiting-served-ratio": serving.waiting_served_ratio,
-            "max-waiting-tokens": serving.max_waiting_tokens,
-            "max-batch-size": serving.max_batch_size,
-            "max-best-of": serving.max_best_of,
-            "max-stop-sequences": serving.max_stop_sequences,
-            "max-top-n-tokens": serving.max_top_n_tokens,
-            "max-client-batch-size": serving.max_client_batch_size,
-            "payload-limit": serving.payload_limit,
-            "cuda-graphs": serving.cuda_graphs if serving.cuda_graphs is not None else self._default_cuda_graphs(spec),
-            "cuda-memory-fraction": serving.cuda_memory_fraction,
-            "speculate": serving.speculate,
-            "rope-scaling": serving.rope_scaling,
-            "rope-factor": serving.rope_factor,
-            "disable-custom-kernels": serving.disable_custom_kernels,
-            "json-output": serving.json_logs,
-            "usage-stats": s.usage_stats,
-            "graceful-termination-timeout": serving.graceful_termination_seconds,
-            # The pod's HOSTNAME env (the pod name) would otherwise become --hostname.
-            "hostname": "0.0.0.0",
-        })
+        values: dict[str, object] = {flag: field_value(spec, path) for flag, path in DIRECT_FLAGS.items()}
+        # Always explicit: with NVIDIA_VISIBLE_DEVICES=all TGI < 3.3.7 counted one GPU.
+        values["num-shard"] = self.shard_count(spec) if s.hardware.accelerator.count else None
+        if s.serving.cuda_graphs is None:
+            values["cuda-graphs"] = self._default_cuda_graphs(spec)
+        # The pod's HOSTNAME env (the pod name) would otherwise become --hostname.
+        values["hostname"] = "0.0.0.0"
+        return stringify(dict(sorted(values.items())))
 
     def prefill_chunking(self, spec: Spec) -> bool:
         """Whether TGI can split a long prompt over several prefill batches here:

@@ -1,0 +1,53 @@
+"""`tgictl migrate`: the same deployment on another engine, with a mapping report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tgictl.cli.output import Format, OutputOption, handles_errors, print_json
+
+
+@handles_errors
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="Target engine: tgi, vllm or llamacpp.")],
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Spec to migrate.")] = None,
+    tgi_args: Annotated[Optional[Path], typer.Option(help="A TGI container's args (list or string) or env block (NAME=value lines).")] = None,
+    name: Annotated[str, typer.Option(help="metadata.name when migrating from TGI args.")] = "migrated",
+    write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Write the new spec here (stdout otherwise).")] = None,
+    output: OutputOption = Format.table,
+) -> None:
+    """Write the equivalent spec for another engine and report what maps exactly, approximately or not at all."""
+    from tgictl.errors import UsageError
+    from tgictl.migrate import migrate as run_migrate, spec_from_tgi
+    from tgictl.render.service import dump_yaml
+    from tgictl.spec.load import load_file
+
+    if (file is None) == (tgi_args is None):
+        raise UsageError("give either --file or --tgi-args")
+    if file:
+        spec, unmapped = load_file(file), []
+    else:
+        assert tgi_args is not None
+        try:
+            text = tgi_args.read_text()
+        except OSError as err:
+            raise UsageError(f"{tgi_args}: {err.strerror}") from None
+        spec, unmapped = spec_from_tgi(text, name)
+    result = run_migrate(spec, to, unmapped=unmapped)
+    spec_yaml = dump_yaml(result.spec)
+    rows = [{"field": r.field, "status": r.status, "note": r.note} for r in result.rows]
+    if write:
+        write.write_text(spec_yaml)
+    if output is Format.json:
+        print_json({"spec": result.spec, "report": rows})
+        return
+    if not write:
+        typer.echo(spec_yaml, nl=False)
+    report = typer.echo if write else (lambda line: typer.echo(line, err=True))
+    widths = [max(len(str(r[k])) for r in rows + [{"field": "FIELD", "status": "STATUS", "note": ""}]) for k in ("field", "status")]
+    report(f"{'FIELD'.ljust(widths[0])}  {'STATUS'.ljust(widths[1])}  NOTE")
+    for r in rows:
+        report(f"{r['field'].ljust(widths[0])}  {r['status'].ljust(widths[1])}  {r['note']}".rstrip())
