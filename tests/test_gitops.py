@@ -42,7 +42,10 @@ def test_features_become_components() -> None:
     assert component["kind"] == "Component" and component["resources"] == ["networkpolicy-llama-70b.yaml"]
     top = yaml.safe_load(files["kustomization.yaml"])
     assert top == {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                   "resources": ["base"], "components": ["components/network-policy"]}
+                   "resources": ["base"], "components": ["components/monitoring", "components/network-policy"]}
+    monitoring = yaml.safe_load(files["components/monitoring/kustomization.yaml"])["resources"]
+    assert monitoring == ["configmap-llama-70b-llm-deployment.yaml", "configmap-llama-70b-llm-fleet.yaml",
+                          "prometheusrule-llama-70b.yaml", "servicemonitor-llama-70b.yaml"]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)

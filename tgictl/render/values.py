@@ -136,4 +136,17 @@ def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
         "service": {"type": s.service.type, "port": s.service.port},
         "podDisruptionBudget": {"enabled": s.pod_disruption_budget.enabled, "maxUnavailable": 1},
         "networkPolicy": {"enabled": s.network_policy.enabled},
+        "monitoring": _monitoring(spec),
+    }
+
+
+def _monitoring(spec: Spec) -> dict[str, Any]:
+    m = spec.spec.monitoring
+    return {
+        "serviceMonitor": {"enabled": m.enabled, "release": m.release, "interval": m.interval},
+        "rules": {"enabled": m.enabled, "interval": "30s", "ttftP95Seconds": m.slo.ttft_p95_seconds,
+                  "errorRatio": m.slo.error_ratio, "queueSize": m.slo.queue_size,
+                  "runbookBaseUrl": "https://github.com/tgictl/tgictl/blob/main/docs/runbooks.md"},
+        "dashboards": {"enabled": m.dashboards, "kind": m.dashboard_kind, "sidecarLabel": "grafana_dashboard",
+                       "instanceSelector": {"dashboards": "grafana"}},
     }

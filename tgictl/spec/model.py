@@ -217,6 +217,21 @@ class ServiceSpec(Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 80
 
 
+class MonitoringSLO(Strict):
+    ttft_p95_seconds: Annotated[float, Field(gt=0, description="Alert when TTFT p95 stays above this.")] = 2.0
+    error_ratio: Annotated[float, Field(ge=0, le=1, description="Alert above this share of failed requests.")] = 0.05
+    queue_size: Annotated[int, Field(ge=0, description="Alert when more requests wait and the queue keeps growing.")] = 16
+
+
+class MonitoringSpec(Strict):
+    enabled: Annotated[bool, Field(description="ServiceMonitor and PrometheusRule (Prometheus Operator).")] = False
+    release: Annotated[str, Field(description="`release` label kube-prometheus-stack selects on ('' for none).")] = "kube-prometheus-stack"
+    interval: Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h)$")] = "15s"
+    dashboards: Annotated[bool, Field(description="Ship the Grafana dashboards.")] = False
+    dashboard_kind: Literal["ConfigMap", "GrafanaDashboard"] = "ConfigMap"
+    slo: MonitoringSLO = MonitoringSLO()
+
+
 class Toggle(Strict):
     enabled: bool = False
 
@@ -235,6 +250,7 @@ class DeploymentSpec(Strict):
     rollout: RolloutSpec = RolloutSpec()
     service: ServiceSpec = ServiceSpec()
     network_policy: Toggle = Toggle()
+    monitoring: MonitoringSpec = MonitoringSpec()
     pod_disruption_budget: Toggle = Toggle(enabled=True)
     extra_env: list[EnvVar] = []
     extra_args: list[str] = []

@@ -136,3 +136,12 @@ values, args or ConfigMaps), then extraEnv entries as given.
 {{ toYaml . }}
 {{- end }}
 {{- end }}
+
+{{/*
+PromQL label matchers selecting this release's series: the ServiceMonitor's
+relabelling adds `deployment`, and Prometheus adds `namespace`. Rules filter
+on both so that two releases never record the same llm: series.
+*/}}
+{{- define "tgi.ruleSelector" -}}
+namespace="{{ .Release.Namespace }}",deployment="{{ include "tgi.fullname" . }}"
+{{- end }}
