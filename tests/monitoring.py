@@ -57,14 +57,17 @@ def prometheus(config: dict[str, Any], workdir: Path) -> Iterator[str]:
     assert binary, "prometheus missing: scripts/setup.sh --test installs Debian's prometheus package"
     port = free_port()
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    log = (workdir / "prometheus.log").open("w")
     process = subprocess.Popen(
         [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
          f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("prometheus exited: " + (workdir / "prometheus.log").read_text()[-2000:])
             try:
                 if requests.get(url + "/-/ready", timeout=1).status_code == 200:
                     break
@@ -74,3 +77,4 @@ def prometheus(config: dict[str, Any], workdir: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log.close()

@@ -98,3 +98,34 @@ def test_crd_objects_validate_against_shared_crds() -> None:
 def test_unknown_kind_has_no_schema() -> None:
     [problem] = schemas.problems({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
     assert problem.startswith("no schema for Widget example.com/v1")
+
+
+def test_chart_dashboards_are_copies_of_the_source() -> None:
+    source = sorted((CHART.parents[1] / "dashboards").glob("*.json"))
+    copies = sorted((CHART / "files" / "dashboards").glob("*.json"))
+    assert [p.name for p in source] == [p.name for p in copies], "run scripts/sync-dashboards.sh"
+    for original, copy in zip(source, copies):
+        assert original.read_bytes() == copy.read_bytes(), f"{copy.name} differs: run scripts/sync-dashboards.sh"
+
+
+def test_dashboards_use_a_datasource_variable_and_stable_uids() -> None:
+    for path in sorted((CHART.parents[1] / "dashboards").glob("*.json")):
+        board = json.loads(path.read_text())
+        assert board["uid"].startswith("tgictl-")
+        assert board["templating"]["list"][0]["type"] == "datasource"
+        for panel in board["panels"]:
+            assert panel["datasource"]["uid"] == "${datasource}"
+            assert all("llm:" in t["expr"] or "up{" in t["expr"] for t in panel["targets"])
+
+
+def test_every_alert_has_severity_summary_description_and_runbook() -> None:
+    from monitoring import rule_groups
+
+    alerts = [r for g in rule_groups("tgi") for r in g["rules"] if "alert" in r]
+    assert len(alerts) == 7
+    runbooks = (CHART.parents[1] / "docs" / "runbooks.md").read_text()
+    for alert in alerts:
+        assert alert["labels"]["severity"] in ("warning", "critical")
+        assert {"summary", "description", "runbook_url"} <= set(alert["annotations"])
+        assert f"## {alert['alert']}" in runbooks
+        assert alert["annotations"]["runbook_url"].endswith("#" + alert["alert"].lower())

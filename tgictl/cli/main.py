@@ -13,7 +13,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
 
-from tgictl.cli import bench_cmd, demo_cmd, migrate_cmd, plan_cmd, render_cmd, sim_cmd, smoke_cmd, spec_cmds  # noqa: E402
+from tgictl.cli import bench_cmd, demo_cmd, metrics_cmd, migrate_cmd, plan_cmd, render_cmd, sim_cmd, smoke_cmd, spec_cmds  # noqa: E402
 
 app = typer.Typer(
     name="tgictl",
@@ -32,6 +32,8 @@ app.command()(migrate_cmd.migrate)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(sim_cmd.sim)
 app.command()(smoke_cmd.smoke)
 app.command()(bench_cmd.bench)
+app.command()(metrics_cmd.metrics)
+app.command()(metrics_cmd.top)
 app.command()(demo_cmd.demo)
 
 
