@@ -178,3 +178,12 @@ def test_golden_specs_cover_every_engine() -> None:
     assert engines == set(REGISTRY)
     for spec_file in SPECS.glob("*.yaml"):
         service.render(load_file(spec_file), "manifests")
+
+
+def test_engine_neutral_series_match_the_chart_rules() -> None:
+    """Each engine's declared llm: series are exactly what its recording rules produce."""
+    from monitoring import rule_groups
+
+    for name, engine in REGISTRY.items():
+        records = {r["record"] for g in rule_groups(name) for r in g["rules"] if "record" in r}
+        assert records == set(engine.facts.neutral_series), name

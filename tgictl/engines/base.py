@@ -19,6 +19,7 @@ from tgictl.errors import Problem
 from tgictl.spec.model import Spec
 
 FlagValue = str | bool | list[str]
+AUTOSCALING_METRICS = frozenset({"llm:queue_size", "llm:running_requests", "llm:kv_cache_utilization"})
 
 # Flags whose value is a credential: on the command line it would show in the
 # rendered Deployment and in `ps`, so they may only be wired from a Secret.
@@ -37,6 +38,8 @@ class EngineFacts:
     metrics_prefix: str  # e.g. "tgi_" or "vllm:"
     runs_as_non_root: bool
     api_key_env: str  # env var the engine reads its API key from
+    neutral_series: frozenset[str] = frozenset()  # llm: series its recording rules produce
+    inference_pool: bool = False  # supported by the Gateway API Inference Extension
 
 
 class Engine(ABC):
@@ -89,6 +92,7 @@ class Engine(ABC):
                     f"{serving.num_shard} shards on {count} accelerators: one pod shards over all its GPUs, "
                     f"so numShard must equal hardware.accelerator.count ({count}) or be left unset",
                 ))
+        found.extend(self.feature_problems(spec))
         owned = {f"--{flag}" for flag in self.flags(spec)}
         for index, arg in enumerate(spec.spec.extra_args):
             flag = arg.split("=", 1)[0]
@@ -96,6 +100,30 @@ class Engine(ABC):
                 found.append(Problem(f"spec.extraArgs[{index}]", f"{flag} passes a credential in plain text; credentials come only from Secrets"))
             elif flag in owned:
                 found.append(Problem(f"spec.extraArgs[{index}]", f"{flag} is set from the spec; change the spec field instead"))
+        return found
+
+    def feature_problems(self, spec: Spec) -> list[Problem]:
+        """Autoscaling, exposure, rate limits and the InferencePool, checked together."""
+        s = spec.spec
+        found = []
+        a = s.autoscaling
+        if a.enabled:
+            if not s.monitoring.enabled:
+                found.append(Problem("spec.autoscaling.enabled", "autoscaling reads the llm: series of the recording rules: set monitoring.enabled"))
+            if a.metric not in self.facts.neutral_series:
+                found.append(Problem("spec.autoscaling.metric", f"{self.facts.title} has no {a.metric}; allowed: "
+                                     + ", ".join(sorted(m for m in self.facts.neutral_series if m in AUTOSCALING_METRICS))))
+            if a.kind == "hpa" and a.metric != "llm:queue_size":
+                found.append(Problem("spec.autoscaling.metric", "the HPA path serves only llm:queue_size per pod (llm:queue_size:pod); use kind keda for other series"))
+            if a.min_replicas == 0 and a.kind == "hpa":
+                found.append(Problem("spec.autoscaling.minReplicas", "an HPA cannot scale to zero (HPAScaleToZero is alpha): use kind keda"))
+            elif a.min_replicas == 0 and not a.upstream_query:
+                found.append(Problem("spec.autoscaling.minReplicas", "scaling to zero needs autoscaling.upstreamQuery: with no pod, "
+                                     "nothing can queue, so the pods' own metrics never ask for the first one back"))
+        if s.rate_limit.enabled and s.exposure.kind != "httproute":
+            found.append(Problem("spec.rateLimit.enabled", "rate limits are an Envoy Gateway policy on the HTTPRoute: set exposure.kind httproute"))
+        if s.inference_pool.enabled and not self.facts.inference_pool:
+            found.append(Problem("spec.inferencePool.enabled", f"the Gateway API Inference Extension does not support {self.facts.title}; use vllm"))
         return found
 
     def refuse_set(self, spec: Spec, fields: dict[str, str]) -> list[Problem]:

@@ -86,7 +86,8 @@ def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
     repository, tag = engine.image(spec)
     shards = engine.shard_count(spec)
     node_selector, tolerations = _placement(spec)
-    budget = s.probes.startup_budget_seconds or cold_start(spec, weights_gb).budget_s
+    start = cold_start(spec, weights_gb)
+    budget = s.probes.startup_budget_seconds or start.budget_s
     period = s.probes.period_seconds
     return {
         "fullnameOverride": spec.metadata.name,
@@ -137,7 +138,44 @@ def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
         "podDisruptionBudget": {"enabled": s.pod_disruption_budget.enabled, "maxUnavailable": 1},
         "networkPolicy": {"enabled": s.network_policy.enabled},
         "monitoring": _monitoring(spec),
+        "autoscaling": _autoscaling(spec, start.total_s),
+        "exposure": _exposure(spec),
+        "rateLimit": _rate_limit(spec),
+        "inferencePool": {"enabled": s.inference_pool.enabled, "endpointPicker": {"name": "", "port": 9002}},
     }
+
+
+# An HPA scaling policy's period may not exceed 30 minutes.
+MAX_POLICY_PERIOD_S = 1800
+
+
+def _autoscaling(spec: Spec, cold_start_s: float) -> dict[str, Any]:
+    a = spec.spec.autoscaling
+    return {
+        "enabled": a.enabled, "kind": a.kind, "minReplicas": a.min_replicas, "maxReplicas": a.max_replicas,
+        "metric": a.metric, "target": a.target, "activationTarget": a.activation_target,
+        "prometheusAddress": a.prometheus_address, "pollingInterval": 15, "cooldownPeriod": a.cooldown_seconds,
+        "fallbackReplicas": a.fallback_replicas, "upstreamQuery": a.upstream_query or "",
+        # One new pod per planned cold start: a loading pod does not shrink the queue.
+        "scaleUpPeriodSeconds": min(MAX_POLICY_PERIOD_S, max(60, math.ceil(cold_start_s))),
+        "scaleDownStabilizationSeconds": 900,
+    }
+
+
+def _exposure(spec: Spec) -> dict[str, Any]:
+    e = spec.spec.exposure
+    gateway = e.gateway
+    return {
+        "kind": e.kind, "hostnames": list(e.hostnames),
+        "gateway": {"name": gateway.name if gateway else "", "namespace": (gateway.namespace or "") if gateway else "",
+                    "sectionName": (gateway.section_name or "") if gateway else ""},
+        "ingressClassName": e.ingress_class_name or "", "path": "/", "timeoutSeconds": e.timeout_seconds,
+    }
+
+
+def _rate_limit(spec: Spec) -> dict[str, Any]:
+    r = spec.spec.rate_limit
+    return {"enabled": r.enabled, "type": r.type, "requests": r.requests, "unit": r.unit, "by": r.by, "header": r.header}
 
 
 def _monitoring(spec: Spec) -> dict[str, Any]:

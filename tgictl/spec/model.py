@@ -232,6 +232,56 @@ class MonitoringSpec(Strict):
     slo: MonitoringSLO = MonitoringSLO()
 
 
+class AutoscalingSpec(Strict):
+    enabled: bool = False
+    kind: Annotated[Literal["keda", "hpa"], Field(description="KEDA ScaledObject, or an HPA with prometheus-adapter.")] = "keda"
+    min_replicas: Annotated[int, Field(ge=0)] = 1
+    max_replicas: Annotated[int, Field(ge=1)] = 4
+    metric: Annotated[Literal["llm:queue_size", "llm:running_requests", "llm:kv_cache_utilization"],
+                      Field(description="Engine-neutral series to scale on.")] = "llm:queue_size"
+    target: Annotated[float, Field(gt=0, description="Target value per replica.")] = 4.0
+    activation_target: Annotated[float, Field(ge=0)] = 0.0
+    prometheus_address: str = "http://prometheus-operated.monitoring.svc:9090"
+    upstream_query: Annotated[str | None, Field(description="PromQL of a signal upstream of the pods, needed for scale to zero.")] = None
+    fallback_replicas: Annotated[int, Field(ge=0)] = 1
+    cooldown_seconds: Annotated[int, Field(ge=0)] = 300
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("minReplicas must be at most maxReplicas")
+        return self
+
+
+class GatewayRef(Strict):
+    name: Annotated[str, Field(min_length=1)]
+    namespace: str | None = None
+    section_name: str | None = None
+
+
+class ExposureSpec(Strict):
+    kind: Literal["httproute", "ingress", "none"] = "none"
+    hostnames: list[str] = []
+    gateway: GatewayRef | None = None
+    ingress_class_name: str | None = None
+    timeout_seconds: Annotated[int, Field(ge=1, description="Longest request, streams included.")] = 600
+
+    @model_validator(mode="after")
+    def _gateway(self) -> ExposureSpec:
+        if self.kind == "httproute" and self.gateway is None:
+            raise ValueError("an httproute needs gateway.name: the Gateway it attaches to")
+        return self
+
+
+class RateLimitSpec(Strict):
+    enabled: bool = False
+    type: Literal["Local", "Global"] = "Local"
+    requests: Annotated[int, Field(ge=1)] = 60
+    unit: Literal["Second", "Minute", "Hour"] = "Minute"
+    by: Literal["clientIP", "header", "none"] = "clientIP"
+    header: str = "x-api-key"
+
+
 class Toggle(Strict):
     enabled: bool = False
 
@@ -251,6 +301,10 @@ class DeploymentSpec(Strict):
     service: ServiceSpec = ServiceSpec()
     network_policy: Toggle = Toggle()
     monitoring: MonitoringSpec = MonitoringSpec()
+    autoscaling: AutoscalingSpec = AutoscalingSpec()
+    exposure: ExposureSpec = ExposureSpec()
+    rate_limit: RateLimitSpec = RateLimitSpec()
+    inference_pool: Annotated[Toggle, Field(description="Gateway API Inference Extension pool (vLLM only).")] = Toggle()
     pod_disruption_budget: Toggle = Toggle(enabled=True)
     extra_env: list[EnvVar] = []
     extra_args: list[str] = []

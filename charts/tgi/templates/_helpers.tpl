@@ -145,3 +145,33 @@ on both so that two releases never record the same llm: series.
 {{- define "tgi.ruleSelector" -}}
 namespace="{{ .Release.Namespace }}",deployment="{{ include "tgi.fullname" . }}"
 {{- end }}
+
+{{/*
+The autoscaler's query: the engine-neutral series for this release, summed
+(KEDA's AverageValue divides by the replica count).
+*/}}
+{{- define "tgi.autoscalingQuery" -}}
+sum({{ .Values.autoscaling.metric }}{ {{- include "tgi.ruleSelector" . -}} })
+{{- end }}
+
+{{/*
+HPA behavior for slow-starting pods: scale up by one pod per cold-start
+period (a new pod needs that long to be ready, and the queue does not shrink
+before), scale down slowly, one pod at a time.
+*/}}
+{{- define "tgi.autoscalingBehavior" -}}
+scaleUp:
+  stabilizationWindowSeconds: 0
+  selectPolicy: Max
+  policies:
+    - type: Pods
+      value: 1
+      periodSeconds: {{ .Values.autoscaling.scaleUpPeriodSeconds }}
+scaleDown:
+  stabilizationWindowSeconds: {{ .Values.autoscaling.scaleDownStabilizationSeconds }}
+  selectPolicy: Min
+  policies:
+    - type: Pods
+      value: 1
+      periodSeconds: 300
+{{- end }}
