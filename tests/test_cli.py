@@ -13,7 +13,8 @@ from conftest import BASE, SPECS
 from tgictl.cli.main import app
 
 runner = CliRunner()
-COMMANDS = ["init", "validate", "schema", "plan", "render", "sim", "smoke", "bench", "demo"]
+COMMANDS = ["init", "validate", "schema", "plan", "render", "migrate", "sim", "smoke", "bench", "metrics", "top",
+            "demo", "doctor", "deploy", "status", "rollback", "delete"]
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -181,3 +182,9 @@ def test_plan_from_spec(tmp_path: Path) -> None:
     result = invoke("plan", "-f", write_spec(tmp_path, doc), "-o", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["accelerator"] == "l4"
+
+
+@pytest.mark.parametrize("sub", ["explain", "adapter-values"])
+def test_autoscale_subcommand_help(sub: str) -> None:
+    result = invoke("autoscale", sub, "--help")
+    assert result.exit_code == 0 and "Usage: " in result.stdout

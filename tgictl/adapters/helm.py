@@ -71,3 +71,44 @@ def lint(chart: Path = CHART_DIR, values: dict[str, Any] | None = None) -> str:
     if values is not None:
         args += ["--values", "-"]
     return _run(args, stdin=json.dumps(values) if values is not None else None)
+
+
+def upgrade_install(values: dict[str, Any], *, release: str, namespace: str, chart: Path = CHART_DIR,
+                    kube_context: str | None = None, timeout_s: int = 600) -> str:
+    """`helm upgrade --install` with values on stdin; returns helm's output.
+
+    No --wait: tgictl watches the start itself, to explain it as it happens."""
+    args = ["upgrade", "--install", release, str(chart), "--namespace", namespace, "--create-namespace",
+            "--values", "-", "--timeout", f"{timeout_s}s"]
+    return _run(args + _context(kube_context), stdin=json.dumps(values))
+
+
+def history(release: str, namespace: str, kube_context: str | None = None) -> list[dict[str, Any]]:
+    """Revisions of a release, oldest first ([] when it does not exist)."""
+    try:
+        out = _run(["history", release, "--namespace", namespace, "--output", "json", *_context(kube_context)])
+    except ToolFailedError as err:
+        if "not found" in str(err):
+            return []
+        raise
+    return json.loads(out or "[]")  # type: ignore[no-any-return]
+
+
+def rollback(release: str, namespace: str, revision: int, kube_context: str | None = None) -> str:
+    return _run(["rollback", release, str(revision), "--namespace", namespace, "--wait", *_context(kube_context)])
+
+
+def uninstall(release: str, namespace: str, kube_context: str | None = None) -> str:
+    return _run(["uninstall", release, "--namespace", namespace, *_context(kube_context)])
+
+
+def status(release: str, namespace: str, kube_context: str | None = None) -> dict[str, Any]:
+    return json.loads(_run(["status", release, "--namespace", namespace, "--output", "json", *_context(kube_context)]))  # type: ignore[no-any-return]
+
+
+def version() -> str:
+    return _run(["version", "--short"]).strip()
+
+
+def _context(kube_context: str | None) -> list[str]:
+    return ["--kube-context", kube_context] if kube_context else []

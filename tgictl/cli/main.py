@@ -13,7 +13,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
 
-from tgictl.cli import autoscale_cmd, bench_cmd, demo_cmd, metrics_cmd, migrate_cmd, plan_cmd, render_cmd, sim_cmd, smoke_cmd, spec_cmds  # noqa: E402
+from tgictl.cli import autoscale_cmd, bench_cmd, cluster_cmds, demo_cmd, metrics_cmd, migrate_cmd, plan_cmd, render_cmd, sim_cmd, smoke_cmd, spec_cmds  # noqa: E402
 
 app = typer.Typer(
     name="tgictl",
@@ -35,6 +35,8 @@ app.command()(bench_cmd.bench)
 app.command()(metrics_cmd.metrics)
 app.command()(metrics_cmd.top)
 app.command()(demo_cmd.demo)
+for command in (cluster_cmds.doctor, cluster_cmds.deploy, cluster_cmds.status, cluster_cmds.rollback, cluster_cmds.delete):
+    app.command()(command)
 app.add_typer(autoscale_cmd.app, name="autoscale")
 
 

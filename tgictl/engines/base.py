@@ -40,6 +40,9 @@ class EngineFacts:
     api_key_env: str  # env var the engine reads its API key from
     neutral_series: frozenset[str] = frozenset()  # llm: series its recording rules produce
     inference_pool: bool = False  # supported by the Gateway API Inference Extension
+    # Log lines that mark start-up phases, in order: (regex, phase), phase one of
+    # download, load, warmup, ready. `tgictl deploy` reads them to show progress.
+    log_phases: tuple[tuple[str, str], ...] = ()
 
 
 class Engine(ABC):

@@ -31,6 +31,12 @@ class LlamaCpp(Engine):
         metrics_prefix="llamacpp:",
         runs_as_non_root=True,  # one static binary; only the cache must be writable
         api_key_env="LLAMA_API_KEY",
+        log_phases=(
+            (r"downloading|common_download", "download"),
+            (r"llama_model_loader|load_tensors", "load"),
+            (r"warming up|llama_context|kv_cache", "warmup"),
+            (r"server is listening|all slots are idle", "ready"),
+        ),
         # The recording rules in charts/tgi/files/rules/llamacpp.yaml (a test keeps them in step).
         neutral_series=frozenset({"llm:queue_size", "llm:running_requests", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:time_per_output_token_seconds:mean", "llm:queue_size:pod"}),
     )

@@ -48,6 +48,12 @@ class TGI(Engine):
         metrics_prefix="tgi_",
         runs_as_non_root=False,  # the image keeps Python under /root
         api_key_env="API_KEY",
+        log_phases=(
+            (r"Starting check and download process|Download file:|Download: \[", "download"),
+            (r"Successfully downloaded weights|already present|Starting shard|Waiting for shard to be ready", "load"),
+            (r"Warming up model|KV-cache blocks|Setting max batch total tokens", "warmup"),
+            (r"\bConnected\b", "ready"),
+        ),
         # The recording rules in charts/tgi/files/rules/tgi.yaml (a test keeps them in step).
         neutral_series=frozenset({"llm:requests:rate5m", "llm:request_errors:rate5m", "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95", "llm:e2e_seconds:p50", "llm:e2e_seconds:p95", "llm:time_per_output_token_seconds:p95", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:kv_cache_utilization", "llm:queue_size:pod"}),
     )

@@ -31,6 +31,12 @@ class VLLM(Engine):
         metrics_prefix="vllm:",
         runs_as_non_root=False,  # the image writes its caches under /root
         api_key_env="VLLM_API_KEY",
+        log_phases=(
+            (r"Starting to load model|Loading weights|Downloading", "download"),
+            (r"Loading model weights took|Model loading took", "load"),
+            (r"Memory profiling|KV cache|Capturing CUDA graph", "warmup"),
+            (r"Application startup complete", "ready"),
+        ),
         # The recording rules in charts/tgi/files/rules/vllm.yaml (a test keeps them in step).
         neutral_series=frozenset({"llm:requests:rate5m", "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95", "llm:e2e_seconds:p50", "llm:e2e_seconds:p95", "llm:time_per_output_token_seconds:p95", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:kv_cache_utilization", "llm:queue_size:pod"}),
         inference_pool=True,

@@ -1,0 +1,184 @@
+"""A fake Kubernetes API server at the HTTP level, for the cluster-facing code.
+
+It serves the few read endpoints tgictl uses (version, nodes, storage
+classes, CRDs, API groups, secrets, quotas, pods, events, logs) from a
+scenario: a list of steps, each the pod, events and log lines the API would
+show at that moment. Every pod list advances one step, so a deploy replays a
+start-up (or a failure) exactly as a real cluster would show it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from servers import free_port
+
+
+@dataclass
+class Step:
+    pod: dict[str, Any] | None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    previous_log: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Cluster:
+    steps: list[Step] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    storage_classes: list[dict[str, Any]] = field(default_factory=list)
+    crds: set[str] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
+    secrets: set[tuple[str, str]] = field(default_factory=set)
+    quotas: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    position: int = 0
+
+    @property
+    def step(self) -> Step:
+        return self.steps[min(self.position, len(self.steps) - 1)] if self.steps else Step(None)
+
+
+def _list(kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
+
+
+def _missing(what: str) -> web.Response:
+    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                              "message": f"{what} not found", "code": 404}, status=404)
+
+
+def app(cluster: Cluster) -> web.Application:
+    routes = web.RouteTableDef()
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        cluster.requests.append(f"{request.method} {request.path_qs}")
+        return await handler(request)
+
+    @routes.get("/version/")
+    @routes.get("/version")
+    async def version(_: web.Request) -> web.Response:
+        return web.json_response({"major": "1", "minor": "35", "gitVersion": "v1.35.0", "platform": "linux/amd64"})
+
+    @routes.get("/api/v1/nodes")
+    async def nodes(_: web.Request) -> web.Response:
+        return web.json_response(_list("NodeList", cluster.nodes))
+
+    @routes.get("/apis/storage.k8s.io/v1/storageclasses")
+    async def classes(_: web.Request) -> web.Response:
+        return web.json_response(_list("StorageClassList", cluster.storage_classes))
+
+    @routes.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+    async def crd(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in cluster.crds:
+            return _missing(f"customresourcedefinitions {name}")
+        return web.json_response({"kind": "CustomResourceDefinition", "apiVersion": "apiextensions.k8s.io/v1", "metadata": {"name": name}})
+
+    @routes.get("/apis/")
+    async def apis(_: web.Request) -> web.Response:
+        groups = [{"name": g, "versions": [{"groupVersion": f"{g}/v1beta1", "version": "v1beta1"}],
+                   "preferredVersion": {"groupVersion": f"{g}/v1beta1", "version": "v1beta1"}} for g in sorted(cluster.groups)]
+        return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+
+    @routes.get("/api/v1/namespaces/{ns}/secrets/{name}")
+    async def secret(request: web.Request) -> web.Response:
+        key = (request.match_info["ns"], request.match_info["name"])
+        if key not in cluster.secrets:
+            return _missing(f"secrets {key[1]}")
+        return web.json_response({"kind": "Secret", "apiVersion": "v1", "metadata": {"name": key[1], "namespace": key[0]}})
+
+    @routes.get("/api/v1/namespaces/{ns}/resourcequotas")
+    async def quotas(_: web.Request) -> web.Response:
+        return web.json_response(_list("ResourceQuotaList", cluster.quotas))
+
+    @routes.get("/api/v1/namespaces/{ns}/pods")
+    async def pods(_: web.Request) -> web.Response:
+        step = cluster.step
+        cluster.position += 1
+        return web.json_response(_list("PodList", [step.pod] if step.pod else []))
+
+    @routes.get("/api/v1/namespaces/{ns}/events")
+    async def events(_: web.Request) -> web.Response:
+        seen = [e for s in cluster.steps[: min(cluster.position, len(cluster.steps))] for e in s.events]
+        return web.json_response(_list("EventList", seen))
+
+    @routes.get("/api/v1/namespaces/{ns}/pods/{name}/log")
+    async def log(request: web.Request) -> web.Response:
+        step = cluster.steps[min(max(cluster.position - 1, 0), len(cluster.steps) - 1)]
+        if step.pod is None or not (step.pod.get("status") or {}).get("containerStatuses"):
+            return web.json_response({"kind": "Status", "status": "Failure", "code": 400,
+                                      "message": "container \"server\" is waiting to start"}, status=400)
+        lines = step.previous_log if request.query.get("previous") == "true" else step.log
+        return web.Response(text="".join(line + "\n" for line in lines))
+
+    application = web.Application(middlewares=[record])
+    application.add_routes(routes)
+    return application
+
+
+@contextlib.contextmanager
+def fake_cluster(cluster: Cluster, workdir: Path) -> Iterator[Path]:
+    """Serve ``cluster``; yields a kubeconfig file pointing at it."""
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app(cluster))
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(10)
+    kubeconfig = workdir / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "fake", "user": {"token": "not-a-secret"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+    }))
+    try:
+        yield kubeconfig
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+# --- pods as the API shows them along a start-up ----------------------------------------
+
+
+def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None = None, waiting_message: str = "",
+        running: bool = False, ready: bool = False, restarts: int = 0, last_terminated: str | None = None) -> dict[str, Any]:
+    conditions = [{"type": "PodScheduled", "status": "True" if scheduled else "False"}]
+    status: dict[str, Any] = {"phase": phase, "conditions": conditions}
+    if scheduled and (waiting or running):
+        state: dict[str, Any] = {"waiting": {"reason": waiting, "message": waiting_message}} if waiting else {"running": {"startedAt": "2026-11-28T00:00:00Z"}}
+        container: dict[str, Any] = {"name": "server", "ready": ready, "restartCount": restarts, "image": "img", "state": state}
+        if last_terminated:
+            container["lastState"] = {"terminated": {"reason": last_terminated, "exitCode": 137}}
+        status["containerStatuses"] = [container]
+    return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "demo-7d9f-abcde", "namespace": "llm",
+            "creationTimestamp": "2026-11-28T00:00:00Z", "labels": {"app.kubernetes.io/instance": "demo"}},
+            "spec": {"nodeName": "gpu-node-1" if scheduled else None}, "status": status}
+
+
+def event(reason: str, message: str, kind: str = "Normal") -> dict[str, Any]:
+    return {"kind": "Event", "apiVersion": "v1", "metadata": {"name": f"demo.{reason}", "namespace": "llm"},
+            "involvedObject": {"kind": "Pod", "name": "demo-7d9f-abcde", "namespace": "llm"},
+            "reason": reason, "message": message, "type": kind}

@@ -1,0 +1,207 @@
+"""Cluster lifecycle against a fake API server (HTTP level) and a fake helm that
+records its arguments: deploy's progress and every failure class with its
+undo, doctor's checks, status, rollback and delete."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from conftest import document
+from fake_kube import Cluster, Step, event, fake_cluster, pod
+from tgictl.adapters import toolchain
+from tgictl.cli.main import app
+
+runner = CliRunner()
+FAKE_HELM = Path(__file__).parent / "fake_helm.py"
+PREVIOUS = json.dumps([{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "deployed"}])
+
+
+def spec_file(tmp_path: Path, **spec: Any) -> str:
+    doc = document(hardware={"accelerator": {"type": "a100-80gb", "count": 1}}, **spec)
+    doc["metadata"] = {"name": "demo", "namespace": "llm"}
+    path = tmp_path / "tgi.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+@pytest.fixture
+def helm_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = tmp_path / "helm.jsonl"
+    monkeypatch.setenv("REAL_HELM", toolchain.find("helm"))
+    monkeypatch.setenv("TGICTL_HELM", str(FAKE_HELM))
+    monkeypatch.setenv("FAKE_HELM_LOG", str(log))
+    monkeypatch.setenv("FAKE_HELM_HISTORY", "missing")
+    return log
+
+
+def helm_calls(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    state = Cluster()
+    with fake_cluster(state, tmp_path) as kubeconfig:
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        yield state
+
+
+STARTUP = [
+    Step(None),
+    Step(pod("Pending", scheduled=False), [event("FailedScheduling", "0/3 nodes are available: 3 node(s) had untolerated taint.", "Warning")]),
+    Step(pod("Pending", waiting="ContainerCreating"), [event("Scheduled", "Successfully assigned llm/demo to gpu-node-1"),
+                                                      event("Pulling", "Pulling image ghcr.io/huggingface/text-generation-inference:3.3.5")]),
+    Step(pod(running=True), [event("Started", "Started container server")], ["Args { model_id: ... }"]),
+    Step(pod(running=True), [], ["Args { model_id: ... }", "Starting check and download process for meta-llama/Llama-3.1-8B-Instruct"]),
+    Step(pod(running=True), [], ["Download file: model-00001-of-00004.safetensors", "Download: [1/4] -- ETA: 0:03:00"]),
+    Step(pod(running=True), [], ["Successfully downloaded weights for meta-llama/Llama-3.1-8B-Instruct", "Starting shard rank=0", "Waiting for shard to be ready... rank=0"]),
+    Step(pod(running=True), [], ["Shard ready in 41.2s rank=0", "Starting Webserver", "Warming up model", "KV-cache blocks: 33210, size: 1"]),
+    Step(pod(running=True), [], ["Setting max batch total tokens to 33210", "Connected"]),
+    Step(pod(running=True, ready=True), [], ["Connected"]),
+]
+
+
+def deploy(path: str) -> Any:
+    return runner.invoke(app, ["deploy", "-f", path, "--no-smoke", "--poll", "0.01", "-o", "json"])
+
+
+def test_deploy_watches_every_phase_to_ready(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.steps = STARTUP
+    result = deploy(spec_file(tmp_path))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["phases"] == ["scheduling", "image pull", "starting", "download", "load", "warmup", "ready"]
+    assert report["revision"] == 1
+    upgrade = next(c for c in helm_calls(helm_log) if c["args"][0] == "upgrade")
+    assert upgrade["args"][:4] == ["upgrade", "--install", "demo", str(Path(__file__).resolve().parents[1] / "charts" / "tgi")]
+    assert "--namespace" in upgrade["args"] and "llm" in upgrade["args"]
+    assert upgrade["values"]["engine"]["flags"]["model-id"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert any(r.startswith("GET /api/v1/namespaces/llm/pods?labelSelector=app.kubernetes.io") for r in cluster.requests)
+
+
+SCHEDULED = pod("Pending", waiting="ContainerCreating")
+FAILURES = {
+    "insufficient-gpu": ([Step(pod("Pending", scheduled=False), [event("FailedScheduling", "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.", "Warning")])],
+                         "Insufficient GPU"),
+    "image-pull": ([Step(SCHEDULED), Step(pod(waiting="ImagePullBackOff", waiting_message='Back-off pulling image "ghcr.io/x:nope"'))],
+                   "ImagePullBackOff: the image cannot be pulled"),
+    "oom": ([Step(pod(running=True), [], ["Starting shard rank=0"]), Step(pod(waiting="CrashLoopBackOff", restarts=1, last_terminated="OOMKilled"))],
+            "OOMKilled"),
+    "crashloop": ([Step(pod(running=True), [], ["Starting shard"]),
+                   Step(pod(waiting="CrashLoopBackOff", restarts=2), [], [], ["Error: ShardCannotStart", "Shard 0 failed to start"])],
+                  "CrashLoopBackOff: the engine exits at start-up"),
+    "gated": ([Step(pod(running=True), [], ["Starting check and download process", "huggingface_hub.errors.GatedRepoError: 401 Client Error. Cannot access gated repo"])],
+              "gated or private model"),
+    "missing-model": ([Step(pod(running=True), [], ["huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. Repository Not Found for url"])],
+                      "model not found on the Hub (404)"),
+    "nccl": ([Step(pod(running=True), [], ["Waiting for shard to be ready...", "RuntimeError: NCCL error in: ... unhandled system error, Error while creating shared memory segment"])],
+             "NCCL failed between shards"),
+    "probe-budget": ([Step(pod(running=True), [event("Killing", "Container server failed startup probe, will be restarted")], ["Download: [2/30] -- ETA: 1:10:00"])],
+                     "start-up probe budget exceeded"),
+}
+
+
+@pytest.mark.parametrize("case", list(FAILURES))
+def test_failures_are_explained_and_a_first_install_is_uninstalled(case: str, cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    steps, cause = FAILURES[case]
+    cluster.steps = steps
+    result = deploy(spec_file(tmp_path))
+    assert result.exit_code == 1
+    assert cause in result.stderr and "uninstalled (it was the first install)" in result.stderr
+    assert "Traceback" not in result.output
+    assert [c["args"][0] for c in helm_calls(helm_log)] == ["history", "upgrade", "uninstall"]
+
+
+def test_failed_upgrade_rolls_back_to_the_last_good_revision(cluster: Cluster, helm_log: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_HELM_HISTORY", PREVIOUS)
+    cluster.steps = FAILURES["image-pull"][0]
+    result = deploy(spec_file(tmp_path))
+    assert result.exit_code == 1 and "rolled back to revision 2" in result.stderr
+    rollback = next(c for c in helm_calls(helm_log) if c["args"][0] == "rollback")
+    assert rollback["args"][:3] == ["rollback", "demo", "2"]
+
+
+def test_crashloop_shows_the_last_log_lines(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.steps = FAILURES["crashloop"][0]
+    result = deploy(spec_file(tmp_path))
+    assert "| Shard 0 failed to start" in result.stderr
+
+
+def test_deploy_gives_up_after_the_budget(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.steps = [Step(pod(running=True), [], ["Download: [1/30] -- ETA: 2:00:00"])]
+    from tgictl.adapters.kube import Kube
+    from tgictl.lifecycle.deploy import DeployFailed, deploy as run_deploy
+    from tgictl.spec.load import load_file
+
+    with pytest.raises(DeployFailed, match="not ready after 0s \\(last phase: download\\)"):
+        run_deploy(load_file(spec_file(tmp_path)), Kube(), poll_s=0.01, budget_s=0.05)
+
+
+def test_unreachable_cluster_is_one_clear_line(helm_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "x",
+                                          "clusters": [{"name": "x", "cluster": {"server": "http://127.0.0.1:9"}}],
+                                          "users": [{"name": "x", "user": {}}], "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    result = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path)])
+    assert result.exit_code == 1 and "cannot reach the API server at http://127.0.0.1:9" in result.stdout
+    missing = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path), "--context", "nope"])
+    assert missing.exit_code == 1 and "no usable kubeconfig context 'nope'" in missing.stderr
+
+
+def gpu_node(count: int, product: str = "NVIDIA-A100-SXM4-80GB") -> dict[str, Any]:
+    return {"kind": "Node", "metadata": {"name": f"gpu-{count}", "labels": {"nvidia.com/gpu.product": product}},
+            "status": {"allocatable": {"nvidia.com/gpu": str(count), "cpu": "32"}}}
+
+
+def test_doctor_passes_a_ready_cluster(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.nodes = [gpu_node(8)]
+    cluster.storage_classes = [{"metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}}]
+    cluster.crds = {"servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com", "scaledobjects.keda.sh"}
+    cluster.groups = {"external.metrics.k8s.io"}
+    cluster.secrets = {("llm", "hf-token")}
+    path = spec_file(tmp_path, monitoring={"enabled": True}, autoscaling={"enabled": True}, cache={"hfTokenSecret": {"name": "hf-token"}})
+    result = runner.invoke(app, ["doctor", "-f", path, "-o", "json"])
+    assert result.exit_code == 0, result.output
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    assert all(c["status"] == "pass" for c in checks.values()), checks
+    assert checks["api"]["detail"].startswith("Kubernetes v1.35.0")
+    assert checks["helm"]["detail"] == "v4.1.4+fake"
+
+
+def test_doctor_fails_with_fixes(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.nodes = [gpu_node(8, product="NVIDIA-L4")]
+    cluster.quotas = [{"metadata": {"name": "gpus"}, "status": {"hard": {"requests.nvidia.com/gpu": "2"}, "used": {"requests.nvidia.com/gpu": "2"}}}]
+    path = spec_file(tmp_path, monitoring={"enabled": True}, cache={"hfTokenSecret": {"name": "hf-token"}, "storageClassName": "fast"})
+    result = runner.invoke(app, ["doctor", "-f", path, "-o", "json"])
+    assert result.exit_code == 1
+    failed = {c["name"]: c for c in json.loads(result.stdout) if c["status"] == "fail"}
+    assert set(failed) == {"gpu product", "storage", "crd servicemonitors.monitoring.coreos.com",
+                           "crd prometheusrules.monitoring.coreos.com", "secret hf-token", "quota"}
+    assert all(c["fix"] for c in failed.values())
+    assert "kubectl -n llm create secret generic hf-token" in failed["secret hf-token"]["fix"]
+
+
+def test_status_rollback_delete(cluster: Cluster, helm_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"])]
+    path = spec_file(tmp_path)
+    status = runner.invoke(app, ["status", "-f", path, "-o", "json"])
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.stdout)
+    assert (data["revision"], data["status"], data["phase"]) == (3, "deployed", "ready")
+    assert data["pods"] == [{"pod": "demo-7d9f-abcde", "phase": "Running", "ready": True, "restarts": 0, "node": "gpu-node-1"}]
+    none = runner.invoke(app, ["rollback", "-f", path])
+    assert none.exit_code == 2 and "no earlier revision" in none.stderr
+    monkeypatch.setenv("FAKE_HELM_HISTORY", PREVIOUS)
+    assert runner.invoke(app, ["rollback", "-f", path]).exit_code == 0
+    assert runner.invoke(app, ["delete", "-f", path]).exit_code == 0
+    calls = [c["args"][:3] for c in helm_calls(helm_log) if c["args"][0] in ("rollback", "uninstall")]
+    assert calls == [["rollback", "demo", "1"], ["uninstall", "demo", "--namespace"]]

@@ -1,0 +1,92 @@
+"""The Kubernetes API, read-only: what tgictl observes (Helm changes things).
+
+A thin wrapper over the official client that returns plain dicts (parsed
+from the raw responses, so no model mismatch across client versions) and
+turns connection and API failures into ``ClusterError`` with the call named.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from tgictl.errors import TgictlError
+
+
+class ClusterError(TgictlError):
+    """The cluster could not be reached or refused a request."""
+
+
+class Kube:
+    def __init__(self, context: str | None = None, kubeconfig: str | None = None) -> None:
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        # The client reads $KUBECONFIG once, at import: read it per call instead.
+        kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
+        try:
+            self.api = config.new_client_from_config(config_file=kubeconfig, context=context)
+        except (ConfigException, OSError) as err:
+            raise ClusterError(f"no usable kubeconfig{f' context {context!r}' if context else ''}: {err}") from None
+        self.core = client.CoreV1Api(self.api)
+        self.storage = client.StorageV1Api(self.api)
+        self.extensions = client.ApiextensionsV1Api(self.api)
+        self.apis = client.ApisApi(self.api)
+        self.version_api = client.VersionApi(self.api)
+        self.server = self.api.configuration.host
+
+    def _call(self, what: str, method: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            response = method(*args, _preload_content=False, _request_timeout=10, **kwargs)
+        except ApiException as err:
+            if missing_ok and err.status == 404:
+                return None
+            raise ClusterError(f"{what}: the API server answered {err.status} {err.reason}") from None
+        except HTTPError as err:
+            raise ClusterError(f"{what}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
+        data = response.data
+        try:
+            return json.loads(data)
+        except ValueError:
+            return data.decode(errors="replace")
+
+    def version(self) -> dict[str, Any]:
+        return self._call("read the server version", self.version_api.get_code)  # type: ignore[no-any-return]
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return self._call("list nodes", self.core.list_node)["items"]  # type: ignore[no-any-return]
+
+    def storage_classes(self) -> list[dict[str, Any]]:
+        return self._call("list storage classes", self.storage.list_storage_class)["items"]  # type: ignore[no-any-return]
+
+    def crd_exists(self, name: str) -> bool:
+        return self._call(f"read CRD {name}", self.extensions.read_custom_resource_definition, name, missing_ok=True) is not None
+
+    def api_groups(self) -> set[str]:
+        groups = self._call("list API groups", self.apis.get_api_versions)["groups"]
+        return {g["name"] for g in groups}
+
+    def secret_exists(self, namespace: str, name: str) -> bool:
+        return self._call(f"read secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace, missing_ok=True) is not None
+
+    def quotas(self, namespace: str) -> list[dict[str, Any]]:
+        return self._call("list resource quotas", self.core.list_namespaced_resource_quota, namespace)["items"]  # type: ignore[no-any-return]
+
+    def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=selector)["items"]  # type: ignore[no-any-return]
+
+    def events(self, namespace: str, object_name: str | None = None) -> list[dict[str, Any]]:
+        selector = f"involvedObject.name={object_name}" if object_name else None
+        items = self._call("list events", self.core.list_namespaced_event, namespace, field_selector=selector)["items"]
+        return items  # type: ignore[no-any-return]
+
+    def log(self, namespace: str, pod: str, container: str = "server", tail: int = 200, previous: bool = False) -> list[str]:
+        text = self._call(f"read the log of {pod}", self.core.read_namespaced_pod_log, pod, namespace,
+                          container=container, tail_lines=tail, previous=previous, missing_ok=True)
+        if not text or not isinstance(text, str):
+            return []
+        return text.splitlines()

@@ -1,0 +1,133 @@
+"""Cluster commands: doctor, deploy, status, rollback, delete. Helm changes the
+release; the Kubernetes API is only read."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+
+from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_json, print_table
+
+ContextOption = Annotated[Optional[str], typer.Option("--context", help="kubeconfig context (the current one when unset).")]
+
+
+def _kube(context: str | None) -> Any:
+    from tgictl.adapters.kube import Kube
+
+    return Kube(context=context)
+
+
+@handles_errors
+def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, output: OutputOption = Format.table) -> None:
+    """Pre-flight checks of the cluster for a spec: API, helm, GPUs, storage, CRDs, metrics APIs, secrets, quota."""
+    from tgictl.lifecycle.doctor import FAIL, run_doctor
+    from tgictl.spec.load import load_file
+
+    checks = run_doctor(load_file(file), _kube(context), context)
+    if output is Format.json:
+        print_json([c.__dict__ for c in checks])
+    else:
+        print_table(["CHECK", "RESULT", "DETAIL", "FIX"], [(c.name, c.status.upper(), c.detail, c.fix) for c in checks])
+    if any(c.status == FAIL for c in checks):
+        raise typer.Exit(1)
+
+
+@handles_errors
+def deploy(
+    file: SpecOption = "tgi.yaml",
+    context: ContextOption = None,
+    smoke: Annotated[bool, typer.Option(help="Smoke-test through a port-forward once ready.")] = True,
+    poll: Annotated[float, typer.Option(help="Seconds between looks at the pods.")] = 2.0,
+    output: OutputOption = Format.table,
+) -> None:
+    """Install or upgrade the release and watch it start; explain and undo a failure."""
+    from tgictl.lifecycle.deploy import deploy as run_deploy
+    from tgictl.spec.load import load_file
+
+    spec = load_file(file)
+
+    def progress(state: Any) -> None:
+        if output is Format.table:
+            typer.echo(f"  {state.phase:<11} {state.detail}", err=True)
+
+    result = run_deploy(spec, _kube(context), context=context, progress=progress, poll_s=poll)
+    report: dict[str, Any] = {"release": result.release, "namespace": result.namespace, "revision": result.revision,
+                              "phases": result.phases, "seconds": round(result.seconds, 1)}
+    if smoke:
+        from tgictl.lifecycle.portforward import smoke_release
+
+        report["smoke"] = smoke_release(spec, context)
+    if output is Format.json:
+        print_json(report)
+    else:
+        typer.echo(f"{result.release} revision {result.revision} ready in {result.seconds:.0f}s "
+                   f"({' → '.join(result.phases)})")
+        if smoke:
+            typer.echo(f"smoke: {'PASSED' if report['smoke']['passed'] else 'FAILED'}")
+    if smoke and not report["smoke"]["passed"]:
+        raise typer.Exit(1)
+
+
+@handles_errors
+def status(file: SpecOption = "tgi.yaml", context: ContextOption = None, output: OutputOption = Format.table) -> None:
+    """Release, revision, pods, readiness, restarts and where they run."""
+    from tgictl.adapters import helm
+    from tgictl.lifecycle.deploy import observe, selector
+    from tgictl.render.manifests import namespace_of
+    from tgictl.spec.load import load_file
+
+    spec = load_file(file)
+    namespace = namespace_of(spec)
+    kube = _kube(context)
+    release = helm.status(spec.metadata.name, namespace, context)
+    pods = kube.pods(namespace, selector(spec))
+    rows = []
+    for pod in pods:
+        statuses = (pod.get("status") or {}).get("containerStatuses") or [{}]
+        rows.append({"pod": pod["metadata"]["name"], "phase": (pod.get("status") or {}).get("phase"),
+                     "ready": all(c.get("ready") for c in statuses), "restarts": sum(c.get("restartCount", 0) for c in statuses),
+                     "node": (pod.get("spec") or {}).get("nodeName")})
+    state = observe(kube, spec)
+    data = {"release": spec.metadata.name, "namespace": namespace, "revision": release.get("version"),
+            "status": (release.get("info") or {}).get("status"), "engine": spec.spec.engine.name, "model": spec.spec.model.id,
+            "gpus_per_pod": spec.spec.hardware.accelerator.count, "phase": state.phase, "pods": rows}
+    if output is Format.json:
+        print_json(data)
+        return
+    typer.echo(f"{data['release']} ({data['engine']} serving {data['model']}) revision {data['revision']}: {data['status']}, "
+               f"{data['phase']}")
+    print_table(["POD", "PHASE", "READY", "RESTARTS", "NODE"], [(r["pod"], r["phase"], r["ready"], r["restarts"], r["node"]) for r in rows])
+
+
+@handles_errors
+def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None,
+             revision: Annotated[Optional[int], typer.Option(help="Revision to return to (the previous one when unset).")] = None) -> None:
+    """Return the release to an earlier revision (Helm keeps them)."""
+    from tgictl.adapters import helm
+    from tgictl.errors import UsageError
+    from tgictl.render.manifests import namespace_of
+    from tgictl.spec.load import load_file
+
+    spec = load_file(file)
+    namespace = namespace_of(spec)
+    history = helm.history(spec.metadata.name, namespace, context)
+    if revision is None:
+        if len(history) < 2:
+            raise UsageError(f"{spec.metadata.name} has no earlier revision to return to")
+        revision = int(history[-2]["revision"])
+    helm.rollback(spec.metadata.name, namespace, revision, context)
+    typer.echo(f"{spec.metadata.name} rolled back to revision {revision}")
+
+
+@handles_errors
+def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None) -> None:
+    """Uninstall the release. The model-cache PVC is kept (weights are slow to download)."""
+    from tgictl.adapters import helm
+    from tgictl.render.manifests import namespace_of
+    from tgictl.spec.load import load_file
+
+    spec = load_file(file)
+    helm.uninstall(spec.metadata.name, namespace_of(spec), context)
+    typer.echo(f"{spec.metadata.name} uninstalled; PVC {spec.metadata.name}-cache kept", err=sys.stderr.isatty())

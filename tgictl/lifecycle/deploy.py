@@ -1,0 +1,108 @@
+"""Deploy a spec: render, hand the release to Helm, watch the start in words,
+and on failure explain it and undo it (roll back, or uninstall a first install).
+
+Helm owns the release; the Kubernetes API is only observed. Progress goes to
+a callback so the CLI can print it; the result is data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import yaml
+
+from tgictl.adapters import helm
+from tgictl.adapters.kube import ClusterError, Kube
+from tgictl.engines import engine_for
+from tgictl.errors import TgictlError
+from tgictl.lifecycle.progress import Assessment, assess
+from tgictl.render import manifests, service
+from tgictl.spec.model import Spec
+
+Progress = Callable[[Assessment], None]
+# Waiting past the start-up budget by this much before giving up.
+MARGIN_S = 60
+
+
+class DeployFailed(TgictlError):
+    """The release did not become ready; the message says why and what was undone."""
+
+
+@dataclass
+class DeployResult:
+    release: str
+    namespace: str
+    revision: int
+    phases: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def selector(spec: Spec) -> str:
+    return f"app.kubernetes.io/instance={spec.metadata.name}"
+
+
+def observe(kube: Kube, spec: Spec) -> Assessment:
+    """One look at the release's newest pod."""
+    namespace = manifests.namespace_of(spec)
+    pods = sorted(kube.pods(namespace, selector(spec)), key=lambda p: p["metadata"].get("creationTimestamp", ""))
+    pod = pods[-1] if pods else None
+    events = kube.events(namespace)
+    log: list[str] = []
+    previous: list[str] = []
+    if pod is not None:
+        try:
+            log = kube.log(namespace, pod["metadata"]["name"])
+            restarts = sum(c.get("restartCount", 0) for c in (pod.get("status") or {}).get("containerStatuses") or [])
+            if restarts:
+                previous = kube.log(namespace, pod["metadata"]["name"], previous=True)
+        except ClusterError:
+            pass  # the container has not started: there is no log yet
+    return assess(pod, events, log, engine_for(spec).facts.log_phases, previous)
+
+
+def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Progress | None = None,
+           poll_s: float = 2.0, budget_s: float | None = None) -> DeployResult:
+    namespace = manifests.namespace_of(spec)
+    release = spec.metadata.name
+    values = yaml.safe_load(service.render(spec, "values").stream)
+    service.render(spec, "manifests")  # validates every object before anything is applied
+    startup = values["probes"]["startup"]["periodSeconds"] * values["probes"]["startup"]["failureThreshold"]
+    budget = budget_s if budget_s is not None else startup + MARGIN_S
+    before = helm.history(release, namespace, context)
+    helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=int(budget))
+    revision = (before[-1]["revision"] + 1) if before else 1
+    result = DeployResult(release, namespace, revision)
+    started = time.monotonic()
+    last = None
+    while True:
+        state = observe(kube, spec)
+        if progress and (last is None or (state.phase, state.detail) != (last.phase, last.detail)):
+            progress(state)
+        if not result.phases or result.phases[-1] != state.phase:
+            result.phases.append(state.phase)
+        last = state
+        if state.phase == "ready":
+            result.seconds = time.monotonic() - started
+            return result
+        if state.failed or time.monotonic() - started > budget:
+            cause = state.failure or f"not ready after {budget:.0f}s (last phase: {state.phase})"
+            undone = _undo(release, namespace, before, context)
+            evidence = "".join(f"\n  | {line}" for line in state.evidence)
+            raise DeployFailed(f"{release} failed: {cause}{evidence}\n{undone}")
+        time.sleep(poll_s)
+
+
+def _undo(release: str, namespace: str, before: list[dict[str, object]], context: str | None) -> str:
+    """Roll back to the last good revision, or uninstall a first install."""
+    deployed = [r for r in before if r.get("status") in ("deployed", "superseded")]
+    try:
+        if deployed:
+            revision = int(deployed[-1]["revision"])  # type: ignore[call-overload]
+            helm.rollback(release, namespace, revision, context)
+            return f"rolled back to revision {revision}"
+        helm.uninstall(release, namespace, context)
+        return "uninstalled (it was the first install)"
+    except TgictlError as err:
+        return f"could not undo: {err}"

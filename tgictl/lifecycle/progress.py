@@ -1,0 +1,116 @@
+"""Where a starting deployment is, in words: phase and failure, from pod status,
+events and the engine's log lines.
+
+``assess`` is a pure function of what the API returned, so every start-up
+and failure sequence can be replayed in tests. Phases run scheduling →
+image pull → download → load → warm-up → ready; a failure names its cause
+in plain words and carries the evidence (event message, last log lines).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+PHASES = ("scheduling", "image pull", "starting", "download", "load", "warmup", "ready")
+
+# Log lines that mean the model itself cannot be had or run, whatever the engine.
+_LOG_FAILURES = (
+    (r"401 Client Error|GatedRepoError|Cannot access gated repo|Invalid credentials|Access to model .* is restricted",
+     "gated or private model: the Hub refused access (401); set cache.hfTokenSecret to a Secret with a token that has accepted the licence"),
+    (r"RepositoryNotFoundError|404 Client Error|does not appear to have a file named|Repository Not Found",
+     "model not found on the Hub (404): check model.id and model.revision"),
+    (r"NCCL error|ncclSystemError|Error while creating shared memory segment|unhandled system error",
+     "NCCL failed between shards, usually /dev/shm: the chart mounts a memory-backed /dev/shm when sharded; check the node's GPU links and shm limits"),
+    (r"CUDA out of memory|torch.OutOfMemoryError|Not enough memory to handle",
+     "the GPU ran out of memory at start-up: lower max batch prefill/total tokens or the memory fraction (`tgictl plan` shows the budget)"),
+)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    phase: str  # one of PHASES, or "failed"
+    detail: str
+    failure: str | None = None  # the cause, in words, when failed
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
+
+def _container(pod: dict[str, Any]) -> dict[str, Any]:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return next((c for c in statuses if c.get("name") == "server"), statuses[0] if statuses else {})
+
+
+def _events_about(events: list[dict[str, Any]], pod_name: str) -> list[dict[str, Any]]:
+    return [e for e in events if (e.get("involvedObject") or {}).get("name") == pod_name]
+
+
+def _log_phase(lines: list[str], log_phases: tuple[tuple[str, str], ...]) -> str | None:
+    reached = None
+    for line in lines:
+        for pattern, phase in log_phases:
+            if re.search(pattern, line) and (reached is None or PHASES.index(phase) >= PHASES.index(reached)):
+                reached = phase
+    return reached
+
+
+def _log_failure(lines: list[str]) -> tuple[str, list[str]] | None:
+    for pattern, cause in _LOG_FAILURES:
+        hits = [line for line in lines if re.search(pattern, line)]
+        if hits:
+            return cause, hits[-3:]
+    return None
+
+
+def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[str],
+           log_phases: tuple[tuple[str, str], ...], previous_log: list[str] | None = None) -> Assessment:
+    """The state of one pod of the release."""
+    if pod is None:
+        return Assessment("scheduling", "waiting for the Deployment to create a pod")
+    name = pod["metadata"]["name"]
+    status = pod.get("status") or {}
+    mine = _events_about(events, name)
+    for event in mine:
+        message = event.get("message") or ""
+        if event.get("reason") == "FailedScheduling" and re.search(r"Insufficient (nvidia\.com/gpu|amd\.com/gpu|habana\.ai/gaudi)", message):
+            return Assessment("failed", message, "Insufficient GPU: no node has enough free accelerators for one pod; "
+                              "free GPUs, add nodes, or lower hardware.accelerator.count", [message])
+    container = _container(pod)
+    waiting = (container.get("state") or {}).get("waiting") or {}
+    terminated_last = (container.get("lastState") or {}).get("terminated") or {}
+    reason = waiting.get("reason", "")
+    if reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
+        return Assessment("failed", waiting.get("message", reason), f"{reason}: the image cannot be pulled; check image.repository/tag "
+                          "and image.pullSecrets", [waiting.get("message", reason)])
+    if terminated_last.get("reason") == "OOMKilled":
+        return Assessment("failed", "OOMKilled", "OOMKilled: the container exceeded its memory limit (loading weights stages them in "
+                          "host memory); raise hardware.memory", [f"exit code {terminated_last.get('exitCode')}"])
+    for event in mine:
+        message = event.get("message") or ""
+        if event.get("reason") in ("Killing", "Unhealthy") and "failed startup probe" in message:
+            return Assessment("failed", message, "start-up probe budget exceeded: the engine did not become ready in time; "
+                              "raise probes.startupBudgetSeconds or cache.downloadBandwidthMbps to what the network gives", [message])
+    found = _log_failure((previous_log or []) + log)
+    if found:
+        cause, lines = found
+        return Assessment("failed", lines[-1], cause, lines)
+    if reason == "CrashLoopBackOff":
+        tail = (previous_log or log)[-5:]
+        return Assessment("failed", waiting.get("message", reason), "CrashLoopBackOff: the engine exits at start-up; its last log lines follow", tail)
+    if status.get("phase") == "Pending" and not status.get("containerStatuses"):
+        scheduled = any(c.get("type") == "PodScheduled" and c.get("status") == "True" for c in status.get("conditions") or [])
+        if not scheduled:
+            pending = next((e.get("message", "") for e in mine if e.get("reason") == "FailedScheduling"), "")
+            return Assessment("scheduling", pending or "waiting for a node")
+    if reason in ("ContainerCreating", "PodInitializing") or any(e.get("reason") == "Pulling" for e in mine) and not container.get("state", {}).get("running"):
+        return Assessment("image pull", f"pulling {container.get('image') or 'the image'}")
+    if container.get("ready"):
+        return Assessment("ready", "ready")
+    phase = _log_phase(log, log_phases)
+    if phase == "ready":
+        return Assessment("warmup", "engine reports ready; waiting for the readiness probe")
+    return Assessment(phase or "starting", log[-1] if log else "container started")
