@@ -40,6 +40,7 @@ class Cluster:
     groups: set[str] = field(default_factory=set)
     secrets: set[tuple[str, str]] = field(default_factory=set)
     quotas: list[dict[str, Any]] = field(default_factory=list)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # request path -> live object
     requests: list[str] = field(default_factory=list)
     position: int = 0
 
@@ -122,6 +123,12 @@ def app(cluster: Cluster) -> web.Application:
         lines = step.previous_log if request.query.get("previous") == "true" else step.log
         return web.Response(text="".join(line + "\n" for line in lines))
 
+    async def any_object(request: web.Request) -> web.Response:
+        found = cluster.objects.get(request.path)
+        return web.json_response(found) if found is not None else _missing(request.path)
+
+    routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}")(any_object)
+    routes.get("/api/v1/namespaces/{ns}/{plural}/{name}")(any_object)
     application = web.Application(middlewares=[record])
     application.add_routes(routes)
     return application

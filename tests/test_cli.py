@@ -14,7 +14,7 @@ from tgictl.cli.main import app
 
 runner = CliRunner()
 COMMANDS = ["init", "validate", "schema", "plan", "render", "migrate", "sim", "smoke", "bench", "metrics", "top",
-            "demo", "doctor", "deploy", "status", "rollback", "delete"]
+            "demo", "doctor", "deploy", "diff", "status", "logs", "rollback", "delete"]
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]

@@ -205,3 +205,34 @@ def test_status_rollback_delete(cluster: Cluster, helm_log: Path, tmp_path: Path
     assert runner.invoke(app, ["delete", "-f", path]).exit_code == 0
     calls = [c["args"][:3] for c in helm_calls(helm_log) if c["args"][0] in ("rollback", "uninstall")]
     assert calls == [["rollback", "demo", "1"], ["uninstall", "demo", "--namespace"]]
+
+
+def test_diff_shows_new_and_changed_objects(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    from tgictl.render import service
+    from tgictl.spec.load import load_file
+
+    path = spec_file(tmp_path)
+    rendered = {o["kind"]: o for o in yaml.safe_load_all(service.render(load_file(path), "manifests").stream) if o}
+    live_deployment = json.loads(json.dumps(rendered["Deployment"]))
+    live_deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/huggingface/text-generation-inference:3.3.4"
+    live_deployment["status"] = {"readyReplicas": 1}  # live-only fields are not differences
+    cluster.objects = {
+        "/apis/apps/v1/namespaces/llm/deployments/demo": live_deployment,
+        "/api/v1/namespaces/llm/services/demo": rendered["Service"],
+    }
+    result = runner.invoke(app, ["diff", "-f", path, "-o", "json"])
+    assert result.exit_code == 1, result.output
+    changes = {c["kind"]: c for c in json.loads(result.stdout)}
+    assert changes["Service"]["status"] == "unchanged"
+    assert changes["PersistentVolumeClaim"]["status"] == "new"
+    assert changes["Deployment"]["status"] == "changed"
+    assert changes["Deployment"]["fields"] == [
+        "spec.template.spec.containers[0].image: 'ghcr.io/huggingface/text-generation-inference:3.3.4' → "
+        "'ghcr.io/huggingface/text-generation-inference:3.3.5'"]
+
+
+def test_logs_prints_each_pod(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.steps = [Step(pod(running=True, ready=True), [], ["Warming up model", "Connected"])]
+    result = runner.invoke(app, ["logs", "-f", spec_file(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["[demo-7d9f-abcde] Warming up model", "[demo-7d9f-abcde] Connected"]

@@ -84,9 +84,37 @@ class Kube:
         items = self._call("list events", self.core.list_namespaced_event, namespace, field_selector=selector)["items"]
         return items  # type: ignore[no-any-return]
 
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """Any namespaced object by apiVersion and kind (None when it does not exist)."""
+        from urllib3.exceptions import HTTPError
+
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        path = f"{base}/namespaces/{namespace}/{plural(kind)}/{name}"
+        method, url, headers, _, _ = self.api.param_serialize("GET", path, auth_settings=["BearerToken"])
+        try:
+            response = self.api.call_api(method, url, header_params=headers, _request_timeout=10)
+            response.read()
+        except HTTPError as err:
+            raise ClusterError(f"read {kind} {namespace}/{name}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
+        if response.status == 404:
+            return None
+        if response.status >= 400:
+            raise ClusterError(f"read {kind} {namespace}/{name}: the API server answered {response.status}")
+        return json.loads(response.data)  # type: ignore[no-any-return]
+
     def log(self, namespace: str, pod: str, container: str = "server", tail: int = 200, previous: bool = False) -> list[str]:
         text = self._call(f"read the log of {pod}", self.core.read_namespaced_pod_log, pod, namespace,
                           container=container, tail_lines=tail, previous=previous, missing_ok=True)
         if not text or not isinstance(text, str):
             return []
         return text.splitlines()
+
+
+def plural(kind: str) -> str:
+    """The resource name of a kind (Kubernetes' own pluralisation for the kinds we render)."""
+    lower = kind.lower()
+    if lower.endswith("y"):
+        return lower[:-1] + "ies"
+    if lower.endswith(("s", "x")):
+        return lower + "es"
+    return lower + "s"

@@ -131,3 +131,43 @@ def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None) -> None
     spec = load_file(file)
     helm.uninstall(spec.metadata.name, namespace_of(spec), context)
     typer.echo(f"{spec.metadata.name} uninstalled; PVC {spec.metadata.name}-cache kept", err=sys.stderr.isatty())
+
+
+@handles_errors
+def diff(file: SpecOption = "tgi.yaml", context: ContextOption = None, output: OutputOption = Format.table) -> None:
+    """What a deploy would change in the cluster, field by field (exit 1 when anything would)."""
+    from tgictl.lifecycle.diff import diff as run_diff
+    from tgictl.spec.load import load_file
+
+    changes = run_diff(load_file(file), _kube(context))
+    if output is Format.json:
+        print_json([c.__dict__ for c in changes])
+    else:
+        for change in changes:
+            mark = {"new": "+", "changed": "~", "unchanged": " "}[change.status]
+            typer.echo(f"{mark} {change.kind}/{change.name}")
+            for line in change.fields:
+                typer.echo(f"    {line}")
+    if any(c.status != "unchanged" for c in changes):
+        raise typer.Exit(1)
+
+
+@handles_errors
+def logs(
+    file: SpecOption = "tgi.yaml",
+    context: ContextOption = None,
+    tail: Annotated[int, typer.Option(help="Lines from the end of each pod's log.")] = 100,
+    previous: Annotated[bool, typer.Option(help="The previous (crashed) container's log.")] = False,
+) -> None:
+    """The engine's log lines from every pod of the release."""
+    from tgictl.lifecycle.deploy import selector
+    from tgictl.render.manifests import namespace_of
+    from tgictl.spec.load import load_file
+
+    spec = load_file(file)
+    namespace = namespace_of(spec)
+    kube = _kube(context)
+    for pod in kube.pods(namespace, selector(spec)):
+        name = pod["metadata"]["name"]
+        for line in kube.log(namespace, name, tail=tail, previous=previous):
+            typer.echo(f"[{name}] {line}")

@@ -35,7 +35,8 @@ app.command()(bench_cmd.bench)
 app.command()(metrics_cmd.metrics)
 app.command()(metrics_cmd.top)
 app.command()(demo_cmd.demo)
-for command in (cluster_cmds.doctor, cluster_cmds.deploy, cluster_cmds.status, cluster_cmds.rollback, cluster_cmds.delete):
+for command in (cluster_cmds.doctor, cluster_cmds.deploy, cluster_cmds.diff, cluster_cmds.status, cluster_cmds.logs,
+                cluster_cmds.rollback, cluster_cmds.delete):
     app.command()(command)
 app.add_typer(autoscale_cmd.app, name="autoscale")
 
