@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 from collections.abc import Iterator
 
 from aiohttp import web
 
-from servers import free_port
+from servers import app_in_thread
 
 TOKEN = {"choices": [{"index": 0, "text": " tok", "finish_reason": None}]}
 
@@ -75,10 +74,16 @@ async def no_terminator(request: web.Request) -> web.StreamResponse:
     return await _stream(request, [_data(TOKEN), _data(TOKEN)])
 
 
+async def buffered(request: web.Request) -> web.StreamResponse:
+    """A proxy that holds the whole stream back, then sends it at once."""
+    await asyncio.sleep(0.1)
+    return await _stream(request, [b"".join([_data(TOKEN)] * 8 + [_data(b"[DONE]")])])
+
+
 FAULTS = {
     "healthy": healthy, "reset": reset, "malformed": malformed, "stall_first": stall_first,
     "stall_between": stall_between, "server_error": server_error, "in_stream_error": in_stream_error,
-    "no_terminator": no_terminator,
+    "no_terminator": no_terminator, "buffered": buffered,
 }
 
 
@@ -88,34 +93,5 @@ def faulty_server() -> Iterator[str]:
     app = web.Application()
     for name, handler in FAULTS.items():
         app.router.add_post(f"/{name}/v1/completions", handler)
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    started = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    started.wait(10)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        # Close the site and cancel handlers still stalling, then stop the loop.
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-
-
-async def buffered(request: web.Request) -> web.StreamResponse:
-    """A proxy that holds the whole stream back, then sends it at once."""
-    await asyncio.sleep(0.1)
-    return await _stream(request, [b"".join([_data(TOKEN)] * 8 + [_data(b"[DONE]")])])
-
-
-FAULTS["buffered"] = buffered
+    with app_in_thread(app) as url:
+        yield url

@@ -171,6 +171,13 @@ class Engine(ABC):
         """Seconds the engine may take to drain after SIGTERM."""
 
 
+def tgi_router_only(reason: str) -> dict[str, str]:
+    """Refusals for TGI's router-only limits, for engines that have no such setting."""
+    fields = ("waiting_served_ratio", "max_waiting_tokens", "max_best_of", "max_stop_sequences",
+              "max_top_n_tokens", "max_client_batch_size", "payload_limit")
+    return {f"serving.{name}": reason for name in fields}
+
+
 def field_value(spec: Spec, path: str) -> Any:
     """The value at a dotted snake_case path under spec.spec."""
     node: Any = spec.spec

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify
+from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
 from tgictl.errors import Problem
 from tgictl.spec.model import Spec
 
@@ -104,14 +104,8 @@ class LlamaCpp(Engine):
     def engine_problems(self, spec: Spec) -> list[Problem]:
         s = spec.spec
         found = self.refuse_set(spec, {
+            **tgi_router_only(_ROUTER_ONLY),
             "serving.max_input_tokens": "has no separate input limit: a request may fill its slot's context (maxTotalTokens)",
-            "serving.waiting_served_ratio": _ROUTER_ONLY,
-            "serving.max_waiting_tokens": _ROUTER_ONLY,
-            "serving.max_best_of": _ROUTER_ONLY,
-            "serving.max_stop_sequences": _ROUTER_ONLY,
-            "serving.max_top_n_tokens": _ROUTER_ONLY,
-            "serving.max_client_batch_size": _ROUTER_ONLY,
-            "serving.payload_limit": _ROUTER_ONLY,
             "serving.cuda_memory_fraction": "allocates exactly ctx-size of KV cache; size it with maxTotalTokens and slots",
             "serving.quantize": "serves GGUF files, whose quantization is in the file: pick e.g. a Q4_K_M GGUF (model.ggufFile)",
             "serving.dtype": "takes its weight types from the GGUF file",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify
+from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
 from tgictl.errors import Problem
 from tgictl.spec.model import Spec
 
@@ -98,16 +98,10 @@ class VLLM(Engine):
     def engine_problems(self, spec: Spec) -> list[Problem]:
         s = spec.spec
         found = self.refuse_set(spec, {
+            **tgi_router_only(_ROUTER_ONLY),
             "serving.max_input_tokens": "has no separate input limit: a prompt may use maxTotalTokens (--max-model-len) minus its max_tokens",
             "serving.max_batch_total_tokens": "sizes its KV cache from GPU memory; set cudaMemoryFraction (--gpu-memory-utilization) instead",
             "serving.max_concurrent_requests": "queues requests instead of refusing them (no 429); rate-limit at the gateway",
-            "serving.waiting_served_ratio": _ROUTER_ONLY,
-            "serving.max_waiting_tokens": _ROUTER_ONLY,
-            "serving.max_best_of": _ROUTER_ONLY,
-            "serving.max_stop_sequences": _ROUTER_ONLY,
-            "serving.max_top_n_tokens": _ROUTER_ONLY,
-            "serving.max_client_batch_size": _ROUTER_ONLY,
-            "serving.payload_limit": _ROUTER_ONLY,
             "serving.speculate": "configures speculation with --speculative-config JSON; pass it in extraArgs",
             "serving.rope_scaling": "takes RoPE scaling through --hf-overrides; pass it in extraArgs",
             "serving.rope_factor": "takes RoPE scaling through --hf-overrides; pass it in extraArgs",

@@ -136,6 +136,20 @@ def prefill_activation_bytes(dims: ModelDims, prefill_tokens: int, shards: int) 
 # --- engine memory rules -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RuleInputs:
+    """What every engine's memory rule is given, for one device of one shard."""
+
+    device_bytes: int
+    weights_per_shard: int
+    shards: int
+    prefill_tokens: int
+    kv_cache_dtype: str | None
+    memory_fraction: float
+    version: str
+    cuda_graphs: bool
+
+
 def tgi_wiggle_room(version: str) -> float:
     """TGI_WIGGLE_ROOM default by TGI release: 0.90 in the 3.x Python server
     (``models/globals.py``); 0.95 assumed before 3.0, as the warm-up comment
@@ -154,27 +168,16 @@ def tgi_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: str | N
     return dims.layers * kv_heads_per_shard(dims, shards) * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
 
 
-def tgi_budget(
-    dims: ModelDims,
-    *,
-    device_bytes: int,
-    weights_per_shard: int,
-    shards: int,
-    prefill_tokens: int,
-    kv_cache_dtype: str | None,
-    memory_fraction: float,
-    version: str,
-    cuda_graphs: bool,
-) -> Budget:
+def tgi_budget(dims: ModelDims, r: RuleInputs) -> Budget:
     """TGI's warm-up: after a max-size prefill, free memory minus (1 - fraction) of
     the device, times TGI_WIGGLE_ROOM, becomes KV blocks."""
-    wiggle = tgi_wiggle_room(version)
-    overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if cuda_graphs else 0)
-    activations = prefill_activation_bytes(dims, prefill_tokens, shards)
-    free = device_bytes - weights_per_shard - overhead - activations
-    usable = max(0, int((free - (1 - memory_fraction) * device_bytes) * wiggle))
-    return Budget(device_bytes, weights_per_shard, overhead, activations, usable,
-                  tgi_kv_bytes_per_token(dims, shards, kv_cache_dtype), memory_fraction, wiggle)
+    wiggle = tgi_wiggle_room(r.version)
+    overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if r.cuda_graphs else 0)
+    activations = prefill_activation_bytes(dims, r.prefill_tokens, r.shards)
+    free = r.device_bytes - r.weights_per_shard - overhead - activations
+    usable = max(0, int((free - (1 - r.memory_fraction) * r.device_bytes) * wiggle))
+    return Budget(r.device_bytes, r.weights_per_shard, overhead, activations, usable,
+                  tgi_kv_bytes_per_token(dims, r.shards, r.kv_cache_dtype), r.memory_fraction, wiggle)
 
 
 def standard_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: str | None) -> int:
@@ -185,52 +188,30 @@ def standard_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: st
     return dims.layers * kv_heads_per_shard(dims, shards) * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
 
 
-def vllm_budget(
-    dims: ModelDims,
-    *,
-    device_bytes: int,
-    weights_per_shard: int,
-    shards: int,
-    prefill_tokens: int,
-    kv_cache_dtype: str | None,
-    memory_fraction: float,
-    version: str,
-    cuda_graphs: bool,
-) -> Budget:
+def vllm_budget(dims: ModelDims, r: RuleInputs) -> Budget:
     """vLLM's profile run: of ``gpu_memory_utilization`` x device memory, what the
     weights, the profiled peak activations and CUDA graphs leave is KV cache."""
-    overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if cuda_graphs else 0)
-    activations = prefill_activation_bytes(dims, prefill_tokens, shards)
-    usable = max(0, int(device_bytes * memory_fraction) - weights_per_shard - overhead - activations)
-    return Budget(device_bytes, weights_per_shard, overhead, activations, usable,
-                  standard_kv_bytes_per_token(dims, shards, kv_cache_dtype), memory_fraction, 1.0)
+    overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if r.cuda_graphs else 0)
+    activations = prefill_activation_bytes(dims, r.prefill_tokens, r.shards)
+    usable = max(0, int(r.device_bytes * r.memory_fraction) - r.weights_per_shard - overhead - activations)
+    return Budget(r.device_bytes, r.weights_per_shard, overhead, activations, usable,
+                  standard_kv_bytes_per_token(dims, r.shards, r.kv_cache_dtype), r.memory_fraction, 1.0)
 
 
-def llamacpp_budget(
-    dims: ModelDims,
-    *,
-    device_bytes: int,
-    weights_per_shard: int,
-    shards: int,
-    prefill_tokens: int,
-    kv_cache_dtype: str | None,
-    memory_fraction: float,
-    version: str,
-    cuda_graphs: bool,
-) -> Budget:
+def llamacpp_budget(dims: ModelDims, r: RuleInputs) -> Budget:
     """llama.cpp allocates exactly ctx-size of f16 KV cache, split by layers over
     the GPUs like the weights; what fits beside the weights and the compute
     buffer (one ubatch of activations) bounds ctx-size."""
     overhead = RUNTIME_OVERHEAD_BYTES // 2
-    activations = prefill_activation_bytes(dims, min(prefill_tokens, 512), shards)
-    usable = max(0, device_bytes - weights_per_shard - overhead - activations)
-    per_token = -(-dims.layers * dims.kv_heads * dims.head_dim * 2 * 2 // shards)
-    return Budget(device_bytes, weights_per_shard, overhead, activations, usable, per_token, 1.0, 1.0)
+    activations = prefill_activation_bytes(dims, min(r.prefill_tokens, 512), r.shards)
+    usable = max(0, r.device_bytes - r.weights_per_shard - overhead - activations)
+    per_token = -(-dims.layers * dims.kv_heads * dims.head_dim * 2 * 2 // r.shards)
+    return Budget(r.device_bytes, r.weights_per_shard, overhead, activations, usable, per_token, 1.0, 1.0)
 
 
 # Each engine's rule and its default memory fraction (TGI's CUDA_MEMORY_FRACTION,
 # vLLM's --gpu-memory-utilization; llama.cpp allocates what it is told).
-MEMORY_RULES: dict[str, Callable[..., Budget]] = {"tgi": tgi_budget, "vllm": vllm_budget, "llamacpp": llamacpp_budget}
+MEMORY_RULES: dict[str, Callable[[ModelDims, RuleInputs], Budget]] = {"tgi": tgi_budget, "vllm": vllm_budget, "llamacpp": llamacpp_budget}
 DEFAULT_MEMORY_FRACTION = {"tgi": 1.0, "vllm": 0.9, "llamacpp": 1.0}
 # Engines that split long prompts over prefill steps: vLLM always (chunked
 # prefill), TGI on NVIDIA Ampere+ (see planner), llama.cpp by ubatch.

@@ -137,8 +137,7 @@ def _evaluate(request: PlanRequest, dims: ModelDims, weights: int, count: int) -
     else:
         prefill = limits.max_input_tokens
     rule = memory.MEMORY_RULES[request.engine]
-    budget = rule(
-        dims,
+    budget = rule(dims, memory.RuleInputs(
         device_bytes=_device_bytes(request, accelerator),
         weights_per_shard=weights // count,
         shards=count,
@@ -147,7 +146,7 @@ def _evaluate(request: PlanRequest, dims: ModelDims, weights: int, count: int) -
         memory_fraction=request.memory_fraction or memory.DEFAULT_MEMORY_FRACTION[request.engine],
         version=request.engine_version,
         cuda_graphs=request.cuda_graphs and accelerator.vendor in ("nvidia", "amd"),
-    )
+    ))
     needed = limits.max_total_tokens or min(context, MIN_USEFUL_TOKENS)
     return budget, prefill, needed
 

@@ -180,6 +180,22 @@ class TGIMetrics:
         return self.registry.expose()
 
 
+class _EngineSideOnly:
+    """For engines whose metrics come from the engine loop only: no per-request
+    counters at admission (vLLM, llama.cpp count requests when they finish)."""
+
+    registry: Registry
+
+    def on_request(self, input_tokens: int, max_new_tokens: int, validation_seconds: float) -> None:
+        pass
+
+    def on_error(self, kind: str) -> None:
+        pass
+
+    def expose(self) -> str:
+        return self.registry.expose()
+
+
 # --- vLLM ----------------------------------------------------------------------------
 
 VLLM_LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
@@ -189,7 +205,7 @@ VLLM_E2E_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30
                     120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0)
 
 
-class VLLMMetrics:
+class VLLMMetrics(_EngineSideOnly):
     """vLLM's V1 engine metrics (``vllm:`` prefix, ``model_name`` label)."""
 
     engine = "vllm"
@@ -237,20 +253,12 @@ class VLLMMetrics:
         self.prompt_len.observe(sequence.input_tokens, self.model)
         self.gen_len.observe(sequence.generated, self.model)
 
-    def on_request(self, input_tokens: int, max_new_tokens: int, validation_seconds: float) -> None:
-        pass
-
-    def on_error(self, kind: str) -> None:
-        pass
-
-    def expose(self) -> str:
-        return self.registry.expose()
 
 
 # --- llama.cpp -------------------------------------------------------------------------
 
 
-class LlamaCppMetrics:
+class LlamaCppMetrics(_EngineSideOnly):
     """llama-server's ``/metrics`` (``--metrics``): ``llamacpp:`` counters and gauges."""
 
     engine = "llamacpp"
@@ -298,11 +306,3 @@ class LlamaCppMetrics:
             spent = seconds.values.get((), 0.0)
             rate.set(total.values[()] / spent if spent else 0.0)
 
-    def on_request(self, input_tokens: int, max_new_tokens: int, validation_seconds: float) -> None:
-        pass
-
-    def on_error(self, kind: str) -> None:
-        pass
-
-    def expose(self) -> str:
-        return self.registry.expose()
