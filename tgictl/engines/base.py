@@ -38,6 +38,7 @@ class EngineFacts:
     metrics_prefix: str  # e.g. "tgi_" or "vllm:"
     runs_as_non_root: bool
     api_key_env: str  # env var the engine reads its API key from
+    metrics_series: str = ""  # a series /metrics shows once the engine has served a request
     neutral_series: frozenset[str] = frozenset()  # llm: series its recording rules produce
     inference_pool: bool = False  # supported by the Gateway API Inference Extension
     # Log lines that mark start-up phases, in order: (regex, phase), phase one of

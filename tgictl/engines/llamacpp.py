@@ -31,6 +31,7 @@ class LlamaCpp(Engine):
         metrics_prefix="llamacpp:",
         runs_as_non_root=True,  # one static binary; only the cache must be writable
         api_key_env="LLAMA_API_KEY",
+        metrics_series="llamacpp:prompt_tokens_total",  # present on /metrics once a request was served (smoke checks it)
         log_phases=(
             (r"downloading|common_download", "download"),
             (r"llama_model_loader|load_tensors", "load"),

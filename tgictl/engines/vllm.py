@@ -31,6 +31,7 @@ class VLLM(Engine):
         metrics_prefix="vllm:",
         runs_as_non_root=False,  # the image writes its caches under /root
         api_key_env="VLLM_API_KEY",
+        metrics_series="vllm:num_requests_running",  # present on /metrics once a request was served (smoke checks it)
         log_phases=(
             (r"Starting to load model|Loading weights|Downloading", "download"),
             (r"Loading model weights took|Model loading took", "load"),

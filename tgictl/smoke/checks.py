@@ -23,8 +23,6 @@ PASS, FAIL, SKIP = "pass", "fail", "skip"
 BUFFERED_MS = 20.0
 Outcome = tuple[str, str]
 
-# A series each engine exposes once it has served a request.
-ENGINE_SERIES = {"tgi": "tgi_request_count", "vllm": "vllm:num_requests_running", "llamacpp": "llamacpp:prompt_tokens_total"}
 
 
 @dataclass(frozen=True)
@@ -106,8 +104,11 @@ async def health(ctx: Context) -> Outcome:
     if isinstance(data, dict) and "max_total_tokens" in data:
         ctx.engine, ctx.context_limit = "tgi", data["max_total_tokens"]
     else:
+        from tgictl.engines import REGISTRY
+
         _, metrics = await ctx.get("/metrics")
-        ctx.engine = "vllm" if "vllm:" in metrics else "llamacpp" if "llamacpp:" in metrics else "openai"
+        named = [e.name for e in REGISTRY.values() if e.name != "tgi" and e.facts.metrics_prefix in metrics]
+        ctx.engine = named[0] if named else "openai"
     _, models = await ctx.get("/v1/models")
     listing = _json(models)
     if isinstance(listing, dict) and listing.get("data"):
@@ -219,8 +220,11 @@ async def metrics(ctx: Context) -> Outcome:
     status, text = await ctx.get("/metrics")
     if status != 200:
         return FAIL, f"/metrics answered {status}"
-    series = ENGINE_SERIES.get(ctx.engine)
-    if series is None:
+    from tgictl.engines import REGISTRY
+
+    engine = REGISTRY.get(ctx.engine)
+    series = engine.facts.metrics_series if engine else None
+    if not series:
         return SKIP, f"no known series for engine {ctx.engine}"
     if not any(line.startswith(series) for line in text.splitlines()):
         return FAIL, f"{series} missing from /metrics"
