@@ -221,6 +221,8 @@ def test_render_fills_empty_limits_from_plan() -> None:
     assert rendered["max-total-tokens"] == str(result.max_total_tokens)
     assert rendered["max-input-tokens"] == str(result.max_input_tokens)
     assert rendered["max-batch-prefill-tokens"] == str(result.max_batch_prefill_tokens)
+    # The 429 threshold: twice the typical 2k-token requests the KV budget holds at once.
+    assert rendered["max-concurrent-requests"] == str(2 * result.max_batch_total_tokens // 2048)
 
 
 def test_user_limits_win() -> None:

@@ -157,7 +157,8 @@ class Engine(ABC):
     def planned_limits(self, spec: Spec, plan: Any) -> dict[str, int]:
         """Serving fields (snake_case) to fill from a plan where the user left them empty."""
         return {"max_input_tokens": plan.max_input_tokens, "max_total_tokens": plan.max_total_tokens,
-                "max_batch_prefill_tokens": plan.max_batch_prefill_tokens}
+                "max_batch_prefill_tokens": plan.max_batch_prefill_tokens,
+                "max_concurrent_requests": planned_concurrency(plan.max_batch_total_tokens)}
 
     def positional_args(self, spec: Spec) -> list[str]:
         """Arguments before the flags (vLLM takes the model as one)."""
@@ -170,6 +171,17 @@ class Engine(ABC):
     @abstractmethod
     def drain_seconds(self, spec: Spec) -> int:
         """Seconds the engine may take to drain after SIGTERM."""
+
+
+# A typical request's KV reservation, for sizing the concurrency limit.
+TYPICAL_REQUEST_TOKENS = 2048
+
+
+def planned_concurrency(batch_tokens: int) -> int:
+    """In-flight requests to admit before refusing (TGI's 429): twice as many
+    typical 2k-token requests as the KV budget holds at once, so a short queue
+    forms but does not grow without bound; between 8 and 1024."""
+    return max(8, min(1024, 2 * batch_tokens // TYPICAL_REQUEST_TOKENS))
 
 
 def tgi_router_only(reason: str) -> dict[str, str]:
