@@ -130,3 +130,9 @@ def test_stream_check_fails_a_buffered_stream(faulty: str) -> None:
 
     status, detail = asyncio.run(check())
     assert status == "fail" and "buffered" in detail
+
+
+def test_smoke_needs_a_url_or_a_release() -> None:
+    assert runner.invoke(app, ["smoke"]).exit_code == 2
+    both = runner.invoke(app, ["smoke", "http://127.0.0.1:9", "--release"])
+    assert both.exit_code == 2 and "--release smokes the release of a spec" in both.stderr

@@ -71,8 +71,13 @@ def deploy(
 
 
 @handles_errors
-def status(file: SpecOption = "tgi.yaml", context: ContextOption = None, output: OutputOption = Format.table) -> None:
-    """Release, revision, pods, readiness, restarts and where they run."""
+def status(
+    file: SpecOption = "tgi.yaml",
+    context: ContextOption = None,
+    prometheus: Annotated[Optional[str], typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS", help="Also show key SLIs from this Prometheus.")] = None,
+    output: OutputOption = Format.table,
+) -> None:
+    """Release, revision, pods, readiness, restarts, where they run, and key metrics when Prometheus is known."""
     from tgictl.adapters import helm
     from tgictl.lifecycle.deploy import observe, selector
     from tgictl.render.manifests import namespace_of
@@ -93,12 +98,19 @@ def status(file: SpecOption = "tgi.yaml", context: ContextOption = None, output:
     data = {"release": spec.metadata.name, "namespace": namespace, "revision": release.get("version"),
             "status": (release.get("info") or {}).get("status"), "engine": spec.spec.engine.name, "model": spec.spec.model.id,
             "gpus_per_pod": spec.spec.hardware.accelerator.count, "phase": state.phase, "pods": rows}
+    if prometheus:
+        from tgictl.monitor import read_slis
+
+        found = read_slis(prometheus, namespace, spec.metadata.name)
+        data["metrics"] = found[0].values if found else None
     if output is Format.json:
         print_json(data)
         return
     typer.echo(f"{data['release']} ({data['engine']} serving {data['model']}) revision {data['revision']}: {data['status']}, "
                f"{data['phase']}")
     print_table(["POD", "PHASE", "READY", "RESTARTS", "NODE"], [(r["pod"], r["phase"], r["ready"], r["restarts"], r["node"]) for r in rows])
+    if data.get("metrics"):
+        typer.echo("  ".join(f"{k}={v:.3g}" for k, v in data["metrics"].items() if v is not None))
 
 
 @handles_errors

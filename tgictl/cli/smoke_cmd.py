@@ -11,8 +11,10 @@ from tgictl.cli.output import Format, OutputOption, handles_errors, print_json, 
 
 @handles_errors
 def smoke(
-    url: Annotated[str, typer.Argument(help="Base URL of the server, e.g. http://127.0.0.1:8080.")],
+    url: Annotated[Optional[str], typer.Argument(help="Base URL of the server, e.g. http://127.0.0.1:8080.")] = None,
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="Spec whose limits /info must report.")] = None,
+    release: Annotated[bool, typer.Option("--release", help="Smoke the spec's deployed release through a port-forward instead of URL.")] = False,
+    context: Annotated[Optional[str], typer.Option("--context", help="kubeconfig context, with --release.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds each check may take.")] = 30.0,
     slo_requests: Annotated[int, typer.Option(help="Streamed requests for the SLO check (0: no SLO check).")] = 0,
     ttft_p50_ms: Annotated[Optional[float], typer.Option(help="SLO: TTFT p50 at most this, ms.")] = None,
@@ -24,7 +26,26 @@ def smoke(
     """Check health, limits, generation, streaming, chat, the 422 on long prompts, metrics and SLOs."""
     import asyncio
 
+    from tgictl.errors import UsageError
     from tgictl.smoke.runner import SLO, Expectations, run_smoke
+
+    if release:
+        if not file or url:
+            raise UsageError("--release smokes the release of a spec: give -f tgi.yaml and no URL")
+        from tgictl.lifecycle.portforward import smoke_release
+        from tgictl.spec.load import load_file
+
+        result = smoke_release(load_file(file), context)
+        if output is Format.json:
+            print_json(result)
+        else:
+            print_table(["CHECK", "RESULT", "SECONDS", "DETAIL"],
+                        [(c["name"], c["status"].upper(), f"{c['seconds']:.3f}", c["detail"]) for c in result["checks"]])
+        if not result["passed"]:
+            raise typer.Exit(1)
+        return
+    if not url:
+        raise UsageError("give the server's URL, or --release -f tgi.yaml")
 
     expect = Expectations()
     if file:
