@@ -38,7 +38,8 @@ class Cluster:
     groups: set[str] = field(default_factory=set)
     secrets: set[tuple[str, str]] = field(default_factory=set)
     quotas: list[dict[str, Any]] = field(default_factory=list)
-    objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # request path -> live object
+    # request path -> live object, or a list of them shown one per read (the last one stays)
+    objects: dict[str, Any] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     position: int = 0
 
@@ -123,6 +124,8 @@ def app(cluster: Cluster) -> web.Application:
 
     async def any_object(request: web.Request) -> web.Response:
         found = cluster.objects.get(request.path)
+        if isinstance(found, list):
+            found = found.pop(0) if len(found) > 1 else found[0]
         return web.json_response(found) if found is not None else _missing(request.path)
 
     routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}")(any_object)

@@ -236,3 +236,46 @@ def test_logs_prints_each_pod(cluster: Cluster, helm_log: Path, tmp_path: Path) 
     result = runner.invoke(app, ["logs", "-f", spec_file(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["[demo-7d9f-abcde] Warming up model", "[demo-7d9f-abcde] Connected"]
+
+
+def test_cache_warm_runs_the_job_and_removes_its_release(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    job = "/apis/batch/v1/namespaces/llm/jobs/demo-cache-warm"
+    cluster.objects = {job: [{"status": {"active": 1}}, {"status": {"active": 1}}, {"status": {"succeeded": 1}}]}
+    download = pod(running=True)
+    download["metadata"]["labels"] = {"job-name": "demo-cache-warm"}
+    download["status"]["containerStatuses"][0]["name"] = "download"
+    cluster.steps = [Step(download, [], ["Fetching 4 files:  25%"]), Step(download, [], ["Fetching 4 files: 100%", "cache warm: done /data/hub/x"])]
+    result = runner.invoke(app, ["cache", "warm", "-f", spec_file(tmp_path, cache={"hfTokenSecret": {"name": "hf"}}), "--poll", "0.01"])
+    assert result.exit_code == 0, result.output
+    assert "cache warm: done" in result.stdout
+    calls = helm_calls(helm_log)
+    install = next(c for c in calls if c["args"][0] == "upgrade")
+    assert install["args"][2] == "demo-cache-warm"
+    assert install["values"]["cacheWarm"] == {"only": True, "image": "ghcr.io/tgictl/tgictl:0.1.0", "revision": "",
+                                              "adoptingRelease": "demo"}
+    assert calls[-1]["args"][:2] == ["uninstall", "demo-cache-warm"]
+
+
+def test_cache_warm_job_renders_only_the_job_and_the_adoptable_pvc() -> None:
+    from tgictl.adapters import helm
+    from tgictl.render import manifests
+    from tgictl.render.values import chart_values
+    from tgictl.spec.load import parse
+
+    spec = parse(document(hardware={"accelerator": {"type": "l4", "count": 1}}, cache={"hfTokenSecret": {"name": "hf"}}))
+    values = chart_values(spec) | {"cacheWarm": {"only": True, "image": "img:1", "revision": "", "adoptingRelease": "demo"}}
+    objects = manifests.split(helm.template(values, release="demo-cache-warm", namespace="default"))
+    manifests.validate(objects)
+    kinds = {o.kind: o.obj for o in objects}
+    assert set(kinds) == {"PersistentVolumeClaim", "Job"}
+    assert kinds["PersistentVolumeClaim"]["metadata"]["name"] == "demo-cache"
+    assert kinds["PersistentVolumeClaim"]["metadata"]["annotations"]["meta.helm.sh/release-name"] == "demo"
+    env = {e["name"]: e for e in kinds["Job"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HF_HOME"]["value"] == "/data" and "secretKeyRef" in env["HF_TOKEN"]["valueFrom"]
+
+
+def test_cache_warm_refuses_what_it_cannot_warm(tmp_path: Path) -> None:
+    for spec, fragment in (({"cache": {"ephemeral": True}}, "no PVC to warm"),
+                           ({"engine": {"name": "llamacpp"}, "model": {"id": "/m.gguf"}}, "own cache layout")):
+        result = runner.invoke(app, ["cache", "warm", "-f", spec_file(tmp_path, **spec)])
+        assert result.exit_code == 2 and fragment in result.stderr

@@ -183,3 +183,20 @@ def logs(
         name = pod["metadata"]["name"]
         for line in kube.log(namespace, name, tail=tail, previous=previous):
             typer.echo(f"[{name}] {line}")
+
+
+cache = typer.Typer(help="The model-cache PVC.", no_args_is_help=True)
+
+
+@cache.command("warm")
+@handles_errors
+def cache_warm(file: SpecOption = "tgi.yaml", context: ContextOption = None,
+               poll: Annotated[float, typer.Option(help="Seconds between looks at the Job.")] = 2.0) -> None:
+    """Download the model into the cache PVC with a Job, before the first deploy."""
+    from tgictl.lifecycle.cachewarm import check_warmable, warm
+    from tgictl.spec.load import load_file
+
+    spec = load_file(file)
+    check_warmable(spec)
+    last = warm(spec, _kube(context), context=context, progress=lambda line: typer.echo(f"  {line}", err=True), poll_s=poll)
+    typer.echo(f"cache of {spec.metadata.name} warm: {last}")

@@ -41,6 +41,7 @@ for command in (cluster_cmds.doctor, cluster_cmds.deploy, cluster_cmds.diff, clu
                 cluster_cmds.rollback, cluster_cmds.delete):
     app.command()(command)
 app.add_typer(autoscale_cmd.app, name="autoscale")
+app.add_typer(cluster_cmds.cache, name="cache")
 
 
 def run() -> None:

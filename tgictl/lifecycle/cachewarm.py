@@ -1,0 +1,70 @@
+"""Warm the model cache before the first deploy: a Job downloads the weights
+into the cache PVC, so the engine's first start skips the download.
+
+The Job runs in a release of its own (`<name>-cache-warm`) that renders only
+the Job and the PVC; the PVC is annotated for the model's release, which
+adopts it on install, and is kept when the warm release is removed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from tgictl.adapters import helm
+from tgictl.adapters.kube import ClusterError, Kube
+from tgictl.engines import engine_for
+from tgictl.errors import TgictlError, UsageError
+from tgictl.render.manifests import namespace_of
+from tgictl.render.values import chart_values
+from tgictl.spec.model import Spec
+
+IMAGE = "ghcr.io/tgictl/tgictl:0.1.0"
+
+
+class CacheWarmFailed(TgictlError):
+    """The download Job failed; the message carries its last log lines."""
+
+
+def check_warmable(spec: Spec) -> None:
+    """Refuse, before touching the cluster, what has no cache to warm."""
+    s = spec.spec
+    if engine_for(spec).name == "llamacpp":
+        raise UsageError("llama.cpp downloads GGUF files into its own cache layout at start; there is nothing to pre-warm")
+    if s.cache.ephemeral:
+        raise UsageError("cache.ephemeral has no PVC to warm")
+    if s.cache.offline:
+        raise UsageError("cache.offline is set: the cache is expected to be filled already")
+
+
+def warm(spec: Spec, kube: Kube, *, context: str | None = None, progress: Callable[[str], None] | None = None,
+         poll_s: float = 2.0, budget_s: float = 7200.0, image: str = IMAGE) -> str:
+    """Run the Job to completion; returns its last log line."""
+    check_warmable(spec)
+    namespace, name = namespace_of(spec), spec.metadata.name
+    values = chart_values(spec)
+    values["cacheWarm"] = {"only": True, "image": image, "revision": spec.spec.model.revision or "", "adoptingRelease": name}
+    release = job = f"{name}-cache-warm"
+    helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=int(budget_s))
+    started, last = time.monotonic(), ""
+    try:
+        while time.monotonic() - started < budget_s:
+            status = (kube.get("batch/v1", "Job", namespace, job) or {}).get("status") or {}
+            pods = kube.pods(namespace, f"job-name={job}")
+            if pods:
+                try:
+                    lines = kube.log(namespace, pods[-1]["metadata"]["name"], container="download", tail=20)
+                except ClusterError:
+                    lines = []  # not started yet
+                if lines and lines[-1] != last:
+                    last = lines[-1]
+                    if progress:
+                        progress(last)
+            if status.get("succeeded"):
+                return last
+            if status.get("failed", 0) > 2:
+                raise CacheWarmFailed(f"{job} failed: {last or 'no log'}")
+            time.sleep(poll_s)
+        raise CacheWarmFailed(f"{job} did not finish in {budget_s:.0f}s")
+    finally:
+        helm.uninstall(release, namespace, context)  # the PVC stays: resource-policy keep
