@@ -279,3 +279,11 @@ def test_cache_warm_refuses_what_it_cannot_warm(tmp_path: Path) -> None:
                            ({"engine": {"name": "llamacpp"}, "model": {"id": "/m.gguf"}}, "own cache layout")):
         result = runner.invoke(app, ["cache", "warm", "-f", spec_file(tmp_path, **spec)])
         assert result.exit_code == 2 and fragment in result.stderr
+
+
+def test_namespace_option_overrides_the_spec(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"])]
+    result = runner.invoke(app, ["status", "-f", spec_file(tmp_path), "-n", "other", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["namespace"] == "other"
+    assert any(r.startswith("GET /api/v1/namespaces/other/pods") for r in cluster.requests)

@@ -11,6 +11,17 @@ import typer
 from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_json, print_table
 
 ContextOption = Annotated[Optional[str], typer.Option("--context", help="kubeconfig context (the current one when unset).")]
+NamespaceOption = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace (overrides metadata.namespace).")]
+
+
+def _spec(file: str, namespace: str | None) -> Any:
+    """The spec, with the namespace the command line asks for."""
+    from tgictl.spec.load import load_file
+
+    spec = load_file(file)
+    if namespace:
+        spec = spec.model_copy(update={"metadata": spec.metadata.model_copy(update={"namespace": namespace})})
+    return spec
 
 
 def _kube(context: str | None) -> Any:
@@ -20,12 +31,12 @@ def _kube(context: str | None) -> Any:
 
 
 @handles_errors
-def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, output: OutputOption = Format.table) -> None:
+def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+           output: OutputOption = Format.table) -> None:
     """Pre-flight checks of the cluster for a spec: API, helm, GPUs, storage, CRDs, metrics APIs, secrets, quota."""
     from tgictl.lifecycle.doctor import FAIL, run_doctor
-    from tgictl.spec.load import load_file
 
-    checks = run_doctor(load_file(file), _kube(context), context)
+    checks = run_doctor(_spec(file, namespace), _kube(context), context)
     if output is Format.json:
         print_json([c.__dict__ for c in checks])
     else:
@@ -38,15 +49,15 @@ def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, output:
 def deploy(
     file: SpecOption = "tgi.yaml",
     context: ContextOption = None,
+    namespace: NamespaceOption = None,
     smoke: Annotated[bool, typer.Option(help="Smoke-test through a port-forward once ready.")] = True,
     poll: Annotated[float, typer.Option(help="Seconds between looks at the pods.")] = 2.0,
     output: OutputOption = Format.table,
 ) -> None:
     """Install or upgrade the release and watch it start; explain and undo a failure."""
     from tgictl.lifecycle.deploy import deploy as run_deploy
-    from tgictl.spec.load import load_file
 
-    spec = load_file(file)
+    spec = _spec(file, namespace)
 
     def progress(state: Any) -> None:
         if output is Format.table:
@@ -74,6 +85,7 @@ def deploy(
 def status(
     file: SpecOption = "tgi.yaml",
     context: ContextOption = None,
+    namespace: NamespaceOption = None,
     prometheus: Annotated[Optional[str], typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS", help="Also show key SLIs from this Prometheus.")] = None,
     output: OutputOption = Format.table,
 ) -> None:
@@ -81,9 +93,8 @@ def status(
     from tgictl.adapters import helm
     from tgictl.lifecycle.deploy import observe, selector
     from tgictl.render.manifests import namespace_of
-    from tgictl.spec.load import load_file
 
-    spec = load_file(file)
+    spec = _spec(file, namespace)
     namespace = namespace_of(spec)
     kube = _kube(context)
     release = helm.status(spec.metadata.name, namespace, context)
@@ -114,15 +125,14 @@ def status(
 
 
 @handles_errors
-def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None,
+def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
              revision: Annotated[Optional[int], typer.Option(help="Revision to return to (the previous one when unset).")] = None) -> None:
     """Return the release to an earlier revision (Helm keeps them)."""
     from tgictl.adapters import helm
     from tgictl.errors import UsageError
     from tgictl.render.manifests import namespace_of
-    from tgictl.spec.load import load_file
 
-    spec = load_file(file)
+    spec = _spec(file, namespace)
     namespace = namespace_of(spec)
     history = helm.history(spec.metadata.name, namespace, context)
     if revision is None:
@@ -134,24 +144,23 @@ def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None,
 
 
 @handles_errors
-def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None) -> None:
+def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None) -> None:
     """Uninstall the release. The model-cache PVC is kept (weights are slow to download)."""
     from tgictl.adapters import helm
     from tgictl.render.manifests import namespace_of
-    from tgictl.spec.load import load_file
 
-    spec = load_file(file)
+    spec = _spec(file, namespace)
     helm.uninstall(spec.metadata.name, namespace_of(spec), context)
     typer.echo(f"{spec.metadata.name} uninstalled; PVC {spec.metadata.name}-cache kept", err=sys.stderr.isatty())
 
 
 @handles_errors
-def diff(file: SpecOption = "tgi.yaml", context: ContextOption = None, output: OutputOption = Format.table) -> None:
+def diff(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+         output: OutputOption = Format.table) -> None:
     """What a deploy would change in the cluster, field by field (exit 1 when anything would)."""
     from tgictl.lifecycle.diff import diff as run_diff
-    from tgictl.spec.load import load_file
 
-    changes = run_diff(load_file(file), _kube(context))
+    changes = run_diff(_spec(file, namespace), _kube(context))
     if output is Format.json:
         print_json([c.__dict__ for c in changes])
     else:
@@ -168,15 +177,15 @@ def diff(file: SpecOption = "tgi.yaml", context: ContextOption = None, output: O
 def logs(
     file: SpecOption = "tgi.yaml",
     context: ContextOption = None,
+    namespace: NamespaceOption = None,
     tail: Annotated[int, typer.Option(help="Lines from the end of each pod's log.")] = 100,
     previous: Annotated[bool, typer.Option(help="The previous (crashed) container's log.")] = False,
 ) -> None:
     """The engine's log lines from every pod of the release."""
     from tgictl.lifecycle.deploy import selector
     from tgictl.render.manifests import namespace_of
-    from tgictl.spec.load import load_file
 
-    spec = load_file(file)
+    spec = _spec(file, namespace)
     namespace = namespace_of(spec)
     kube = _kube(context)
     for pod in kube.pods(namespace, selector(spec)):
@@ -190,13 +199,12 @@ cache = typer.Typer(help="The model-cache PVC.", no_args_is_help=True)
 
 @cache.command("warm")
 @handles_errors
-def cache_warm(file: SpecOption = "tgi.yaml", context: ContextOption = None,
+def cache_warm(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
                poll: Annotated[float, typer.Option(help="Seconds between looks at the Job.")] = 2.0) -> None:
     """Download the model into the cache PVC with a Job, before the first deploy."""
     from tgictl.lifecycle.cachewarm import check_warmable, warm
-    from tgictl.spec.load import load_file
 
-    spec = load_file(file)
+    spec = _spec(file, namespace)
     check_warmable(spec)
     last = warm(spec, _kube(context), context=context, progress=lambda line: typer.echo(f"  {line}", err=True), poll_s=poll)
     typer.echo(f"cache of {spec.metadata.name} warm: {last}")
