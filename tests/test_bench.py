@@ -130,11 +130,27 @@ def test_sweep_needs_an_slo(sim: str) -> None:
 
 
 def test_strict_fails_when_the_client_is_the_bottleneck(sim: str) -> None:
-    # 1000 requests/s of 16-token streams saturates one Python client on this machine.
-    out = runner.invoke(app, ["bench", sim, "--profile", "constant", "--rate", "3000", "--duration", "1", "--strict", "-o", "json"])
+    # 2,000 requests scheduled within 20 ms: no client sends that fast, so dispatch
+    # lag (and the schedule shortfall) say the client, not the server, set the pace.
+    out = runner.invoke(app, ["bench", sim, "--profile", "constant", "--rate", "100000", "--duration", "0.02", "--strict", "-o", "json"])
     data = json.loads(out.stdout)
     assert data["client"]["client_bound"] and data["client"]["warnings"]
+    assert any("dispatch lag" in w for w in data["client"]["warnings"])
     assert out.exit_code == 4
+
+
+def test_client_health_flags_each_bottleneck() -> None:
+    from tgictl.loadgen.runner import RunOutput, client_health
+
+    job = Job("http://x", "completions", items(10), Profile("constant", rate=100), duration=1.0)
+    on_time = [StreamResult(t_sched=i / 100, t_send=i / 100 + 0.001) for i in range(100)]
+    assert not client_health(job, RunOutput(on_time, 1.0, 0.2, 1.0), 1)["client_bound"]
+    late = [StreamResult(t_sched=i / 100, t_send=i / 100 + 0.05) for i in range(100)]
+    assert any("dispatch lag p99 50.0 ms" in w for w in client_health(job, RunOutput(late, 1.0, 0.2, 1.0), 1)["warnings"])
+    drifting = [StreamResult(t_sched=i / 100, t_send=i / 50) for i in range(100)]  # sends at half the schedule
+    assert any("sent 50.0/s of the 100.0/s scheduled" in w for w in client_health(job, RunOutput(drifting, 2.0, 0.2, 2.0), 1)["warnings"])
+    busy = client_health(job, RunOutput(on_time, 1.0, 0.95, 1.0), 1)
+    assert busy["client_bound"] and "client CPU at 95%" in busy["warnings"][0]
 
 
 def test_faults_are_counted_by_class() -> None:
