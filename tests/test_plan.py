@@ -21,7 +21,7 @@ from tgictl.errors import SpecError
 from tgictl.plan import files as model_files
 from tgictl.plan.architectures import dims_from_config, parameter_count
 from tgictl.plan.memory import tgi_kv_bytes_per_token, tgi_wiggle_room, weight_bytes
-from tgictl.plan.planner import PlanRequest, UserLimits, plan
+from tgictl.plan.planner import PlanRequest, plan
 from tgictl.render import service
 from tgictl.spec.load import parse
 

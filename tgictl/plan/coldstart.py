@@ -53,11 +53,11 @@ class ColdStart:
 
 def weights_gb_from_name(model_id: str) -> float | None:
     """Guess bf16 weight size from a size in the model's name ("Llama-3.1-8B", "8x7B")."""
-    match = None
-    for match in _PARAMS_IN_NAME.finditer(model_id.rsplit("/", 1)[-1]):
-        pass  # the last size in the name is the model's, not a version like "3.1"
-    if match is None:
+    # The last size in the name is the model's, not a version like "3.1".
+    matches = list(_PARAMS_IN_NAME.finditer(model_id.rsplit("/", 1)[-1]))
+    if not matches:
         return None
+    match = matches[-1]
     experts = int(match.group(1) or 1)
     scale = 1e9 if match.group(3) in "bB" else 1e6
     return experts * float(match.group(2)) * scale * 2 / 1e9
