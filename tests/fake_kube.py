@@ -10,6 +10,7 @@ start-up (or a failure) exactly as a real cluster would show it.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class Cluster:
     objects: dict[str, Any] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     position: int = 0
+    watches: int = 0
 
     @property
     def step(self) -> Step:
@@ -103,7 +105,16 @@ def app(cluster: Cluster) -> web.Application:
         return web.json_response(_list("ResourceQuotaList", cluster.quotas))
 
     @routes.get("/api/v1/namespaces/{ns}/pods")
-    async def pods(_: web.Request) -> web.Response:
+    async def pods(request: web.Request) -> web.StreamResponse:
+        if request.query.get("watch") in ("true", "1"):
+            # A watch: one event for the pod as it stands now, then the stream ends.
+            cluster.watches += 1
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await response.prepare(request)
+            pod = cluster.step.pod
+            if pod is not None:
+                await response.write((json.dumps({"type": "MODIFIED", "object": pod}) + "\n").encode())
+            return response
         step = cluster.step
         cluster.position += 1
         return web.json_response(_list("PodList", [step.pod] if step.pod else []))

@@ -84,6 +84,7 @@ def test_deploy_watches_every_phase_to_ready(cluster: Cluster, helm_log: Path, t
     assert "--namespace" in upgrade["args"] and "llm" in upgrade["args"]
     assert upgrade["values"]["engine"]["flags"]["model-id"] == "meta-llama/Llama-3.1-8B-Instruct"
     assert any(r.startswith("GET /api/v1/namespaces/llm/pods?labelSelector=app.kubernetes.io") for r in cluster.requests)
+    assert cluster.watches >= len(STARTUP) - 1  # between looks, deploy watches the pods instead of sleeping
 
 
 SCHEDULED = pod("Pending", waiting="ContainerCreating")

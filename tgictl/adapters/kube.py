@@ -79,6 +79,31 @@ class Kube:
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         return self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=selector)["items"]  # type: ignore[no-any-return]
 
+    def wait_for_change(self, namespace: str, selector: str, timeout_s: float) -> bool:
+        """Watch the release's pods until one changes or ``timeout_s`` passes; True on a change.
+
+        The watch streams one JSON event per line; we only need to know that
+        something moved, then list again (lists are what a replayed start-up
+        and a real cluster both answer consistently)."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            response = self.core.list_namespaced_pod(namespace, label_selector=selector, watch=True,
+                                                     timeout_seconds=max(1, int(timeout_s)),
+                                                     _preload_content=False, _request_timeout=timeout_s + 5)
+        except (ApiException, HTTPError):
+            return False  # a watch is an optimisation: the caller lists anyway
+        try:
+            for line in response.stream(amt=None):
+                if line.strip():
+                    return True
+            return False
+        except HTTPError:
+            return False
+        finally:
+            response.release_conn()
+
     def events(self, namespace: str, object_name: str | None = None) -> list[dict[str, Any]]:
         selector = f"involvedObject.name={object_name}" if object_name else None
         items = self._call("list events", self.core.list_namespaced_event, namespace, field_selector=selector)["items"]

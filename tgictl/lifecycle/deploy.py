@@ -91,7 +91,11 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
             undone = _undo(release, namespace, before, context)
             evidence = "".join(f"\n  | {line}" for line in state.evidence)
             raise DeployFailed(f"{release} failed: {cause}{evidence}\n{undone}")
-        time.sleep(poll_s)
+        # Wake on the next pod change (a watch), or after poll_s at the latest:
+        # events and log lines change without the pod changing.
+        waited = time.monotonic()
+        if not kube.wait_for_change(namespace, selector(spec), poll_s):
+            time.sleep(max(0.0, poll_s - (time.monotonic() - waited)))  # the watch failed early: do not spin
 
 
 def _undo(release: str, namespace: str, before: list[dict[str, object]], context: str | None) -> str:
