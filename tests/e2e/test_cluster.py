@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_deploy_smoke_bench_delete(tmp_path: Path) -> None:
     }
     path = tmp_path / "tgi.yaml"
     path.write_text(yaml.safe_dump(spec))
-    tgictl = [os.path.join(os.path.dirname(os.sys.executable), "tgictl")]
+    tgictl = [os.path.join(os.path.dirname(sys.executable), "tgictl")]
     try:
         deployed = subprocess.run([*tgictl, "deploy", "-f", str(path), "-o", "json"], capture_output=True, text=True, timeout=600)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr

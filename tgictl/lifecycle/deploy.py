@@ -11,14 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import yaml
-
 from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Kube
 from tgictl.engines import engine_for
 from tgictl.errors import TgictlError
 from tgictl.lifecycle.progress import Assessment, assess
-from tgictl.render import manifests, service
+from tgictl.plan.service import planned_for_render
+from tgictl.render import manifests
+from tgictl.render.values import chart_values
 from tgictl.spec.model import Spec
 
 Progress = Callable[[Assessment], None]
@@ -66,8 +66,11 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
            poll_s: float = 2.0, budget_s: float | None = None) -> DeployResult:
     namespace = manifests.namespace_of(spec)
     release = spec.metadata.name
-    values = yaml.safe_load(service.render(spec, "values").stream)
-    service.render(spec, "manifests")  # validates every object before anything is applied
+    # Plan once, then render the values helm gets and validate the objects they make.
+    planned, plan = planned_for_render(spec)
+    weights_gb = plan.weight_bytes / 1e9 if plan else None
+    values = chart_values(planned, weights_gb)
+    manifests.render(planned, weights_gb=weights_gb)  # every object schema-checked before anything is applied
     startup = values["probes"]["startup"]["periodSeconds"] * values["probes"]["startup"]["failureThreshold"]
     budget = budget_s if budget_s is not None else startup + MARGIN_S
     before = helm.history(release, namespace, context)
