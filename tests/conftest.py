@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["cluster_fixtures"]
+
 SPECS = Path(__file__).parent / "specs"
 GOLDEN = Path(__file__).parent / "golden"
 

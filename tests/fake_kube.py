@@ -1,16 +1,20 @@
 """A fake Kubernetes API server at the HTTP level, for the cluster-facing code.
 
-It serves the few read endpoints tgictl uses (version, nodes, storage
-classes, CRDs, API groups, secrets, quotas, pods, events, logs) from a
-scenario: a list of steps, each the pod, events and log lines the API would
-show at that moment. Every pod list advances one step, so a deploy replays a
-start-up (or a failure) exactly as a real cluster would show it.
+It serves the endpoints tgictl uses (version, nodes, storage classes, CRDs,
+API groups, secrets, quotas, pods and events with their watches, logs, and
+port-forward over WebSocket) from a scenario: a list of steps, each the pod,
+events and log lines the API would show at that moment. Every pod list
+advances one step (the cluster moves on after each look), and watches report
+each step as it is reached, so a deploy replays a start-up (or a failure) as a
+real cluster would show it. Port-forwards reach real local servers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +45,18 @@ class Cluster:
     quotas: list[dict[str, Any]] = field(default_factory=list)
     # request path -> live object, or a list of them shown one per read (the last one stays)
     objects: dict[str, Any] = field(default_factory=dict)
+    # (pod, container port) -> (host, port) of the real server a port-forward reaches
+    forwards: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     position: int = 0
-    watches: int = 0
+    watches: dict[str, int] = field(default_factory=dict)  # resource -> watch requests
+    watch_events: dict[str, int] = field(default_factory=dict)  # resource -> events sent on watches
+    tunnels: int = 0
+
+    @property
+    def reached(self) -> int:
+        """The index of the newest step the cluster has reached (the last step stays)."""
+        return min(self.position, len(self.steps) - 1) if self.steps else 0
 
     @property
     def step(self) -> Step:
@@ -104,25 +117,78 @@ def app(cluster: Cluster) -> web.Application:
     async def quotas(_: web.Request) -> web.Response:
         return web.json_response(_list("ResourceQuotaList", cluster.quotas))
 
+    async def watch(request: web.Request, resource: str) -> web.StreamResponse:
+        """Stream changes after ``resourceVersion`` (each step's index is its version) until the timeout;
+        without one, first what exists now, as ADDED."""
+        cluster.watches[resource] = cluster.watches.get(resource, 0) + 1
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        since = int(request.query.get("resourceVersion") or -1)
+        deadline = time.monotonic() + float(request.query.get("timeoutSeconds", "30"))
+        sent = since
+        while time.monotonic() < deadline:
+            now = cluster.reached
+            if now > sent:
+                for kind, obj in _changes(resource, sent, now):
+                    versioned = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(now)}}
+                    await response.write((json.dumps({"type": kind, "object": versioned}) + "\n").encode())
+                    cluster.watch_events[resource] = cluster.watch_events.get(resource, 0) + 1
+                sent = now
+            await asyncio.sleep(0.005)
+        return response
+
+    def _changes(resource: str, sent: int, now: int) -> list[tuple[str, dict[str, Any]]]:
+        """What a watch reports between two steps: the pod when it differs (log lines alone are no
+        change to the API), and each step's new events."""
+        if resource == "pods":
+            pod = cluster.steps[now].pod if cluster.steps else None
+            before = cluster.steps[sent].pod if sent >= 0 else None
+            return [("ADDED" if before is None else "MODIFIED", pod)] if pod and pod != before else []
+        return [("ADDED", e) for step in cluster.steps[sent + 1: now + 1] for e in step.events]
+
     @routes.get("/api/v1/namespaces/{ns}/pods")
     async def pods(request: web.Request) -> web.StreamResponse:
         if request.query.get("watch") in ("true", "1"):
-            # A watch: one event for the pod as it stands now, then the stream ends.
-            cluster.watches += 1
-            response = web.StreamResponse(headers={"Content-Type": "application/json"})
-            await response.prepare(request)
-            pod = cluster.step.pod
-            if pod is not None:
-                await response.write((json.dumps({"type": "MODIFIED", "object": pod}) + "\n").encode())
-            return response
+            return await watch(request, "pods")
         step = cluster.step
         cluster.position += 1
         return web.json_response(_list("PodList", [step.pod] if step.pod else []))
 
     @routes.get("/api/v1/namespaces/{ns}/events")
-    async def events(_: web.Request) -> web.Response:
+    async def events(request: web.Request) -> web.StreamResponse:
+        if request.query.get("watch") in ("true", "1"):
+            return await watch(request, "events")
         seen = [e for s in cluster.steps[: min(cluster.position, len(cluster.steps))] for e in s.events]
         return web.json_response(_list("EventList", seen))
+
+    @routes.get("/api/v1/namespaces/{ns}/pods/{name}/portforward")
+    async def portforward(request: web.Request) -> web.StreamResponse:
+        """The API server's WebSocket port-forward: channel 0 carries data, 1 errors; each
+        channel opens with its port number (uint16, little endian)."""
+        port = int(request.query["ports"])
+        upstream = cluster.forwards.get((request.match_info["name"], port))
+        if upstream is None:
+            return _missing(f"pods {request.match_info['name']} port {port}")
+        ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
+        await ws.prepare(request)
+        cluster.tunnels += 1
+        for channel in (0, 1):
+            await ws.send_bytes(bytes([channel]) + port.to_bytes(2, "little"))
+        reader, writer = await asyncio.open_connection(*upstream)
+
+        async def to_client() -> None:
+            while data := await reader.read(65536):
+                await ws.send_bytes(b"\x00" + data)
+            await ws.close()
+
+        copying = asyncio.create_task(to_client())
+        async for message in ws:
+            if message.type == web.WSMsgType.BINARY and message.data[:1] == b"\x00":
+                writer.write(message.data[1:])
+                await writer.drain()
+        copying.cancel()
+        writer.close()
+        return ws
 
     @routes.get("/api/v1/namespaces/{ns}/pods/{name}/log")
     async def log(request: web.Request) -> web.Response:
@@ -165,7 +231,8 @@ def fake_cluster(cluster: Cluster, workdir: Path) -> Iterator[Path]:
 
 def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None = None, waiting_message: str = "",
         running: bool = False, ready: bool = False, restarts: int = 0, last_terminated: str | None = None) -> dict[str, Any]:
-    conditions = [{"type": "PodScheduled", "status": "True" if scheduled else "False"}]
+    conditions = [{"type": "PodScheduled", "status": "True" if scheduled else "False"},
+                  {"type": "Ready", "status": "True" if ready else "False"}]
     status: dict[str, Any] = {"phase": phase, "conditions": conditions}
     if scheduled and (waiting or running):
         state: dict[str, Any] = {"waiting": {"reason": waiting, "message": waiting_message}} if waiting else {"running": {"startedAt": "2026-11-28T00:00:00Z"}}
@@ -175,7 +242,9 @@ def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None =
         status["containerStatuses"] = [container]
     return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "demo-7d9f-abcde", "namespace": "llm",
             "creationTimestamp": "2026-11-28T00:00:00Z", "labels": {"app.kubernetes.io/instance": "demo"}},
-            "spec": {"nodeName": "gpu-node-1" if scheduled else None}, "status": status}
+            "spec": {"nodeName": "gpu-node-1" if scheduled else None,
+                     "containers": [{"name": "server", "ports": [{"name": "http", "containerPort": 8080}]}]},
+            "status": status}
 
 
 def event(reason: str, message: str, kind: str = "Normal") -> dict[str, Any]:

@@ -5,7 +5,7 @@ undo, doctor's checks, status, rollback and delete."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,44 +14,11 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import document
-from fake_kube import Cluster, Step, event, fake_cluster, pod
-from tgictl.adapters import toolchain
+from cluster_fixtures import PREVIOUS, helm_calls, spec_file
+from fake_kube import Cluster, Step, event, pod
 from tgictl.cli.main import app
 
 runner = CliRunner()
-FAKE_HELM = Path(__file__).parent / "fake_helm.py"
-PREVIOUS = json.dumps([{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "deployed"}])
-
-
-def spec_file(tmp_path: Path, **spec: Any) -> str:
-    doc = document(hardware={"accelerator": {"type": "a100-80gb", "count": 1}}, **spec)
-    doc["metadata"] = {"name": "demo", "namespace": "llm"}
-    path = tmp_path / "tgi.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return str(path)
-
-
-@pytest.fixture
-def helm_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    log = tmp_path / "helm.jsonl"
-    monkeypatch.setenv("REAL_HELM", toolchain.find("helm"))
-    monkeypatch.setenv("TGICTL_HELM", str(FAKE_HELM))
-    monkeypatch.setenv("FAKE_HELM_LOG", str(log))
-    monkeypatch.setenv("FAKE_HELM_HISTORY", "missing")
-    return log
-
-
-def helm_calls(log: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-
-
-@pytest.fixture
-def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
-    state = Cluster()
-    with fake_cluster(state, tmp_path) as kubeconfig:
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-        yield state
-
 
 STARTUP = [
     Step(None),
@@ -84,7 +51,19 @@ def test_deploy_watches_every_phase_to_ready(cluster: Cluster, helm_log: Path, t
     assert "--namespace" in upgrade["args"] and "llm" in upgrade["args"]
     assert upgrade["values"]["engine"]["flags"]["model-id"] == "meta-llama/Llama-3.1-8B-Instruct"
     assert any(r.startswith("GET /api/v1/namespaces/llm/pods?labelSelector=app.kubernetes.io") for r in cluster.requests)
-    assert cluster.watches >= len(STARTUP) - 1  # between looks, deploy watches the pods instead of sleeping
+    assert cluster.watches["pods"] >= 1 and cluster.watches["events"] >= 1
+    assert cluster.watch_events["pods"] >= 4 and cluster.watch_events["events"] >= 4
+
+
+def test_deploy_wakes_on_pod_and_event_changes_not_on_the_poll_interval(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    # Every step changes the pod or adds an event, so the watches wake each look;
+    # with a 60 s poll interval the replay could otherwise not finish in time.
+    cluster.steps = [step for step in STARTUP if step.events or step.pod is None] + [STARTUP[-1]]
+    started = time.monotonic()
+    result = runner.invoke(app, ["deploy", "-f", spec_file(tmp_path), "--no-smoke", "--poll", "60", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["phases"] == ["scheduling", "image pull", "starting", "ready"]
+    assert time.monotonic() - started < 30
 
 
 SCHEDULED = pod("Pending", waiting="ContainerCreating")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from tgictl.errors import TgictlError
 
@@ -79,30 +81,53 @@ class Kube:
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         return self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=selector)["items"]  # type: ignore[no-any-return]
 
-    def wait_for_change(self, namespace: str, selector: str, timeout_s: float) -> bool:
-        """Watch the release's pods until one changes or ``timeout_s`` passes; True on a change.
+    def watch(self, resource: str, namespace: str, *, selector: str | None = None, resource_version: str | None = None,
+              timeout_s: int = 30) -> Iterator[dict[str, Any]]:
+        """Yield the watch events ({type, object}) of ``pods`` or ``events`` until the server ends the watch.
 
-        The watch streams one JSON event per line; we only need to know that
-        something moved, then list again (lists are what a replayed start-up
-        and a real cluster both answer consistently)."""
+        Without ``resource_version`` the server first replays what exists (as ADDED)."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
+        method = {"pods": self.core.list_namespaced_pod, "events": self.core.list_namespaced_event}[resource]
         try:
-            response = self.core.list_namespaced_pod(namespace, label_selector=selector, watch=True,
-                                                     timeout_seconds=max(1, int(timeout_s)),
-                                                     _preload_content=False, _request_timeout=timeout_s + 5)
-        except (ApiException, HTTPError):
-            return False  # a watch is an optimisation: the caller lists anyway
+            response = method(namespace, label_selector=selector, resource_version=resource_version, watch=True,
+                              allow_watch_bookmarks=False, timeout_seconds=timeout_s,
+                              _preload_content=False, _request_timeout=timeout_s + 5)
+        except ApiException as err:
+            raise ClusterError(f"watch {resource}: the API server answered {err.status} {err.reason}") from None
+        except HTTPError as err:
+            raise ClusterError(f"watch {resource}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
         try:
-            for line in response.stream(amt=None):
-                if line.strip():
-                    return True
-            return False
-        except HTTPError:
-            return False
+            pending = b""
+            for chunk in response.stream(amt=None):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+        except HTTPError as err:
+            raise ClusterError(f"watch {resource}: the stream broke ({type(err).__name__})") from None
         finally:
             response.release_conn()
+
+    def open_port(self, namespace: str, pod: str, port: int) -> Any:
+        """A socket connected to ``port`` of ``pod``, tunnelled through the API server's
+        port-forward (WebSocket, channel protocol). Close it to end the tunnel."""
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.stream.ws_client import portforward_call
+
+        # Serialise the request ourselves (auth headers, refreshed tokens) and open the
+        # WebSocket directly: kubernetes.stream.portforward swaps the shared client's
+        # transport while it runs, which is unsafe with watches on other threads.
+        path = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/portforward"
+        _, url, headers, _, _ = self.api.param_serialize("GET", path, query_params=[("ports", str(port))],
+                                                         auth_settings=["BearerToken"])
+        try:
+            forward = portforward_call(self.api.configuration, "GET", url, headers=headers)
+        except ApiException as err:
+            raise ClusterError(f"port-forward to {namespace}/{pod}:{port}: {err.reason}") from None
+        return forward.socket(port)
 
     def events(self, namespace: str, object_name: str | None = None) -> list[dict[str, Any]]:
         selector = f"involvedObject.name={object_name}" if object_name else None

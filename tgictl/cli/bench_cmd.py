@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -47,7 +48,11 @@ def _print_summary(result: dict[str, Any]) -> None:
 
 @handles_errors
 def bench(
-    url: Annotated[str, typer.Argument(help="Base URL of the server.")],
+    url: Annotated[Optional[str], typer.Argument(help="Base URL of the server.")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="With --release: the spec of the release to load.")] = None,
+    release: Annotated[bool, typer.Option("--release", help="Load the spec's deployed release through a port-forward instead of URL.")] = False,
+    context: Annotated[Optional[str], typer.Option("--context", help="kubeconfig context, with --release.")] = None,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace, with --release (overrides metadata.namespace).")] = None,
     profile: Annotated[str, typer.Option(help="constant, poisson (open loop), concurrency (closed loop) or sweep.")] = "concurrency",
     rate: Annotated[float, typer.Option(help="Requests/s for constant and poisson.")] = 10.0,
     concurrency: Annotated[int, typer.Option(help="In-flight requests for concurrency (and the sweep's ceiling probe).")] = 8,
@@ -79,53 +84,64 @@ def bench(
     from tgictl.loadgen.runner import Job, Profile, bench as run_bench, sweep
     from tgictl.loadgen.stats import SLOTargets
 
-    if dataset:
-        items = workload.from_jsonl(dataset, workload.Length.parse(output_len).draw(__import__("random").Random(seed)))
-    else:
-        items = workload.synthetic(max(requests, 1000), workload.Length.parse(input_len), workload.Length.parse(output_len), seed)
-    ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
-    slo = SLOTargets(ms(slo_ttft_ms), ms(slo_tpot_ms), ms(slo_e2e_ms))
-    job = Job(url.rstrip("/"), api, items, Profile(profile if profile != "sweep" else "concurrency", rate, concurrency),
-              duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed)
-    progress = _progress if sys.stderr.isatty() else None
-    if profile == "sweep":
-        if not slo.any:
-            raise UsageError("a sweep searches for the best rate meeting an SLO: give --slo-ttft-ms, --slo-tpot-ms or --slo-e2e-ms")
-        result = sweep(job, slo, sweep_steps, min_attainment, workers, progress)
-        steps = [result["ceiling"], *result["points"]]
-        if plot:
-            report.write_plot(plot, result["points"], f"{url} sweep")
-        if csv_out:
-            report.write_csv(csv_out, [r for p in steps for r in p["_results"]])
-        if json_out:
-            report.write_json(json_out, result)
-        if output is Format.json:
-            print_json(report.public(result))
+    with contextlib.ExitStack() as stack:
+        if release:
+            if not file or url:
+                raise UsageError("--release loads the release of a spec: give -f tgi.yaml and no URL")
+            from tgictl.cli.cluster_cmds import kube_for, spec_in
+            from tgictl.lifecycle.portforward import forwarded
+
+            url = stack.enter_context(forwarded(spec_in(file, namespace), kube_for(context)))
+        elif not url:
+            raise UsageError("give the server's URL, or --release -f tgi.yaml")
+
+        if dataset:
+            items = workload.from_jsonl(dataset, workload.Length.parse(output_len).draw(__import__("random").Random(seed)))
         else:
-            print_table(["STEP", "TARGET/s", "ACHIEVED req/s", "TTFT p95 ms", "TPOT p95 ms", "ATTAINMENT"],
-                        [(p["profile"], f"{p['client']['target_rate']:.2f}" if p["client"]["target_rate"] else "-", f"{p['request_rate']:.2f}",
-                          f"{p['ttft_ms'].get('p95', float('nan')):.1f}", f"{p['tpot_ms'].get('p95', float('nan')):.1f}",
-                          f"{p['slo_attainment']:.1%}") for p in steps])
-            best = result["best"]
-            typer.echo(f"best rate meeting the SLO for {min_attainment:.0%} of requests: "
-                       + (f"{best['client']['target_rate']:.2f}/s (goodput {best['goodput_rps']:.2f} req/s)" if best else "none"))
-        client_bound = any(p["client"]["client_bound"] for p in steps)
-        missed = result["best"] is None
-    else:
-        result = run_bench(job, slo, workers, progress)
-        if progress:
-            sys.stderr.write("\n")
-        if csv_out:
-            report.write_csv(csv_out, result["_results"])
-        if json_out:
-            report.write_json(json_out, result)
-        if output is Format.json:
-            print_json(report.public(result))
+            items = workload.synthetic(max(requests, 1000), workload.Length.parse(input_len), workload.Length.parse(output_len), seed)
+        ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
+        slo = SLOTargets(ms(slo_ttft_ms), ms(slo_tpot_ms), ms(slo_e2e_ms))
+        job = Job(url.rstrip("/"), api, items, Profile(profile if profile != "sweep" else "concurrency", rate, concurrency),
+                  duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed)
+        progress = _progress if sys.stderr.isatty() else None
+        if profile == "sweep":
+            if not slo.any:
+                raise UsageError("a sweep searches for the best rate meeting an SLO: give --slo-ttft-ms, --slo-tpot-ms or --slo-e2e-ms")
+            result = sweep(job, slo, sweep_steps, min_attainment, workers, progress)
+            steps = [result["ceiling"], *result["points"]]
+            if plot:
+                report.write_plot(plot, result["points"], f"{url} sweep")
+            if csv_out:
+                report.write_csv(csv_out, [r for p in steps for r in p["_results"]])
+            if json_out:
+                report.write_json(json_out, result)
+            if output is Format.json:
+                print_json(report.public(result))
+            else:
+                print_table(["STEP", "TARGET/s", "ACHIEVED req/s", "TTFT p95 ms", "TPOT p95 ms", "ATTAINMENT"],
+                            [(p["profile"], f"{p['client']['target_rate']:.2f}" if p["client"]["target_rate"] else "-", f"{p['request_rate']:.2f}",
+                              f"{p['ttft_ms'].get('p95', float('nan')):.1f}", f"{p['tpot_ms'].get('p95', float('nan')):.1f}",
+                              f"{p['slo_attainment']:.1%}") for p in steps])
+                best = result["best"]
+                typer.echo(f"best rate meeting the SLO for {min_attainment:.0%} of requests: "
+                           + (f"{best['client']['target_rate']:.2f}/s (goodput {best['goodput_rps']:.2f} req/s)" if best else "none"))
+            client_bound = any(p["client"]["client_bound"] for p in steps)
+            missed = result["best"] is None
         else:
-            _print_summary(result)
-        client_bound = result["client"]["client_bound"]
-        missed = (slo.any and result["slo_attainment"] < min_attainment) or result["succeeded"] == 0
-    if missed:
-        raise typer.Exit(EXIT_SLO_MISSED)
-    if strict and client_bound:
-        raise typer.Exit(EXIT_CLIENT_BOUND)
+            result = run_bench(job, slo, workers, progress)
+            if progress:
+                sys.stderr.write("\n")
+            if csv_out:
+                report.write_csv(csv_out, result["_results"])
+            if json_out:
+                report.write_json(json_out, result)
+            if output is Format.json:
+                print_json(report.public(result))
+            else:
+                _print_summary(result)
+            client_bound = result["client"]["client_bound"]
+            missed = (slo.any and result["slo_attainment"] < min_attainment) or result["succeeded"] == 0
+        if missed:
+            raise typer.Exit(EXIT_SLO_MISSED)
+        if strict and client_bound:
+            raise typer.Exit(EXIT_CLIENT_BOUND)

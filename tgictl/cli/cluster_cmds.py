@@ -3,7 +3,6 @@ release; the Kubernetes API is only read."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any, Optional
 
 import typer
@@ -14,7 +13,7 @@ ContextOption = Annotated[Optional[str], typer.Option("--context", help="kubecon
 NamespaceOption = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace (overrides metadata.namespace).")]
 
 
-def _spec(file: str, namespace: str | None) -> Any:
+def spec_in(file: str, namespace: str | None) -> Any:
     """The spec, with the namespace the command line asks for."""
     from tgictl.spec.load import load_file
 
@@ -24,7 +23,7 @@ def _spec(file: str, namespace: str | None) -> Any:
     return spec
 
 
-def _kube(context: str | None) -> Any:
+def kube_for(context: str | None) -> Any:
     from tgictl.adapters.kube import Kube
 
     return Kube(context=context)
@@ -36,7 +35,7 @@ def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespa
     """Pre-flight checks of the cluster for a spec: API, helm, GPUs, storage, CRDs, metrics APIs, secrets, quota."""
     from tgictl.lifecycle.doctor import FAIL, run_doctor
 
-    checks = run_doctor(_spec(file, namespace), _kube(context), context)
+    checks = run_doctor(spec_in(file, namespace), kube_for(context), context)
     if output is Format.json:
         print_json([c.__dict__ for c in checks])
     else:
@@ -57,19 +56,20 @@ def deploy(
     """Install or upgrade the release and watch it start; explain and undo a failure."""
     from tgictl.lifecycle.deploy import deploy as run_deploy
 
-    spec = _spec(file, namespace)
+    spec = spec_in(file, namespace)
 
     def progress(state: Any) -> None:
         if output is Format.table:
             typer.echo(f"  {state.phase:<11} {state.detail}", err=True)
 
-    result = run_deploy(spec, _kube(context), context=context, progress=progress, poll_s=poll)
+    kube = kube_for(context)
+    result = run_deploy(spec, kube, context=context, progress=progress, poll_s=poll)
     report: dict[str, Any] = {"release": result.release, "namespace": result.namespace, "revision": result.revision,
                               "phases": result.phases, "seconds": round(result.seconds, 1)}
     if smoke:
         from tgictl.lifecycle.portforward import smoke_release
 
-        report["smoke"] = smoke_release(spec, context)
+        report["smoke"] = smoke_release(spec, kube)
     if output is Format.json:
         print_json(report)
     else:
@@ -94,9 +94,9 @@ def status(
     from tgictl.lifecycle.deploy import observe, selector
     from tgictl.render.manifests import namespace_of
 
-    spec = _spec(file, namespace)
+    spec = spec_in(file, namespace)
     namespace = namespace_of(spec)
-    kube = _kube(context)
+    kube = kube_for(context)
     release = helm.status(spec.metadata.name, namespace, context)
     pods = kube.pods(namespace, selector(spec))
     rows = []
@@ -126,13 +126,14 @@ def status(
 
 @handles_errors
 def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
-             revision: Annotated[Optional[int], typer.Option(help="Revision to return to (the previous one when unset).")] = None) -> None:
+             revision: Annotated[Optional[int], typer.Option(help="Revision to return to (the previous one when unset).")] = None,
+             output: OutputOption = Format.table) -> None:
     """Return the release to an earlier revision (Helm keeps them)."""
     from tgictl.adapters import helm
     from tgictl.errors import UsageError
     from tgictl.render.manifests import namespace_of
 
-    spec = _spec(file, namespace)
+    spec = spec_in(file, namespace)
     namespace = namespace_of(spec)
     history = helm.history(spec.metadata.name, namespace, context)
     if revision is None:
@@ -140,18 +141,28 @@ def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, names
             raise UsageError(f"{spec.metadata.name} has no earlier revision to return to")
         revision = int(history[-2]["revision"])
     helm.rollback(spec.metadata.name, namespace, revision, context)
-    typer.echo(f"{spec.metadata.name} rolled back to revision {revision}")
+    if output is Format.json:
+        print_json({"release": spec.metadata.name, "namespace": namespace, "rolled_back_to": revision})
+    else:
+        typer.echo(f"{spec.metadata.name} rolled back to revision {revision}")
 
 
 @handles_errors
-def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None) -> None:
+def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+           output: OutputOption = Format.table) -> None:
     """Uninstall the release. The model-cache PVC is kept (weights are slow to download)."""
     from tgictl.adapters import helm
     from tgictl.render.manifests import namespace_of
 
-    spec = _spec(file, namespace)
-    helm.uninstall(spec.metadata.name, namespace_of(spec), context)
-    typer.echo(f"{spec.metadata.name} uninstalled; PVC {spec.metadata.name}-cache kept", err=sys.stderr.isatty())
+    spec = spec_in(file, namespace)
+    namespace = namespace_of(spec)
+    helm.uninstall(spec.metadata.name, namespace, context)
+    cache = spec.spec.cache
+    kept = None if cache.ephemeral or cache.existing_claim else f"{spec.metadata.name}-cache"  # an existing claim is not ours
+    if output is Format.json:
+        print_json({"release": spec.metadata.name, "namespace": namespace, "uninstalled": True, "kept_pvc": kept})
+    else:
+        typer.echo(f"{spec.metadata.name} uninstalled" + (f"; PVC {kept} kept" if kept else ""))
 
 
 @handles_errors
@@ -160,7 +171,7 @@ def diff(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace
     """What a deploy would change in the cluster, field by field (exit 1 when anything would)."""
     from tgictl.lifecycle.diff import diff as run_diff
 
-    changes = run_diff(_spec(file, namespace), _kube(context))
+    changes = run_diff(spec_in(file, namespace), kube_for(context))
     if output is Format.json:
         print_json([c.__dict__ for c in changes])
     else:
@@ -180,17 +191,22 @@ def logs(
     namespace: NamespaceOption = None,
     tail: Annotated[int, typer.Option(help="Lines from the end of each pod's log.")] = 100,
     previous: Annotated[bool, typer.Option(help="The previous (crashed) container's log.")] = False,
+    output: OutputOption = Format.table,
 ) -> None:
     """The engine's log lines from every pod of the release."""
     from tgictl.lifecycle.deploy import selector
     from tgictl.render.manifests import namespace_of
 
-    spec = _spec(file, namespace)
+    spec = spec_in(file, namespace)
     namespace = namespace_of(spec)
-    kube = _kube(context)
-    for pod in kube.pods(namespace, selector(spec)):
-        name = pod["metadata"]["name"]
-        for line in kube.log(namespace, name, tail=tail, previous=previous):
+    kube = kube_for(context)
+    lines = {pod["metadata"]["name"]: kube.log(namespace, pod["metadata"]["name"], tail=tail, previous=previous)
+             for pod in kube.pods(namespace, selector(spec))}
+    if output is Format.json:
+        print_json([{"pod": name, "lines": found} for name, found in lines.items()])
+        return
+    for name, found in lines.items():
+        for line in found:
             typer.echo(f"[{name}] {line}")
 
 
@@ -200,11 +216,15 @@ cache = typer.Typer(help="The model-cache PVC.", no_args_is_help=True)
 @cache.command("warm")
 @handles_errors
 def cache_warm(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
-               poll: Annotated[float, typer.Option(help="Seconds between looks at the Job.")] = 2.0) -> None:
+               poll: Annotated[float, typer.Option(help="Seconds between looks at the Job.")] = 2.0,
+               output: OutputOption = Format.table) -> None:
     """Download the model into the cache PVC with a Job, before the first deploy."""
     from tgictl.lifecycle.cachewarm import check_warmable, warm
 
-    spec = _spec(file, namespace)
+    spec = spec_in(file, namespace)
     check_warmable(spec)
-    last = warm(spec, _kube(context), context=context, progress=lambda line: typer.echo(f"  {line}", err=True), poll_s=poll)
-    typer.echo(f"cache of {spec.metadata.name} warm: {last}")
+    last = warm(spec, kube_for(context), context=context, progress=lambda line: typer.echo(f"  {line}", err=True), poll_s=poll)
+    if output is Format.json:
+        print_json({"release": spec.metadata.name, "pvc": f"{spec.metadata.name}-cache", "warm": True, "last_log_line": last})
+    else:
+        typer.echo(f"cache of {spec.metadata.name} warm: {last}")

@@ -15,6 +15,7 @@ def smoke(
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="Spec whose limits /info must report.")] = None,
     release: Annotated[bool, typer.Option("--release", help="Smoke the spec's deployed release through a port-forward instead of URL.")] = False,
     context: Annotated[Optional[str], typer.Option("--context", help="kubeconfig context, with --release.")] = None,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace, with --release (overrides metadata.namespace).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds each check may take.")] = 30.0,
     slo_requests: Annotated[int, typer.Option(help="Streamed requests for the SLO check (0: no SLO check).")] = 0,
     ttft_p50_ms: Annotated[Optional[float], typer.Option(help="SLO: TTFT p50 at most this, ms.")] = None,
@@ -32,10 +33,10 @@ def smoke(
     if release:
         if not file or url:
             raise UsageError("--release smokes the release of a spec: give -f tgi.yaml and no URL")
+        from tgictl.cli.cluster_cmds import kube_for, spec_in
         from tgictl.lifecycle.portforward import smoke_release
-        from tgictl.spec.load import load_file
 
-        result = smoke_release(load_file(file), context)
+        result = smoke_release(spec_in(file, namespace), kube_for(context), timeout)
         if output is Format.json:
             print_json(result)
         else:

@@ -16,6 +16,7 @@ from tgictl.adapters.kube import ClusterError, Kube
 from tgictl.engines import engine_for
 from tgictl.errors import TgictlError
 from tgictl.lifecycle.progress import Assessment, assess
+from tgictl.lifecycle.watch import Changes
 from tgictl.plan.service import planned_for_render
 from tgictl.render import manifests
 from tgictl.render.values import chart_values
@@ -78,27 +79,26 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
     revision = (before[-1]["revision"] + 1) if before else 1
     result = DeployResult(release, namespace, revision)
     started = time.monotonic()
-    last = None
-    while True:
-        state = observe(kube, spec)
-        if progress and (last is None or (state.phase, state.detail) != (last.phase, last.detail)):
-            progress(state)
-        if not result.phases or result.phases[-1] != state.phase:
-            result.phases.append(state.phase)
-        last = state
-        if state.phase == "ready":
-            result.seconds = time.monotonic() - started
-            return result
-        if state.failed or time.monotonic() - started > budget:
-            cause = state.failure or f"not ready after {budget:.0f}s (last phase: {state.phase})"
-            undone = _undo(release, namespace, before, context)
-            evidence = "".join(f"\n  | {line}" for line in state.evidence)
-            raise DeployFailed(f"{release} failed: {cause}{evidence}\n{undone}")
-        # Wake on the next pod change (a watch), or after poll_s at the latest:
-        # events and log lines change without the pod changing.
-        waited = time.monotonic()
-        if not kube.wait_for_change(namespace, selector(spec), poll_s):
-            time.sleep(max(0.0, poll_s - (time.monotonic() - waited)))  # the watch failed early: do not spin
+    with Changes(kube, namespace, selector(spec), release) as changes:
+        last = None
+        while True:
+            state = observe(kube, spec)
+            if progress and (last is None or (state.phase, state.detail) != (last.phase, last.detail)):
+                progress(state)
+            if not result.phases or result.phases[-1] != state.phase:
+                result.phases.append(state.phase)
+            last = state
+            if state.phase == "ready":
+                result.seconds = time.monotonic() - started
+                return result
+            if state.failed or time.monotonic() - started > budget:
+                cause = state.failure or f"not ready after {budget:.0f}s (last phase: {state.phase})"
+                undone = _undo(release, namespace, before, context)
+                evidence = "".join(f"\n  | {line}" for line in state.evidence)
+                raise DeployFailed(f"{release} failed: {cause}{evidence}\n{undone}")
+            # Look again when a pod or event changes, or after poll_s at the latest
+            # (log lines move without either).
+            changes.wait(poll_s)
 
 
 def _undo(release: str, namespace: str, before: list[dict[str, object]], context: str | None) -> str:

@@ -1,44 +1,125 @@
-"""Reach a release's Service from this machine through `kubectl port-forward`
-(kubectl speaks the API server's streaming protocol) and smoke-test it."""
+"""Reach a release from this machine: a local TCP port whose every connection
+is tunnelled to a ready pod's serving port through the API server (the
+`kubernetes` client's port-forward), then smoke or bench it there.
+
+Each accepted connection gets its own tunnel, as `kubectl port-forward` does,
+so a load test's concurrent connections do not share one stream.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import selectors
 import socket
-import subprocess
-import time
+import threading
+from collections.abc import Iterator
 from typing import Any
 
-from tgictl.adapters import toolchain
-from tgictl.errors import TgictlError
+from tgictl.adapters.kube import ClusterError, Kube
 from tgictl.render.manifests import namespace_of
 from tgictl.spec.model import Spec
 
+CHUNK = 64 * 1024
 
-def smoke_release(spec: Spec, context: str | None = None, timeout_s: float = 20.0) -> dict[str, Any]:
+
+def ready_pod(kube: Kube, namespace: str, selector: str) -> tuple[str, int]:
+    """A ready pod of the release and the container port its Service targets (named ``http``)."""
+    for pod in kube.pods(namespace, selector):
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            continue
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            for port in container.get("ports") or []:
+                if port.get("name") == "http":
+                    return pod["metadata"]["name"], int(port["containerPort"])
+        raise ClusterError(f"pod {namespace}/{pod['metadata']['name']} has no container port named http")
+    raise ClusterError(f"no ready pod matches {selector} in namespace {namespace}")
+
+
+class PortForward:
+    """Listen on 127.0.0.1 (a free port) and tunnel each connection to ``pod:port``."""
+
+    def __init__(self, kube: Kube, namespace: str, pod: str, port: int) -> None:
+        self.kube, self.namespace, self.pod, self.port = kube, namespace, pod, port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.errors: list[str] = []
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> PortForward:
+        # One tunnel up front, so a refused port-forward fails here with the API's reason
+        # rather than later as a reset connection inside the smoke test.
+        self.kube.open_port(self.namespace, self.pod, self.port).close()
+        threading.Thread(target=self._accept, name="port-forward accept", daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.listener.close()
+        with self._lock:
+            for sock in list(self._open):
+                sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                local, _ = self.listener.accept()
+            except OSError:
+                return  # closed by __exit__
+            threading.Thread(target=self._serve, args=(local,), name="port-forward pipe", daemon=True).start()
+
+    def _serve(self, local: socket.socket) -> None:
+        try:
+            remote = self.kube.open_port(self.namespace, self.pod, self.port)
+        except ClusterError as err:
+            self.errors.append(str(err))
+            local.close()
+            return
+        with self._lock:
+            self._open.update((local, remote))
+        try:
+            _pipe(local, remote)
+        finally:
+            with self._lock:
+                self._open.difference_update((local, remote))
+            local.close()
+            remote.close()
+
+
+def _pipe(a: Any, b: Any) -> None:
+    """Copy bytes both ways until either side closes (HTTP needs no half-close)."""
+    peer = {a.fileno(): b, b.fileno(): a}
+    with selectors.DefaultSelector() as selector:
+        selector.register(a, selectors.EVENT_READ)
+        selector.register(b, selectors.EVENT_READ)
+        while True:
+            for key, _ in selector.select():
+                try:
+                    data = key.fileobj.recv(CHUNK)  # type: ignore[union-attr]
+                    if not data:
+                        return
+                    peer[key.fd].sendall(data)
+                except OSError:
+                    return
+
+
+@contextlib.contextmanager
+def forwarded(spec: Spec, kube: Kube) -> Iterator[str]:
+    """The base URL of a local port-forward to a ready pod of the spec's release."""
+    from tgictl.lifecycle.deploy import selector
+
+    namespace = namespace_of(spec)
+    pod, port = ready_pod(kube, namespace, selector(spec))
+    with PortForward(kube, namespace, pod, port) as forward:
+        yield forward.url
+
+
+def smoke_release(spec: Spec, kube: Kube, timeout_s: float = 30.0) -> dict[str, Any]:
+    import asyncio
+
     from tgictl.smoke.runner import Expectations, run_smoke
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    args = [toolchain.find("kubectl"), "port-forward", "--namespace", namespace_of(spec), f"svc/{spec.metadata.name}",
-            f"{port}:{spec.spec.service.port}", "--address", "127.0.0.1"]
-    if context:
-        args += ["--context", context]
-    forward = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if forward.poll() is not None:
-                raise TgictlError(f"kubectl port-forward exited: {forward.stderr.read().strip() if forward.stderr else ''}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        serving = spec.spec.serving
-        report = asyncio.run(run_smoke(f"http://127.0.0.1:{port}", Expectations(serving.max_input_tokens, serving.max_total_tokens)))
-        return report.as_dict()
-    finally:
-        forward.terminate()
-        forward.wait(timeout=10)
+    serving = spec.spec.serving
+    with forwarded(spec, kube) as url:
+        report = asyncio.run(run_smoke(url, Expectations(serving.max_input_tokens, serving.max_total_tokens), check_timeout=timeout_s))
+    return report.as_dict()

@@ -1,0 +1,64 @@
+"""Wake the deploy loop when the cluster moves: watches on the release's pods
+and on the namespace's events, each on a thread, set one flag.
+
+A watch is an optimisation over sleeping between looks: the loop still lists
+(a list is the consistent view) and still looks at least every poll interval,
+since log lines change without any watch firing.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from tgictl.adapters.kube import ClusterError, Kube
+
+# Seconds a single watch runs before it is renewed (the server ends it then);
+# also how long a stopped watcher thread may linger.
+WATCH_S = 20
+RETRY_S = 1.0
+
+
+class Changes:
+    def __init__(self, kube: Kube, namespace: str, selector: str, release: str) -> None:
+        self.kube, self.namespace, self.selector, self.release = kube, namespace, selector, release
+        self._changed = threading.Event()
+        self._stop = threading.Event()
+
+    def __enter__(self) -> Changes:
+        for resource in ("pods", "events"):
+            threading.Thread(target=self._follow, args=(resource,), name=f"watch {resource}", daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until something changed since the last call, or ``timeout_s``; True on a change."""
+        changed = self._changed.wait(timeout_s)
+        self._changed.clear()
+        return changed
+
+    def _relevant(self, resource: str, obj: dict[str, object]) -> bool:
+        if resource == "pods":
+            return True  # the server filtered by the release's label selector
+        # Events of the whole namespace arrive; only the release's objects (pods are named after it) matter.
+        involved = obj.get("involvedObject") or {}
+        return str(involved.get("name", "")).startswith(self.release)  # type: ignore[union-attr]
+
+    def _follow(self, resource: str) -> None:
+        version: str | None = None
+        while not self._stop.is_set():
+            try:
+                for change in self.kube.watch(resource, self.namespace, selector=self.selector if resource == "pods" else None,
+                                              resource_version=version, timeout_s=WATCH_S):
+                    if self._stop.is_set():
+                        return
+                    obj = change.get("object") or {}
+                    if change.get("type") == "ERROR":
+                        version = None  # e.g. 410 Gone: our version expired; start afresh
+                        break
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    if self._relevant(resource, obj):
+                        self._changed.set()
+            except (ClusterError, ValueError):
+                self._stop.wait(RETRY_S)  # the API hiccuped: the loop keeps listing meanwhile
