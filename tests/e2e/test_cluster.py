@@ -5,6 +5,7 @@ The image comes from $TGICTL_E2E_IMAGE (built from the repository's Dockerfile).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,12 +54,18 @@ def test_deploy_smoke_bench_delete(tmp_path: Path) -> None:
     try:
         deployed = subprocess.run([*tgictl, "deploy", "-f", str(path), "-o", "json"], capture_output=True, text=True, timeout=600)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-        from tgictl.lifecycle.portforward import smoke_release
-        from tgictl.spec.load import load_file
-
-        assert smoke_release(load_file(path))["passed"]
+        assert json.loads(deployed.stdout)["smoke"]["passed"]
+        smoked = subprocess.run([*tgictl, "smoke", "--release", "-f", str(path), "-o", "json"], capture_output=True, text=True, timeout=120)
+        assert smoked.returncode == 0 and json.loads(smoked.stdout)["passed"], smoked.stdout + smoked.stderr
+        benched = subprocess.run([*tgictl, "bench", "--release", "-f", str(path), "--duration", "5", "--concurrency", "4",
+                                  "--input-len", "fixed:32", "--output-len", "fixed:16", "-o", "json"],
+                                 capture_output=True, text=True, timeout=120)
+        assert benched.returncode == 0, benched.stdout + benched.stderr
+        report = json.loads(benched.stdout)
+        assert report["succeeded"] == report["requests"] > 0 and report["ttft_ms"]["p50"] > 0
     finally:
         subprocess.run([*tgictl, "delete", "-f", str(path)], capture_output=True, text=True, timeout=120)
     left = subprocess.run([toolchain.find("kubectl"), "get", "all", "-n", namespace, "-l", f"app.kubernetes.io/instance={name}", "-o", "name"],
                           capture_output=True, text=True, timeout=60).stdout.strip()
     assert left == ""
+    assert subprocess.run([toolchain.find("helm"), "status", name, "-n", namespace], capture_output=True, timeout=60).returncode != 0

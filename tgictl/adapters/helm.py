@@ -98,8 +98,9 @@ def rollback(release: str, namespace: str, revision: int, kube_context: str | No
     return _run(["rollback", release, str(revision), "--namespace", namespace, "--wait", *_context(kube_context)])
 
 
-def uninstall(release: str, namespace: str, kube_context: str | None = None) -> str:
-    return _run(["uninstall", release, "--namespace", namespace, *_context(kube_context)])
+def uninstall(release: str, namespace: str, kube_context: str | None = None, wait: bool = False) -> str:
+    """Remove the release; with ``wait``, return only once its objects are gone."""
+    return _run(["uninstall", release, "--namespace", namespace, *(["--wait"] if wait else []), *_context(kube_context)])
 
 
 def status(release: str, namespace: str, kube_context: str | None = None) -> dict[str, Any]:

@@ -149,6 +149,7 @@ def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, names
 
 @handles_errors
 def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+           wait: Annotated[bool, typer.Option(help="Return once the release's objects are gone.")] = True,
            output: OutputOption = Format.table) -> None:
     """Uninstall the release. The model-cache PVC is kept (weights are slow to download)."""
     from tgictl.adapters import helm
@@ -156,7 +157,7 @@ def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespa
 
     spec = spec_in(file, namespace)
     namespace = namespace_of(spec)
-    helm.uninstall(spec.metadata.name, namespace, context)
+    helm.uninstall(spec.metadata.name, namespace, context, wait=wait)
     cache = spec.spec.cache
     kept = None if cache.ephemeral or cache.existing_claim else f"{spec.metadata.name}-cache"  # an existing claim is not ours
     if output is Format.json:

@@ -33,10 +33,12 @@ class LlamaCpp(Engine):
         api_key_env="LLAMA_API_KEY",
         metrics_series="llamacpp:prompt_tokens_total",  # present on /metrics once a request was served (smoke checks it)
         log_phases=(
+            # Recent builds log one line per step ("load_model: loading model", "model loaded",
+            # "listening on"); older ones and -v print the loader's and context's own lines.
             (r"downloading|common_download", "download"),
-            (r"llama_model_loader|load_tensors", "load"),
-            (r"warming up|llama_context|kv_cache", "warmup"),
-            (r"server is listening|all slots are idle", "ready"),
+            (r"load_model: loading model|llama_model_loader|load_tensors", "load"),
+            (r"load_model: initializing|warming up|llama_context|kv_cache|model loaded", "warmup"),
+            (r"listening on http|server is listening|all slots are idle", "ready"),
         ),
         # The recording rules in charts/tgi/files/rules/llamacpp.yaml (a test keeps them in step).
         neutral_series=frozenset({"llm:queue_size", "llm:running_requests", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:time_per_output_token_seconds:mean", "llm:queue_size:pod"}),

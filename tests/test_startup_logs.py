@@ -1,0 +1,63 @@
+"""Deploy's progress from each engine's own start-up log: llama.cpp's lines come
+from the real llama-server starting here; vLLM's are a recorded v0.11 start.
+Each is replayed line by line through the fake API server, as a pod's log grows."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cluster_fixtures import spec_file
+from fake_kube import Cluster, Step, pod
+from llama import llama_server
+from tgictl.cli.main import app
+
+runner = CliRunner()
+
+VLLM_START = [
+    "INFO 11-28 10:00:00 [api_server.py:1885] vLLM API server version 0.11.0",
+    "INFO 11-28 10:00:04 [model.py:547] Resolved architecture: LlamaForCausalLM",
+    "INFO 11-28 10:00:09 [gpu_model_runner.py:2602] Starting to load model meta-llama/Llama-3.1-8B-Instruct...",
+    "INFO 11-28 10:00:10 [weight_utils.py:392] Using model weights format ['*.safetensors']",
+    "Loading safetensors checkpoint shards:  50% Completed | 2/4 [00:02<00:02,  1.02s/it]",
+    "INFO 11-28 10:01:31 [default_loader.py:267] Loading weights took 4.21 seconds",
+    "INFO 11-28 10:01:32 [gpu_model_runner.py:2653] Model loading took 14.9889 GiB and 82.3 seconds",
+    "INFO 11-28 10:01:40 [gpu_worker.py:298] Available KV cache memory: 53.05 GiB",
+    "INFO 11-28 10:01:40 [kv_cache_utils.py:1087] GPU KV cache size: 434,592 tokens",
+    "Capturing CUDA graphs (mixed prefill-decode, PIECEWISE): 100%|██████████| 67/67",
+    "INFO 11-28 10:01:55 [api_server.py:1971] Starting vLLM API server 0 on http://0.0.0.0:8000",
+    "INFO:     Application startup complete.",
+]
+
+
+def replay(cluster: Cluster, lines: list[str]) -> None:
+    """The pod runs while its log grows a line per look; then the readiness probe passes."""
+    cluster.steps = [Step(pod(running=True), [], lines[: i + 1]) for i in range(len(lines))]
+    cluster.steps.append(Step(pod(running=True, ready=True), [], lines))
+
+
+def deployed_phases(path: str) -> list[str]:
+    result = runner.invoke(app, ["deploy", "-f", path, "--no-smoke", "--poll", "0.01", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["phases"]  # type: ignore[no-any-return]
+
+
+def test_vllm_start_runs_through_every_phase(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    replay(cluster, VLLM_START)
+    path = spec_file(tmp_path, engine={"name": "vllm"})
+    assert deployed_phases(path) == ["starting", "download", "load", "warmup", "ready"]
+
+
+def test_real_llama_server_start_is_read_as_load_warmup_ready(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    with llama_server(tmp_path):
+        time.sleep(0.2)
+    # llama-server prefixes each line with a timestamp and level; the pod log holds them as printed.
+    lines = [line for line in (tmp_path / "llama-server.log").read_text().splitlines() if line.strip()]
+    assert any(re.search(r"listening on http", line) for line in lines), lines
+    replay(cluster, [line for line in lines if "cleaning up" not in line])
+    path = spec_file(tmp_path, engine={"name": "llamacpp"}, model={"id": "/models/tiny-llama.gguf"})
+    assert deployed_phases(path) == ["starting", "load", "warmup", "ready"]
