@@ -25,15 +25,15 @@ def llama_server_binary() -> str:
 
 
 @contextlib.contextmanager
-def llama_server(model_dir: Path, *extra: str, args: list[str] | None = None) -> Iterator[str]:
-    """Start llama-server on the tiny model; ``args`` replaces the default arguments."""
+def llama_server(model_dir: Path, *extra: str, args: list[str] | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start llama-server on the tiny model; ``args`` replaces the default arguments, ``env`` adds variables."""
     model = write_tiny_llama(model_dir / "tiny-llama.gguf")
     port = free_port()
     command = [llama_server_binary(), *(args if args is not None else
                ["--model", str(model), "--ctx-size", "512", "--parallel", "2", "--metrics", "--threads", "1"]),
                "--host", "127.0.0.1", "--port", str(port), *extra]
     log = (model_dir / "llama-server.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, timeout=60, path="/health", require_ok=True)

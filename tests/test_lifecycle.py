@@ -241,33 +241,57 @@ def test_cache_warm_runs_the_job_and_removes_its_release(cluster: Cluster, helm_
     install = next(c for c in calls if c["args"][0] == "upgrade")
     assert install["args"][2] == "demo-cache-warm"
     assert install["values"]["cacheWarm"] == {"only": True, "image": "ghcr.io/tgictl/tgictl:0.1.0", "revision": "",
+                                              "files": ["*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*"],
                                               "adoptingRelease": "demo"}
     assert calls[-1]["args"][:2] == ["uninstall", "demo-cache-warm"]
 
 
-def test_cache_warm_job_renders_only_the_job_and_the_adoptable_pvc() -> None:
+def warm_job(**spec: Any) -> dict[str, dict[str, Any]]:
+    """The cache-warm release's objects for a spec, by kind."""
     from tgictl.adapters import helm
+    from tgictl.lifecycle.cachewarm import check_warmable
     from tgictl.render import manifests
     from tgictl.render.values import chart_values
     from tgictl.spec.load import parse
 
-    spec = parse(document(hardware={"accelerator": {"type": "l4", "count": 1}}, cache={"hfTokenSecret": {"name": "hf"}}))
-    values = chart_values(spec) | {"cacheWarm": {"only": True, "image": "img:1", "revision": "", "adoptingRelease": "demo"}}
+    parsed = parse(document(hardware={"accelerator": {"type": "l4", "count": 1}}, **spec))
+    values = chart_values(parsed) | {"cacheWarm": {"only": True, "image": "img:1", "revision": "", "files": check_warmable(parsed),
+                                                   "adoptingRelease": "demo"}}
     objects = manifests.split(helm.template(values, release="demo-cache-warm", namespace="default"))
     manifests.validate(objects)
-    kinds = {o.kind: o.obj for o in objects}
+    return {o.kind: o.obj for o in objects}
+
+
+def test_cache_warm_job_renders_only_the_job_and_the_adoptable_pvc() -> None:
+    kinds = warm_job(cache={"hfTokenSecret": {"name": "hf"}})
     assert set(kinds) == {"PersistentVolumeClaim", "Job"}
     assert kinds["PersistentVolumeClaim"]["metadata"]["name"] == "demo-cache"
     assert kinds["PersistentVolumeClaim"]["metadata"]["annotations"]["meta.helm.sh/release-name"] == "demo"
     env = {e["name"]: e for e in kinds["Job"]["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["HF_HOME"]["value"] == "/data" and "secretKeyRef" in env["HF_TOKEN"]["valueFrom"]
+    assert env["HF_HUB_CACHE"]["value"] == "/data/hub" and "secretKeyRef" in env["HF_TOKEN"]["valueFrom"]
+    assert json.loads(env["MODEL_FILES"]["value"]) == ["*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*"]
+
+
+@pytest.mark.parametrize(("engine", "model", "hub", "files"), [
+    ("vllm", {"id": "meta-llama/Llama-3.1-8B-Instruct"}, "/root/.cache/huggingface/hub", ["*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*"]),
+    ("llamacpp", {"id": "bartowski/Llama-3.2-1B-Instruct-GGUF", "ggufFile": "Llama-3.2-1B-Instruct-Q4_K_M.gguf"}, "/models",
+     ["Llama-3.2-1B-Instruct-Q4_K_M.gguf"]),
+])
+def test_cache_warm_downloads_into_the_hub_cache_each_engine_reads(engine: str, model: dict[str, str], hub: str, files: list[str]) -> None:
+    job = warm_job(engine={"name": engine}, model=model)["Job"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in job["env"]}
+    assert env["HF_HUB_CACHE"] == hub and json.loads(env["MODEL_FILES"]) == files
+    assert hub.startswith(job["volumeMounts"][0]["mountPath"])  # the download lands on the cache PVC
 
 
 def test_cache_warm_refuses_what_it_cannot_warm(tmp_path: Path) -> None:
     for spec, fragment in (({"cache": {"ephemeral": True}}, "no PVC to warm"),
-                           ({"engine": {"name": "llamacpp"}, "model": {"id": "/m.gguf"}}, "own cache layout")):
+                           ({"engine": {"name": "llamacpp"}, "model": {"id": "/m.gguf"}}, "local GGUF file"),
+                           ({"engine": {"name": "llamacpp"}, "model": {"id": "org/repo-GGUF"}}, "set model.ggufFile"),
+                           ({"engine": {"name": "llamacpp"}, "model": {"id": "x", "url": "https://example.com/m.gguf"}}, "not the Hub"),
+                           ({"model": {"id": "/models/llama"}}, "local path")):
         result = runner.invoke(app, ["cache", "warm", "-f", spec_file(tmp_path, **spec)])
-        assert result.exit_code == 2 and fragment in result.stderr
+        assert result.exit_code == 2 and fragment in result.stderr, (spec, result.output)
 
 
 def test_namespace_option_overrides_the_spec(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:

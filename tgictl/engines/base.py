@@ -15,7 +15,7 @@ from typing import Any
 from pydantic.alias_generators import to_camel
 
 from tgictl import hardware
-from tgictl.errors import Problem
+from tgictl.errors import Problem, UsageError
 from tgictl.spec.model import Spec
 
 FlagValue = str | bool | list[str]
@@ -160,6 +160,13 @@ class Engine(ABC):
                 "max_batch_prefill_tokens": plan.max_batch_prefill_tokens,
                 "max_concurrent_requests": planned_concurrency(plan.max_batch_total_tokens)}
 
+    def cached_files(self, spec: Spec) -> list[str]:
+        """Hub file patterns the engine reads from its cache: what `tgictl cache warm` downloads.
+        Raises UsageError when the model does not come from the Hub."""
+        if spec.spec.model.id.startswith(("/", "./")):
+            raise UsageError("model.id is a local path: there is no Hub download to warm")
+        return list(WEIGHT_FILES)
+
     def positional_args(self, spec: Spec) -> list[str]:
         """Arguments before the flags (vLLM takes the model as one)."""
         return []
@@ -172,6 +179,9 @@ class Engine(ABC):
     def drain_seconds(self, spec: Spec) -> int:
         """Seconds the engine may take to drain after SIGTERM."""
 
+
+# What safetensors engines read from a Hub repo: config, tokenizer and weights.
+WEIGHT_FILES = ("*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*")
 
 # A typical request's KV reservation, for sizing the concurrency limit.
 TYPICAL_REQUEST_TOKENS = 2048

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
-from tgictl.errors import Problem
+from tgictl.errors import Problem, UsageError
 from tgictl.spec.model import Spec
 
 # The server images: one tag per backend, each pinned to the same build.
@@ -71,6 +71,16 @@ class LlamaCpp(Engine):
         if model.id.endswith(".gguf") or model.id.startswith(("/", "./")):
             return {"model": model.id}
         return {"hf-repo": model.id, "hf-file": model.gguf_file}
+
+    def cached_files(self, spec: Spec) -> list[str]:
+        model = spec.spec.model
+        if model.url:
+            raise UsageError("model.url downloads from a URL, not the Hub: there is nothing to warm")
+        if model.id.endswith(".gguf") or model.id.startswith(("/", "./")):
+            raise UsageError("model.id is a local GGUF file: there is no Hub download to warm")
+        if not model.gguf_file:
+            raise UsageError("set model.ggufFile: warming downloads one GGUF file, not every quantization in the repo")
+        return [model.gguf_file]
 
     def flags(self, spec: Spec) -> dict[str, FlagValue]:
         s = spec.spec

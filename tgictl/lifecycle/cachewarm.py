@@ -1,6 +1,10 @@
 """Warm the model cache before the first deploy: a Job downloads the weights
 into the cache PVC, so the engine's first start skips the download.
 
+Engine-neutral: every engine here reads the Hugging Face hub cache layout
+(llama.cpp too, since it moved to it), so one huggingface_hub download into
+the directory the engine reads serves all three; the engine names the files.
+
 The Job runs in a release of its own (`<name>-cache-warm`) that renders only
 the Job and the PVC; the PVC is annotated for the model's release, which
 adopts it on install, and is kept when the warm release is removed.
@@ -26,24 +30,24 @@ class CacheWarmFailed(TgictlError):
     """The download Job failed; the message carries its last log lines."""
 
 
-def check_warmable(spec: Spec) -> None:
-    """Refuse, before touching the cluster, what has no cache to warm."""
-    s = spec.spec
-    if engine_for(spec).name == "llamacpp":
-        raise UsageError("llama.cpp downloads GGUF files into its own cache layout at start; there is nothing to pre-warm")
-    if s.cache.ephemeral:
+def check_warmable(spec: Spec) -> list[str]:
+    """The Hub files to download; refuses, before touching the cluster, what has no cache to warm."""
+    cache = spec.spec.cache
+    if cache.ephemeral:
         raise UsageError("cache.ephemeral has no PVC to warm")
-    if s.cache.offline:
+    if cache.offline:
         raise UsageError("cache.offline is set: the cache is expected to be filled already")
+    return engine_for(spec).cached_files(spec)
 
 
 def warm(spec: Spec, kube: Kube, *, context: str | None = None, progress: Callable[[str], None] | None = None,
          poll_s: float = 2.0, budget_s: float = 7200.0, image: str = IMAGE) -> str:
     """Run the Job to completion; returns its last log line."""
-    check_warmable(spec)
+    files = check_warmable(spec)
     namespace, name = namespace_of(spec), spec.metadata.name
     values = chart_values(spec)
-    values["cacheWarm"] = {"only": True, "image": image, "revision": spec.spec.model.revision or "", "adoptingRelease": name}
+    values["cacheWarm"] = {"only": True, "image": image, "revision": spec.spec.model.revision or "", "files": files,
+                           "adoptingRelease": name}
     release = job = f"{name}-cache-warm"
     helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=int(budget_s))
     started, last = time.monotonic(), ""

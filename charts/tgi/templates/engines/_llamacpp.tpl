@@ -6,6 +6,8 @@ llama.cpp's llama-server (ghcr.io/ggml-org/llama.cpp:server-*).
 
 {{/* LLAMA_CACHE points here: --hf-repo and --model-url downloads land on the cache volume. */}}
 {{- define "tgi.engine.llamacpp.cachePath" -}}/models{{- end }}
+{{/* llama-server uses LLAMA_CACHE itself as a hub cache (models--org--name/snapshots/...). */}}
+{{- define "tgi.engine.llamacpp.hubCachePath" -}}/models{{- end }}
 
 {{/* /health answers 503 until the model is loaded, 200 after: one path for all probes. */}}
 {{- define "tgi.engine.llamacpp.startupPath" -}}/health{{- end }}

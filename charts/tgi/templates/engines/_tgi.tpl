@@ -8,6 +8,8 @@ launcher, so the chart passes flags as args and keeps the image's command.
 
 {{/* The image sets HF_HOME=/data: weights land in /data/hub. */}}
 {{- define "tgi.engine.tgi.cachePath" -}}/data{{- end }}
+{{/* ...and the hub cache inside it, where `tgictl cache warm` downloads. */}}
+{{- define "tgi.engine.tgi.hubCachePath" -}}/data/hub{{- end }}
 
 {{/*
 TGI's port opens only after warm-up ("Connected"), and /health then checks

@@ -6,6 +6,8 @@ vLLM (`vllm serve MODEL --flags`), the OpenAI-compatible server image.
 
 {{/* vLLM's Hugging Face cache (HF_HOME) in the vllm-openai image. */}}
 {{- define "tgi.engine.vllm.cachePath" -}}/root/.cache/huggingface{{- end }}
+{{/* ...and the hub cache inside it, where `tgictl cache warm` downloads. */}}
+{{- define "tgi.engine.vllm.hubCachePath" -}}/root/.cache/huggingface/hub{{- end }}
 
 {{/*
 vLLM answers /health as soon as its API server runs, before weights load:
