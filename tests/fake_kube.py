@@ -32,6 +32,7 @@ class Step:
     events: list[dict[str, Any]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     previous_log: list[str] = field(default_factory=list)
+    others: list[dict[str, Any]] = field(default_factory=list)  # more pods listed beside ``pod`` (e.g. an old revision's)
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Cluster:
     quotas: list[dict[str, Any]] = field(default_factory=list)
     # request path -> live object, or a list of them shown one per read (the last one stays)
     objects: dict[str, Any] = field(default_factory=dict)
+    # collection path (e.g. /apis/apps/v1/namespaces/llm/replicasets) -> its objects
+    collections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # (pod, container port) -> (host, port) of the real server a port-forward reaches
     forwards: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
@@ -65,6 +68,12 @@ class Cluster:
 
 def _list(kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
+
+
+def _matching(items: list[dict[str, Any]], selector: str | None) -> list[dict[str, Any]]:
+    """Objects whose labels satisfy an equality label selector (``k=v,k2=v2``)."""
+    wanted = dict(term.split("=", 1) for term in selector.split(",")) if selector else {}
+    return [i for i in items if all((i["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
 
 
 def _missing(what: str) -> web.Response:
@@ -152,7 +161,8 @@ def app(cluster: Cluster) -> web.Application:
             return await watch(request, "pods")
         step = cluster.step
         cluster.position += 1
-        return web.json_response(_list("PodList", [step.pod] if step.pod else []))
+        listed = ([step.pod] if step.pod else []) + step.others
+        return web.json_response(_list("PodList", _matching(listed, request.query.get("labelSelector"))))
 
     @routes.get("/api/v1/namespaces/{ns}/events")
     async def events(request: web.Request) -> web.StreamResponse:
@@ -205,6 +215,11 @@ def app(cluster: Cluster) -> web.Application:
             found = found.pop(0) if len(found) > 1 else found[0]
         return web.json_response(found) if found is not None else _missing(request.path)
 
+    async def any_collection(request: web.Request) -> web.Response:
+        items = cluster.collections.get(request.path, [])
+        return web.json_response(_list("List", _matching(items, request.query.get("labelSelector"))))
+
+    routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}")(any_collection)
     routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}")(any_object)
     routes.get("/api/v1/namespaces/{ns}/{plural}/{name}")(any_object)
     application = web.Application(middlewares=[record])
@@ -230,7 +245,8 @@ def fake_cluster(cluster: Cluster, workdir: Path) -> Iterator[Path]:
 
 
 def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None = None, waiting_message: str = "",
-        running: bool = False, ready: bool = False, restarts: int = 0, last_terminated: str | None = None) -> dict[str, Any]:
+        running: bool = False, ready: bool = False, restarts: int = 0, last_terminated: str | None = None,
+        name: str = "demo-7d9f-abcde", template_hash: str = "7d9f", created: str = "2026-11-28T00:00:00Z") -> dict[str, Any]:
     conditions = [{"type": "PodScheduled", "status": "True" if scheduled else "False"},
                   {"type": "Ready", "status": "True" if ready else "False"}]
     status: dict[str, Any] = {"phase": phase, "conditions": conditions}
@@ -240,8 +256,8 @@ def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None =
         if last_terminated:
             container["lastState"] = {"terminated": {"reason": last_terminated, "exitCode": 137}}
         status["containerStatuses"] = [container]
-    return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "demo-7d9f-abcde", "namespace": "llm",
-            "creationTimestamp": "2026-11-28T00:00:00Z", "labels": {"app.kubernetes.io/instance": "demo"}},
+    return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": "llm", "creationTimestamp": created,
+            "labels": {"app.kubernetes.io/instance": "demo", "pod-template-hash": template_hash}},
             "spec": {"nodeName": "gpu-node-1" if scheduled else None,
                      "containers": [{"name": "server", "ports": [{"name": "http", "containerPort": 8080}]}]},
             "status": status}
@@ -251,3 +267,17 @@ def event(reason: str, message: str, kind: str = "Normal") -> dict[str, Any]:
     return {"kind": "Event", "apiVersion": "v1", "metadata": {"name": f"demo.{reason}", "namespace": "llm"},
             "involvedObject": {"kind": "Pod", "name": "demo-7d9f-abcde", "namespace": "llm"},
             "reason": reason, "message": message, "type": kind}
+
+
+def rollout(revision: int, template_hash: str, *, replicas: int = 1, observed: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Deployment at ``revision`` (rolled out) and its ReplicaSet, as the Deployment controller labels them."""
+    annotations = {"deployment.kubernetes.io/revision": str(revision)}
+    deployment = {"kind": "Deployment", "apiVersion": "apps/v1",
+                  "metadata": {"name": "demo", "namespace": "llm", "generation": revision + 1, "annotations": annotations},
+                  "spec": {"replicas": replicas},
+                  "status": {"observedGeneration": revision + 1 if observed else revision, "replicas": replicas,
+                             "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}}
+    replica_set = {"kind": "ReplicaSet", "apiVersion": "apps/v1",
+                   "metadata": {"name": f"demo-{template_hash}", "namespace": "llm", "annotations": annotations,
+                                "labels": {"app.kubernetes.io/instance": "demo", "pod-template-hash": template_hash}}}
+    return deployment, replica_set

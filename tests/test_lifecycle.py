@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from conftest import document
 from cluster_fixtures import PREVIOUS, helm_calls, spec_file
-from fake_kube import Cluster, Step, event, pod
+from fake_kube import Cluster, Step, event, pod, rollout
 from tgictl.cli.main import app
 
 runner = CliRunner()
@@ -64,6 +64,49 @@ def test_deploy_wakes_on_pod_and_event_changes_not_on_the_poll_interval(cluster:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["phases"] == ["scheduling", "image pull", "starting", "ready"]
     assert time.monotonic() - started < 30
+
+
+def test_upgrade_watches_the_new_revision_not_the_old_ready_pod(cluster: Cluster, helm_log: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # maxSurge 0: the old pod is still ready when helm returns; the new one comes after it goes.
+    monkeypatch.setenv("FAKE_HELM_HISTORY", PREVIOUS)
+    deployment, new_set = rollout(3, "new3")
+    _, old_set = rollout(2, "old2")
+    cluster.objects = {"/apis/apps/v1/namespaces/llm/deployments/demo": deployment}
+    cluster.collections = {"/apis/apps/v1/namespaces/llm/replicasets": [old_set, new_set]}
+    old = pod(running=True, ready=True, name="demo-old2-aaaaa", template_hash="old2")
+    fresh = {"name": "demo-new3-bbbbb", "template_hash": "new3", "created": "2026-11-28T01:00:00Z"}
+    cluster.steps = [Step(None, others=[old]), Step(pod("Pending", waiting="ContainerCreating", **fresh)),
+                     Step(pod(running=True, **fresh), [], ["Warming up model"]), Step(pod(running=True, ready=True, **fresh), [], ["Connected"])]
+    result = deploy(spec_file(tmp_path))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["revision"], report["phases"]) == (3, ["scheduling", "image pull", "warmup", "ready"])
+
+
+def test_a_spec_the_controller_has_not_seen_is_not_ready_yet(cluster: Cluster, tmp_path: Path) -> None:
+    from tgictl.adapters.kube import Kube
+    from tgictl.lifecycle.deploy import observe
+    from tgictl.spec.load import load_file
+
+    deployment, replica_set = rollout(3, "new3", observed=False)
+    cluster.objects = {"/apis/apps/v1/namespaces/llm/deployments/demo": deployment}
+    cluster.collections = {"/apis/apps/v1/namespaces/llm/replicasets": [replica_set]}
+    cluster.steps = [Step(pod(running=True, ready=True, template_hash="new3"))]
+    state = observe(Kube(), load_file(spec_file(tmp_path)))
+    assert (state.phase, state.detail) == ("scheduling", "waiting for the Deployment controller to start the new revision")
+
+
+@pytest.mark.parametrize(("status", "waiting"), [
+    ({"replicas": 3, "updatedReplicas": 1, "availableReplicas": 3}, "1 of 3 replicas updated"),
+    ({"replicas": 4, "updatedReplicas": 3, "availableReplicas": 3}, "1 old replicas pending termination"),
+    ({"replicas": 3, "updatedReplicas": 3, "availableReplicas": 2}, "2 of 3 updated replicas available"),
+    ({"replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}, None),
+])
+def test_rollout_waits_like_kubectl_rollout_status(status: dict[str, int], waiting: str | None) -> None:
+    from tgictl.lifecycle.deploy import rollout_waiting
+
+    assert rollout_waiting({"spec": {"replicas": 3}, "status": status}) == waiting
 
 
 SCHEDULED = pod("Pending", waiting="ContainerCreating")

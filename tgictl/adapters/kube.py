@@ -136,20 +136,28 @@ class Kube:
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """Any namespaced object by apiVersion and kind (None when it does not exist)."""
+        return self._raw(f"{_collection(api_version, namespace, kind)}/{name}", f"read {kind} {namespace}/{name}")
+
+    def list(self, api_version: str, kind: str, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
+        """Namespaced objects of any kind, optionally by label selector."""
+        found = self._raw(_collection(api_version, namespace, kind), f"list {plural(kind)}",
+                          [("labelSelector", selector)] if selector else None)
+        return (found or {}).get("items") or []
+
+    def _raw(self, path: str, what: str, query: list[tuple[str, str]] | None = None) -> dict[str, Any] | None:
+        """GET a path of the API as JSON, for kinds the typed client has no method for (None on 404)."""
         from urllib3.exceptions import HTTPError
 
-        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-        path = f"{base}/namespaces/{namespace}/{plural(kind)}/{name}"
-        method, url, headers, _, _ = self.api.param_serialize("GET", path, auth_settings=["BearerToken"])
+        method, url, headers, _, _ = self.api.param_serialize("GET", path, query_params=query, auth_settings=["BearerToken"])
         try:
             response = self.api.call_api(method, url, header_params=headers, _request_timeout=10)
             response.read()
         except HTTPError as err:
-            raise ClusterError(f"read {kind} {namespace}/{name}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
+            raise ClusterError(f"{what}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
         if response.status == 404:
             return None
         if response.status >= 400:
-            raise ClusterError(f"read {kind} {namespace}/{name}: the API server answered {response.status}")
+            raise ClusterError(f"{what}: the API server answered {response.status}")
         return json.loads(response.data)  # type: ignore[no-any-return]
 
     def log(self, namespace: str, pod: str, container: str = "server", tail: int = 200, previous: bool = False) -> list[str]:
@@ -158,6 +166,11 @@ class Kube:
         if not text or not isinstance(text, str):
             return []
         return text.splitlines()
+
+
+def _collection(api_version: str, namespace: str, kind: str) -> str:
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    return f"{base}/namespaces/{quote(namespace)}/{plural(kind)}"
 
 
 def plural(kind: str) -> str:

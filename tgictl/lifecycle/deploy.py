@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Kube
@@ -44,10 +45,40 @@ def selector(spec: Spec) -> str:
     return f"app.kubernetes.io/instance={spec.metadata.name}"
 
 
+REVISION = "deployment.kubernetes.io/revision"
+
+
+def rollout_selector(kube: Kube, spec: Spec) -> tuple[str | None, dict[str, Any] | None]:
+    """The label selector of the pods of the Deployment's current revision, and the Deployment.
+
+    Right after an upgrade the newest pod may still be the old revision's (with
+    maxSurge 0 the new pod comes only once an old one has gone), so pods are
+    matched by the pod-template-hash of the ReplicaSet of the Deployment's
+    current revision. The selector is None while the Deployment controller has
+    not acted on the new spec yet; without a Deployment every pod of the
+    release counts."""
+    namespace, base = manifests.namespace_of(spec), selector(spec)
+    deployment = kube.get("apps/v1", "Deployment", namespace, spec.metadata.name)
+    if deployment is None:
+        return base, None
+    meta, status = deployment["metadata"], deployment.get("status") or {}
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return None, deployment
+    revision = (meta.get("annotations") or {}).get(REVISION)
+    for replica_set in kube.list("apps/v1", "ReplicaSet", namespace, base):
+        labels = replica_set["metadata"].get("labels") or {}
+        if (replica_set["metadata"].get("annotations") or {}).get(REVISION) == revision and "pod-template-hash" in labels:
+            return f"{base},pod-template-hash={labels['pod-template-hash']}", deployment
+    return None, deployment
+
+
 def observe(kube: Kube, spec: Spec) -> Assessment:
-    """One look at the release's newest pod."""
+    """One look at the newest pod of the release's current revision."""
     namespace = manifests.namespace_of(spec)
-    pods = sorted(kube.pods(namespace, selector(spec)), key=lambda p: p["metadata"].get("creationTimestamp", ""))
+    current, deployment = rollout_selector(kube, spec)
+    if current is None:
+        return Assessment("scheduling", "waiting for the Deployment controller to start the new revision")
+    pods = sorted(kube.pods(namespace, current), key=lambda p: p["metadata"].get("creationTimestamp", ""))
     pod = pods[-1] if pods else None
     events = kube.events(namespace)
     log: list[str] = []
@@ -60,7 +91,25 @@ def observe(kube: Kube, spec: Spec) -> Assessment:
                 previous = kube.log(namespace, pod["metadata"]["name"], previous=True)
         except ClusterError:
             pass  # the container has not started: there is no log yet
-    return assess(pod, events, log, engine_for(spec).facts.log_phases, previous)
+    state = assess(pod, events, log, engine_for(spec).facts.log_phases, previous)
+    waiting = rollout_waiting(deployment) if deployment is not None else None
+    if state.phase == "ready" and waiting:  # the newest pod is ready; the rollout is not done
+        return Assessment("warmup", waiting)
+    return state
+
+
+def rollout_waiting(deployment: dict[str, Any]) -> str | None:
+    """What an unfinished rollout waits for, as `kubectl rollout status` judges it; None when done."""
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
+    status = deployment.get("status") or {}
+    updated, total, available = (status.get(k, 0) for k in ("updatedReplicas", "replicas", "availableReplicas"))
+    if updated < wanted:
+        return f"{updated} of {wanted} replicas updated"
+    if total > updated:
+        return f"{total - updated} old replicas pending termination"
+    if available < updated:
+        return f"{available} of {updated} updated replicas available"
+    return None
 
 
 def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Progress | None = None,
