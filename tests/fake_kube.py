@@ -12,6 +12,7 @@ real cluster would show it. Port-forwards reach real local servers.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
@@ -43,6 +44,7 @@ class Cluster:
     crds: set[str] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)
     secrets: set[tuple[str, str]] = field(default_factory=set)
+    secret_data: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (ns, name) -> key -> plain value
     quotas: list[dict[str, Any]] = field(default_factory=list)
     # request path -> live object, or a list of them shown one per read (the last one stays)
     objects: dict[str, Any] = field(default_factory=dict)
@@ -118,9 +120,10 @@ def app(cluster: Cluster) -> web.Application:
     @routes.get("/api/v1/namespaces/{ns}/secrets/{name}")
     async def secret(request: web.Request) -> web.Response:
         key = (request.match_info["ns"], request.match_info["name"])
-        if key not in cluster.secrets:
+        if key not in cluster.secrets and key not in cluster.secret_data:
             return _missing(f"secrets {key[1]}")
-        return web.json_response({"kind": "Secret", "apiVersion": "v1", "metadata": {"name": key[1], "namespace": key[0]}})
+        data = {k: base64.b64encode(v.encode()).decode() for k, v in cluster.secret_data.get(key, {}).items()}
+        return web.json_response({"kind": "Secret", "apiVersion": "v1", "metadata": {"name": key[1], "namespace": key[0]}, "data": data})
 
     @routes.get("/api/v1/namespaces/{ns}/resourcequotas")
     async def quotas(_: web.Request) -> web.Response:

@@ -75,6 +75,15 @@ class Kube:
     def secret_exists(self, namespace: str, name: str) -> bool:
         return self._call(f"read secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace, missing_ok=True) is not None
 
+    def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """One key of a Secret, decoded (None when the Secret or key is missing). Callers must
+        never print it: it goes into request headers only."""
+        import base64
+
+        secret = self._call(f"read secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace, missing_ok=True)
+        encoded = ((secret or {}).get("data") or {}).get(key)
+        return base64.b64decode(encoded).decode() if encoded else None
+
     def quotas(self, namespace: str) -> list[dict[str, Any]]:
         return self._call("list resource quotas", self.core.list_namespaced_resource_quota, namespace)["items"]  # type: ignore[no-any-return]
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tgictl.cli.output import Format, OutputOption, handles_errors, print_json, print_table
+from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors, print_json, print_table
 
 EXIT_SLO_MISSED = 1
 EXIT_CLIENT_BOUND = 4
@@ -75,6 +75,7 @@ def bench(
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Write one CSV row per request here.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Sweep only: PNG of latency against load.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for arrivals and prompt lengths.")] = 0,
+    api_key: ApiKeyOption = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Load-test a server: open or closed loop, or a sweep for the best rate meeting the SLO."""
@@ -89,11 +90,15 @@ def bench(
             if not file or url:
                 raise UsageError("--release loads the release of a spec: give -f tgi.yaml and no URL")
             from tgictl.cli.cluster_cmds import kube_for, spec_in
-            from tgictl.lifecycle.portforward import forwarded
+            from tgictl.lifecycle.portforward import api_key_headers, forwarded
 
-            url = stack.enter_context(forwarded(spec_in(file, namespace), kube_for(context)))
+            spec, kube = spec_in(file, namespace), kube_for(context)
+            headers = api_key_headers(spec, kube, api_key)
+            url = stack.enter_context(forwarded(spec, kube))
         elif not url:
             raise UsageError("give the server's URL, or --release -f tgi.yaml")
+        else:
+            headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
         if dataset:
             items = workload.from_jsonl(dataset, workload.Length.parse(output_len).draw(__import__("random").Random(seed)))
@@ -102,7 +107,7 @@ def bench(
         ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
         slo = SLOTargets(ms(slo_ttft_ms), ms(slo_tpot_ms), ms(slo_e2e_ms))
         job = Job(url.rstrip("/"), api, items, Profile(profile if profile != "sweep" else "concurrency", rate, concurrency),
-                  duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed)
+                  duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed, headers=headers)
         progress = _progress if sys.stderr.isatty() else None
         if profile == "sweep":
             if not slo.any:

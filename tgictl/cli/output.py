@@ -12,7 +12,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
@@ -28,6 +28,9 @@ class Format(str, enum.Enum):
 
 OutputOption = Annotated[Format, typer.Option("--output", "-o", help="Print a table for people or JSON for scripts.")]
 SpecOption = Annotated[str, typer.Option("--file", "-f", help="Spec file (tgi.yaml).")]
+ApiKeyOption = Annotated[Optional[str], typer.Option("--api-key", envvar="TGICTL_API_KEY", show_default=False,
+                                                       help="Bearer token for a server started with an API key (prefer the env var: flags show in process lists). "
+                                                            "With --release, read from serving.apiKeySecret when unset.")]
 
 
 def fail(error: TgictlError) -> typer.Exit:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -28,6 +28,8 @@ def sim(
     output_max: Annotated[int, typer.Option(help="Longest natural answer, tokens.")] = 128,
     load_seconds: Annotated[float, typer.Option(help="Pretend loading takes this long (probes see it).")] = 0.0,
     record_timestamps: Annotated[bool, typer.Option(help="Serve /debug/timestamps (arrival and first write per OpenAI stream) for client-accuracy benchmarks.")] = False,
+    api_key: Annotated[Optional[str], typer.Option("--api-key", envvar=["API_KEY", "VLLM_API_KEY", "LLAMA_API_KEY"], show_default=False,
+                                                   help="Require this bearer token on the routes the engine guards (read from the engine's env var).")] = None,
 ) -> None:
     """Serve TGI's HTTP API without a GPU: for CI, demos and wiring tests.
 
@@ -51,6 +53,7 @@ def sim(
         latency=LatencyModel(prefill_ms_per_token / 1000, decode_ms / 1000, decode_ms_per_seq / 1000),
         limits=Limits(max_input_tokens, max_total_tokens, max_batch_prefill_tokens, max_batch_total_tokens, max_concurrent_requests),
         output_min=output_min, output_max=output_max, load_seconds=load_seconds, record_timestamps=record_timestamps,
+        api_key=api_key,
     )
     typer.echo(f"tgictl sim ({engine}) serving {model_id} on http://{host}:{port}", err=True)
     try:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tgictl.cli.output import Format, OutputOption, handles_errors, print_json, print_table
+from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors, print_json, print_table
 
 
 @handles_errors
@@ -17,6 +17,7 @@ def smoke(
     context: Annotated[Optional[str], typer.Option("--context", help="kubeconfig context, with --release.")] = None,
     namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace, with --release (overrides metadata.namespace).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds each check may take.")] = 30.0,
+    api_key: ApiKeyOption = None,
     slo_requests: Annotated[int, typer.Option(help="Streamed requests for the SLO check (0: no SLO check).")] = 0,
     ttft_p50_ms: Annotated[Optional[float], typer.Option(help="SLO: TTFT p50 at most this, ms.")] = None,
     ttft_p95_ms: Annotated[Optional[float], typer.Option(help="SLO: TTFT p95 at most this, ms.")] = None,
@@ -36,7 +37,7 @@ def smoke(
         from tgictl.cli.cluster_cmds import kube_for, spec_in
         from tgictl.lifecycle.portforward import smoke_release
 
-        result = smoke_release(spec_in(file, namespace), kube_for(context), timeout)
+        result = smoke_release(spec_in(file, namespace), kube_for(context), timeout, api_key)
         if output is Format.json:
             print_json(result)
         else:
@@ -58,7 +59,8 @@ def smoke(
         slo_requests = 20
     ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
     slo = SLO(slo_requests, ms(ttft_p50_ms), ms(ttft_p95_ms), ms(itl_p50_ms), ms(itl_p95_ms))
-    report = asyncio.run(run_smoke(url, expect, slo, timeout))
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    report = asyncio.run(run_smoke(url, expect, slo, timeout, headers))
     if output is Format.json:
         print_json(report.as_dict())
     else:

@@ -114,12 +114,25 @@ def forwarded(spec: Spec, kube: Kube) -> Iterator[str]:
         yield forward.url
 
 
-def smoke_release(spec: Spec, kube: Kube, timeout_s: float = 30.0) -> dict[str, Any]:
+def api_key_headers(spec: Spec, kube: Kube, api_key: str | None = None) -> dict[str, str]:
+    """The Authorization header a release with ``serving.apiKeySecret`` wants: ``api_key`` when
+    given, else the key read from that Secret. Every engine here takes a bearer token."""
+    ref = spec.spec.serving.api_key_secret
+    if api_key is None and ref is not None:
+        api_key = kube.secret_value(namespace_of(spec), ref.name, ref.key)
+        if api_key is None:
+            raise ClusterError(f"serving.apiKeySecret: Secret {namespace_of(spec)}/{ref.name} has no key {ref.key!r}")
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def smoke_release(spec: Spec, kube: Kube, timeout_s: float = 30.0, api_key: str | None = None) -> dict[str, Any]:
     import asyncio
 
     from tgictl.smoke.runner import Expectations, run_smoke
 
     serving = spec.spec.serving
+    headers = api_key_headers(spec, kube, api_key)
     with forwarded(spec, kube) as url:
-        report = asyncio.run(run_smoke(url, Expectations(serving.max_input_tokens, serving.max_total_tokens), check_timeout=timeout_s))
+        report = asyncio.run(run_smoke(url, Expectations(serving.max_input_tokens, serving.max_total_tokens),
+                                       check_timeout=timeout_s, headers=headers))
     return report.as_dict()

@@ -71,14 +71,6 @@ def _placement(spec: Spec) -> tuple[dict[str, str], list[dict[str, object]]]:
     return dict(sorted(selector.items())), tolerations
 
 
-def _secret_env(spec: Spec) -> list[dict[str, str]]:
-    """Credentials the engine reads from env, each wired from its Secret."""
-    key = spec.spec.serving.api_key_secret
-    if key is None:
-        return []
-    return [{"name": engine_for(spec).facts.api_key_env, "secretName": key.name, "key": key.key}]
-
-
 def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
     """The chart values for a validated spec."""
     s = spec.spec
@@ -100,8 +92,12 @@ def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
             "flags": engine.flags(spec),
             "extraArgs": list(s.extra_args),
             "env": engine.env(spec),
-            "secretEnv": _secret_env(spec),
+            "secretEnv": [],
             "extraEnv": [],
+        },
+        "apiKeySecret": {
+            "name": s.serving.api_key_secret.name if s.serving.api_key_secret else "",
+            "key": s.serving.api_key_secret.key if s.serving.api_key_secret else "api-key",
         },
         "model": {
             "id": s.model.id,

@@ -52,6 +52,13 @@ class Flavor:
         """The in-stream error event of an OpenAI-style stream."""
         return {"error": {"message": refusal.message, "http_status_code": refusal.status}}
 
+    def guarded(self, path: str) -> bool:
+        """Whether an API key, when set, guards this path."""
+        return path.startswith("/v1")
+
+    def unauthorized(self) -> Refusal:
+        return Refusal(401, {"error": "Unauthorized"}, "authentication")
+
 
 class TGIFlavor(Flavor):
     name = "tgi"
@@ -78,6 +85,11 @@ class TGIFlavor(Flavor):
 
     def bad_request(self, message: str) -> Refusal:
         return Refusal(422, {"error": message, "error_type": "validation"}, "validation")
+
+    def guarded(self, path: str) -> bool:
+        # Only the inference routes; /health, /info, /metrics and /v1/models stay open.
+        return path in ("/", "/generate", "/generate_stream", "/v1/chat/completions", "/v1/completions", "/vertex",
+                        "/invocations", "/tokenize")
 
 
 class VLLMFlavor(Flavor):
@@ -117,6 +129,12 @@ class LlamaCppFlavor(Flavor):
 
     def bad_request(self, message: str) -> Refusal:
         return Refusal(400, {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}, "validation")
+
+    def guarded(self, path: str) -> bool:
+        return path not in ("/health", "/v1/health")  # /metrics too: scrapes must send the key
+
+    def unauthorized(self) -> Refusal:
+        return Refusal(401, {"error": {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}}, "authentication")
 
 
 FLAVORS: dict[str, type[Flavor]] = {f.name: f for f in (TGIFlavor, VLLMFlavor, LlamaCppFlavor)}

@@ -35,6 +35,7 @@ class SimConfig:
     output_max: int = 128
     load_seconds: float = 0.0  # pretend weights take this long to load
     record_timestamps: bool = False  # keep arrival/first-write times for /debug/timestamps
+    api_key: str | None = None  # when set, the engine's guarded routes need `Authorization: Bearer <key>`
 
 
 def _metrics_for(config: SimConfig) -> Any:
@@ -298,6 +299,8 @@ class Simulator:
                 return await handler(request)
 
             app.middlewares.append(stamp)
+        if self.config.api_key:
+            app.middlewares.append(self._authorize)
         if self.flavor.name == "tgi":
             routes += [web.post("/generate", self.generate), web.post("/generate_stream", self.generate_stream),
                        web.get("/info", self.info), web.post("/tokenize", self.tokenize)]
@@ -305,6 +308,13 @@ class Simulator:
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
         return app
+
+    @web.middleware
+    async def _authorize(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.flavor.guarded(request.path) and request.headers.get("Authorization") != f"Bearer {self.config.api_key}":
+            refusal = self.flavor.unauthorized()
+            return web.json_response(refusal.body, status=refusal.status)
+        return await handler(request)
 
     async def _start(self, app: web.Application) -> None:
         self.scheduler.start()

@@ -125,6 +125,13 @@ values, args or ConfigMaps), then extraEnv entries as given.
       name: {{ . }}
       key: {{ $.Values.model.hfTokenSecret.key }}
 {{- end }}
+{{- with .Values.apiKeySecret.name }}
+- name: {{ include "tgi.engine" (list "apiKeyEnv" $) }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.apiKeySecret.key }}
+{{- end }}
 {{- range .Values.engine.secretEnv }}
 - name: {{ .name }}
   valueFrom:

@@ -22,3 +22,7 @@ llama.cpp's llama-server (ghcr.io/ggml-org/llama.cpp:server-*).
 {{- define "tgi.engine.llamacpp.testBody" -}}
 {{- dict "prompt" .Values.tests.prompt "max_tokens" .Values.tests.maxNewTokens | toJson }}
 {{- end }}
+
+{{/* The variable the engine reads its API key from. llama-server guards /metrics too (only /health stays open): scrapes must send the key. */}}
+{{- define "tgi.engine.llamacpp.apiKeyEnv" -}}LLAMA_API_KEY{{- end }}
+{{- define "tgi.engine.llamacpp.metricsNeedApiKey" -}}true{{- end }}

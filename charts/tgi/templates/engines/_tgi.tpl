@@ -27,3 +27,7 @@ every shard, so one path serves startup, readiness and liveness.
 {{- define "tgi.engine.tgi.testBody" -}}
 {{- dict "inputs" .Values.tests.prompt "parameters" (dict "max_new_tokens" .Values.tests.maxNewTokens) | toJson }}
 {{- end }}
+
+{{/* The variable the engine reads its API key from. TGI guards only inference routes: /metrics stays open. */}}
+{{- define "tgi.engine.tgi.apiKeyEnv" -}}API_KEY{{- end }}
+{{- define "tgi.engine.tgi.metricsNeedApiKey" -}}{{- end }}

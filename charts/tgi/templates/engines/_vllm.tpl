@@ -26,3 +26,7 @@ startup and readiness wait for /v1/models instead; liveness uses /health.
 {{- define "tgi.engine.vllm.testBody" -}}
 {{- dict "model" .Values.model.id "prompt" .Values.tests.prompt "max_tokens" .Values.tests.maxNewTokens | toJson }}
 {{- end }}
+
+{{/* The variable the engine reads its API key from. vLLM guards only /v1 routes: /metrics stays open. */}}
+{{- define "tgi.engine.vllm.apiKeyEnv" -}}VLLM_API_KEY{{- end }}
+{{- define "tgi.engine.vllm.metricsNeedApiKey" -}}{{- end }}
