@@ -92,6 +92,7 @@ def test_render_to_stdout_and_directory(tmp_path: Path) -> None:
     spec = str(SPECS / "a100-8b.yaml")
     streamed = invoke("render", "-f", spec)
     assert streamed.exit_code == 0
+    assert invoke("render", "-f", spec, "-o", "-").stdout == streamed.stdout  # "-" is stdout, not a directory
     assert streamed.stdout.count("\nkind: ") + streamed.stdout.startswith("kind") >= 4
     out = tmp_path / "out"
     (out).mkdir()

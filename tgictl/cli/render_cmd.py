@@ -23,7 +23,7 @@ class RenderFormat(str, enum.Enum):
 def render(
     file: SpecOption = "tgi.yaml",
     format: Annotated[RenderFormat, typer.Option("--format", help="values, manifests, kustomize, argocd or flux.")] = RenderFormat.manifests,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory to write (one file per object); stdout when unset.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory to write (one file per object); stdout when unset or '-'.")] = None,
     include_tests: Annotated[bool, typer.Option(help="Include the chart's `helm test` pod.")] = False,
     repo_url: Annotated[str, typer.Option(help="argocd/flux: Git repository holding the chart or tree (Argo CD).")] = "https://git.example.com/platform/llm-deployments.git",
     revision: Annotated[str, typer.Option(help="argocd: branch, tag or commit to follow.")] = "main",
@@ -42,7 +42,7 @@ def render(
     options = service.Options(include_tests=include_tests, source=PurePath(file).name, repo_url=repo_url,
                               revision=revision, path=path, kustomize_path=kustomize_path, flux_source=flux_source)
     result = service.render(spec, format.value, options=options)
-    if out is None:
+    if out is None or str(out) == "-":
         typer.echo(result.stream, nl=False)
         return
     for path in result.write(out):
