@@ -46,6 +46,17 @@ def _print_summary(result: dict[str, Any]) -> None:
         typer.echo(f"WARNING client-bound: {warning}", err=True)
 
 
+def _print_sweep(result: dict[str, Any], min_attainment: float) -> None:
+    steps = [result["ceiling"], *result["points"]]
+    print_table(["STEP", "TARGET/s", "ACHIEVED req/s", "TTFT p95 ms", "TPOT p95 ms", "ATTAINMENT"],
+                [(p["profile"], f"{p['client']['target_rate']:.2f}" if p["client"]["target_rate"] else "-", f"{p['request_rate']:.2f}",
+                  f"{p['ttft_ms'].get('p95', float('nan')):.1f}", f"{p['tpot_ms'].get('p95', float('nan')):.1f}",
+                  f"{p['slo_attainment']:.1%}") for p in steps])
+    best = result["best"]
+    typer.echo(f"best rate meeting the SLO for {min_attainment:.0%} of requests: "
+               + (f"{best['client']['target_rate']:.2f}/s (goodput {best['goodput_rps']:.2f} req/s)" if best else "none"))
+
+
 @handles_errors
 def bench(
     url: Annotated[Optional[str], typer.Argument(help="Base URL of the server.")] = None,
@@ -85,68 +96,67 @@ def bench(
     from tgictl.loadgen.runner import Job, Profile, bench as run_bench, sweep
     from tgictl.loadgen.stats import SLOTargets
 
-    with contextlib.ExitStack() as stack:
-        if release:
-            if not file or url:
-                raise UsageError("--release loads the release of a spec: give -f tgi.yaml and no URL")
-            from tgictl.cli.cluster_cmds import kube_for, spec_in
-            from tgictl.lifecycle.portforward import api_key_headers, forwarded
-
-            spec, kube = spec_in(file, namespace), kube_for(context)
-            headers = api_key_headers(spec, kube, api_key)
-            url = stack.enter_context(forwarded(spec, kube))
-        elif not url:
-            raise UsageError("give the server's URL, or --release -f tgi.yaml")
-        else:
-            headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-        if dataset:
-            items = workload.from_jsonl(dataset, workload.Length.parse(output_len).draw(__import__("random").Random(seed)))
-        else:
-            items = workload.synthetic(max(requests, 1000), workload.Length.parse(input_len), workload.Length.parse(output_len), seed)
-        ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
-        slo = SLOTargets(ms(slo_ttft_ms), ms(slo_tpot_ms), ms(slo_e2e_ms))
+    if profile == "sweep" and not any(v is not None for v in (slo_ttft_ms, slo_tpot_ms, slo_e2e_ms)):
+        raise UsageError("a sweep searches for the best rate meeting an SLO: give --slo-ttft-ms, --slo-tpot-ms or --slo-e2e-ms")
+    if dataset:
+        items = workload.from_jsonl(dataset, workload.Length.parse(output_len).draw(__import__("random").Random(seed)))
+    else:
+        items = workload.synthetic(max(requests, 1000), workload.Length.parse(input_len), workload.Length.parse(output_len), seed)
+    ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
+    slo = SLOTargets(ms(slo_ttft_ms), ms(slo_tpot_ms), ms(slo_e2e_ms))
+    progress = _progress if sys.stderr.isatty() else None
+    with contextlib.ExitStack() as stack:  # holds the port-forward open for the run, with --release
+        url, headers = _target(stack, url, release, file, namespace, context, api_key)
         job = Job(url.rstrip("/"), api, items, Profile(profile if profile != "sweep" else "concurrency", rate, concurrency),
                   duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed, headers=headers)
-        progress = _progress if sys.stderr.isatty() else None
         if profile == "sweep":
-            if not slo.any:
-                raise UsageError("a sweep searches for the best rate meeting an SLO: give --slo-ttft-ms, --slo-tpot-ms or --slo-e2e-ms")
             result = sweep(job, slo, sweep_steps, min_attainment, workers, progress)
-            steps = [result["ceiling"], *result["points"]]
-            if plot:
-                report.write_plot(plot, result["points"], f"{url} sweep")
-            if csv_out:
-                report.write_csv(csv_out, [r for p in steps for r in p["_results"]])
-            if json_out:
-                report.write_json(json_out, result)
-            if output is Format.json:
-                print_json(report.public(result))
-            else:
-                print_table(["STEP", "TARGET/s", "ACHIEVED req/s", "TTFT p95 ms", "TPOT p95 ms", "ATTAINMENT"],
-                            [(p["profile"], f"{p['client']['target_rate']:.2f}" if p["client"]["target_rate"] else "-", f"{p['request_rate']:.2f}",
-                              f"{p['ttft_ms'].get('p95', float('nan')):.1f}", f"{p['tpot_ms'].get('p95', float('nan')):.1f}",
-                              f"{p['slo_attainment']:.1%}") for p in steps])
-                best = result["best"]
-                typer.echo(f"best rate meeting the SLO for {min_attainment:.0%} of requests: "
-                           + (f"{best['client']['target_rate']:.2f}/s (goodput {best['goodput_rps']:.2f} req/s)" if best else "none"))
-            client_bound = any(p["client"]["client_bound"] for p in steps)
-            missed = result["best"] is None
         else:
             result = run_bench(job, slo, workers, progress)
-            if progress:
-                sys.stderr.write("\n")
-            if csv_out:
-                report.write_csv(csv_out, result["_results"])
-            if json_out:
-                report.write_json(json_out, result)
-            if output is Format.json:
-                print_json(report.public(result))
-            else:
-                _print_summary(result)
-            client_bound = result["client"]["client_bound"]
-            missed = (slo.any and result["slo_attainment"] < min_attainment) or result["succeeded"] == 0
-        if missed:
-            raise typer.Exit(EXIT_SLO_MISSED)
-        if strict and client_bound:
-            raise typer.Exit(EXIT_CLIENT_BOUND)
+    if profile == "sweep":
+        steps = [result["ceiling"], *result["points"]]
+        if plot:
+            report.write_plot(plot, result["points"], f"{url} sweep")
+        if csv_out:
+            report.write_csv(csv_out, [r for p in steps for r in p["_results"]])
+        client_bound = any(p["client"]["client_bound"] for p in steps)
+        missed = result["best"] is None
+    else:
+        if progress:
+            sys.stderr.write("\n")
+        if csv_out:
+            report.write_csv(csv_out, result["_results"])
+        client_bound = result["client"]["client_bound"]
+        missed = (slo.any and result["slo_attainment"] < min_attainment) or result["succeeded"] == 0
+    if json_out:
+        report.write_json(json_out, result)
+    if output is Format.json:
+        print_json(report.public(result))
+    elif profile == "sweep":
+        _print_sweep(result, min_attainment)
+    else:
+        _print_summary(result)
+    if missed:
+        raise typer.Exit(EXIT_SLO_MISSED)
+    if strict and client_bound:
+        raise typer.Exit(EXIT_CLIENT_BOUND)
+
+
+def _target(stack: contextlib.ExitStack, url: str | None, release: bool, file: str | None, namespace: str | None,
+            context: str | None, api_key: str | None) -> tuple[str, dict[str, str]]:
+    """The base URL to load and the headers to send: the URL given, or a port-forward to the release
+    (whose key, when the spec names a Secret, comes from the cluster)."""
+    from tgictl.errors import UsageError
+
+    if release:
+        if not file or url:
+            raise UsageError("--release loads the release of a spec: give -f tgi.yaml and no URL")
+        from tgictl.cli.cluster_cmds import kube_for, spec_in
+        from tgictl.lifecycle.portforward import api_key_headers, forwarded
+
+        spec, kube = spec_in(file, namespace), kube_for(context)
+        headers = api_key_headers(spec, kube, api_key)
+        return stack.enter_context(forwarded(spec, kube)), headers
+    if not url:
+        raise UsageError("give the server's URL, or --release -f tgi.yaml")
+    return url, {"Authorization": f"Bearer {api_key}"} if api_key else {}
