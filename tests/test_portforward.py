@@ -50,11 +50,12 @@ def test_port_forward_carries_http_both_ways(served: Cluster) -> None:
 
 
 def test_smoke_release_through_the_port_forward(served: Cluster, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["smoke", "--release", "-f", spec_file(tmp_path), "-o", "json"])
+    result = runner.invoke(app, ["smoke", "--release", "-f", spec_file(tmp_path), "--ttft-p95-ms", "5000", "--slo-requests", "4",
+                                 "-o", "json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["passed"] and report["engine"] == "tgi"
-    assert {c["name"] for c in report["checks"] if c["status"] == "pass"} >= {"health", "generate", "stream"}
+    assert {c["name"] for c in report["checks"] if c["status"] == "pass"} >= {"health", "generate", "stream", "slo"}
     assert served.tunnels >= 2
 
 

@@ -134,4 +134,4 @@ def test_stream_check_fails_a_buffered_stream(faulty: str) -> None:
 def test_smoke_needs_a_url_or_a_release() -> None:
     assert runner.invoke(app, ["smoke"]).exit_code == 2
     both = runner.invoke(app, ["smoke", "http://127.0.0.1:9", "--release"])
-    assert both.exit_code == 2 and "--release smokes the release of a spec" in both.stderr
+    assert both.exit_code == 2 and "--release reaches the release of a spec" in both.stderr

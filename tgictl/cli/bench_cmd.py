@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from tgictl.cli import target
 from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors, print_json, print_table
 
 EXIT_SLO_MISSED = 1
@@ -106,7 +107,7 @@ def bench(
     slo = SLOTargets(ms(slo_ttft_ms), ms(slo_tpot_ms), ms(slo_e2e_ms))
     progress = _progress if sys.stderr.isatty() else None
     with contextlib.ExitStack() as stack:  # holds the port-forward open for the run, with --release
-        url, headers = _target(stack, url, release, file, namespace, context, api_key)
+        url, headers = target.server(stack, url, release, file, namespace, context, api_key)
         job = Job(url.rstrip("/"), api, items, Profile(profile if profile != "sweep" else "concurrency", rate, concurrency),
                   duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed, headers=headers)
         if profile == "sweep":
@@ -141,22 +142,3 @@ def bench(
     if strict and client_bound:
         raise typer.Exit(EXIT_CLIENT_BOUND)
 
-
-def _target(stack: contextlib.ExitStack, url: str | None, release: bool, file: str | None, namespace: str | None,
-            context: str | None, api_key: str | None) -> tuple[str, dict[str, str]]:
-    """The base URL to load and the headers to send: the URL given, or a port-forward to the release
-    (whose key, when the spec names a Secret, comes from the cluster)."""
-    from tgictl.errors import UsageError
-
-    if release:
-        if not file or url:
-            raise UsageError("--release loads the release of a spec: give -f tgi.yaml and no URL")
-        from tgictl.cli.cluster_cmds import kube_for, spec_in
-        from tgictl.lifecycle.portforward import api_key_headers, forwarded
-
-        spec, kube = spec_in(file, namespace), kube_for(context)
-        headers = api_key_headers(spec, kube, api_key)
-        return stack.enter_context(forwarded(spec, kube)), headers
-    if not url:
-        raise UsageError("give the server's URL, or --release -f tgi.yaml")
-    return url, {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Optional
 
 import typer
 
+from tgictl.cli import target
 from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors, print_json, print_table
 
 
@@ -28,39 +30,21 @@ def smoke(
     """Check health, limits, generation, streaming, chat, the 422 on long prompts, metrics and SLOs."""
     import asyncio
 
-    from tgictl.errors import UsageError
     from tgictl.smoke.runner import SLO, Expectations, run_smoke
-
-    if release:
-        if not file or url:
-            raise UsageError("--release smokes the release of a spec: give -f tgi.yaml and no URL")
-        from tgictl.cli.cluster_cmds import kube_for, spec_in
-        from tgictl.lifecycle.portforward import smoke_release
-
-        result = smoke_release(spec_in(file, namespace), kube_for(context), timeout, api_key)
-        if output is Format.json:
-            print_json(result)
-        else:
-            print_table(["CHECK", "RESULT", "SECONDS", "DETAIL"],
-                        [(c["name"], c["status"].upper(), f"{c['seconds']:.3f}", c["detail"]) for c in result["checks"]])
-        if not result["passed"]:
-            raise typer.Exit(1)
-        return
-    if not url:
-        raise UsageError("give the server's URL, or --release -f tgi.yaml")
 
     expect = Expectations()
     if file:
-        from tgictl.spec.load import load_file
+        from tgictl.cli.cluster_cmds import spec_in
 
-        serving = load_file(file).spec.serving
+        serving = spec_in(file, namespace).spec.serving
         expect = Expectations(serving.max_input_tokens, serving.max_total_tokens)
     if any(v is not None for v in (ttft_p50_ms, ttft_p95_ms, itl_p50_ms, itl_p95_ms)) and not slo_requests:
         slo_requests = 20
     ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
     slo = SLO(slo_requests, ms(ttft_p50_ms), ms(ttft_p95_ms), ms(itl_p50_ms), ms(itl_p95_ms))
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
-    report = asyncio.run(run_smoke(url, expect, slo, timeout, headers))
+    with contextlib.ExitStack() as stack:  # holds the port-forward open for the checks, with --release
+        url, headers = target.server(stack, url, release, file, namespace, context, api_key)
+        report = asyncio.run(run_smoke(url, expect, slo, timeout, headers))
     if output is Format.json:
         print_json(report.as_dict())
     else:

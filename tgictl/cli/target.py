@@ -1,0 +1,27 @@
+"""Which server `smoke` and `bench` talk to: the URL given, or with --release a
+port-forward to a ready pod of the spec's release (held open by the caller's
+ExitStack), with the API key to send."""
+
+from __future__ import annotations
+
+import contextlib
+
+from tgictl.errors import UsageError
+
+
+def server(stack: contextlib.ExitStack, url: str | None, release: bool, file: str | None, namespace: str | None,
+           context: str | None, api_key: str | None) -> tuple[str, dict[str, str]]:
+    """The base URL and the headers to send. With --release the key, when not given, comes from
+    the Secret the spec names (serving.apiKeySecret)."""
+    if release:
+        if not file or url:
+            raise UsageError("--release reaches the release of a spec: give -f tgi.yaml and no URL")
+        from tgictl.cli.cluster_cmds import kube_for, spec_in
+        from tgictl.lifecycle.portforward import api_key_headers, forwarded
+
+        spec, kube = spec_in(file, namespace), kube_for(context)
+        headers = api_key_headers(spec, kube, api_key)
+        return stack.enter_context(forwarded(spec, kube)), headers
+    if not url:
+        raise UsageError("give the server's URL, or --release -f tgi.yaml")
+    return url, {"Authorization": f"Bearer {api_key}"} if api_key else {}
