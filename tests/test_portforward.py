@@ -6,6 +6,9 @@ be reached."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -16,7 +19,7 @@ from typer.testing import CliRunner
 
 from cluster_fixtures import spec_file
 from fake_kube import Cluster, Step, pod
-from servers import simulator
+from servers import TGICTL, simulator
 from tgictl.cli.main import app
 
 runner = CliRunner()
@@ -95,3 +98,18 @@ def test_release_needs_a_spec_and_no_url(tmp_path: Path) -> None:
     for command in (["smoke", "--release", "http://x"], ["bench", "--release", "http://x", "-f", "tgi.yaml"], ["bench"]):
         result = runner.invoke(app, command)
         assert result.exit_code == 2 and "-f tgi.yaml" in result.stderr and "Traceback" not in result.output, command
+
+
+def test_port_forward_command_serves_until_stopped(served: Cluster, tmp_path: Path) -> None:
+    process = subprocess.Popen([TGICTL, "port-forward", "-f", spec_file(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ})
+    try:
+        url = (process.stdout.readline() if process.stdout else "").strip()
+        assert url.startswith("http://127.0.0.1:"), process.stderr.read() if process.stderr else ""
+        assert requests.get(f"{url}/info", timeout=10).json()["model_id"] == "tgictl/sim"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=10)
+    assert code == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/info", timeout=2)  # the listener is gone with the command

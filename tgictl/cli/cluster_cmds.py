@@ -211,6 +211,24 @@ def logs(
             typer.echo(f"[{name}] {line}")
 
 
+@handles_errors
+def port_forward(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+                 local_port: Annotated[int, typer.Option(help="Local port (a free one when 0).")] = 0) -> None:
+    """Reach a ready pod of the release on a local port until interrupted (Ctrl-C)."""
+    import signal
+
+    from tgictl.lifecycle.portforward import forwarded
+
+    with forwarded(spec_in(file, namespace), kube_for(context), local_port) as url:
+        typer.echo(url)  # alone on stdout, for scripts: URL=$(tgictl port-forward ... | head -1)
+        typer.echo("forwarding; Ctrl-C to stop", err=True)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the same way on SIGTERM
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+
+
 cache = typer.Typer(help="The model-cache PVC.", no_args_is_help=True)
 
 

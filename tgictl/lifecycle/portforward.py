@@ -39,9 +39,12 @@ def ready_pod(kube: Kube, namespace: str, selector: str) -> tuple[str, int]:
 class PortForward:
     """Listen on 127.0.0.1 (a free port) and tunnel each connection to ``pod:port``."""
 
-    def __init__(self, kube: Kube, namespace: str, pod: str, port: int) -> None:
+    def __init__(self, kube: Kube, namespace: str, pod: str, port: int, local_port: int = 0) -> None:
         self.kube, self.namespace, self.pod, self.port = kube, namespace, pod, port
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        try:
+            self.listener = socket.create_server(("127.0.0.1", local_port))
+        except OSError as err:
+            raise ClusterError(f"cannot listen on 127.0.0.1:{local_port}: {err.strerror}") from None
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.errors: list[str] = []
         self._open: set[socket.socket] = set()
@@ -104,13 +107,13 @@ def _pipe(a: Any, b: Any) -> None:
 
 
 @contextlib.contextmanager
-def forwarded(spec: Spec, kube: Kube) -> Iterator[str]:
+def forwarded(spec: Spec, kube: Kube, local_port: int = 0) -> Iterator[str]:
     """The base URL of a local port-forward to a ready pod of the spec's release."""
     from tgictl.lifecycle.deploy import selector
 
     namespace = namespace_of(spec)
     pod, port = ready_pod(kube, namespace, selector(spec))
-    with PortForward(kube, namespace, pod, port) as forward:
+    with PortForward(kube, namespace, pod, port, local_port) as forward:
         yield forward.url
 
 
