@@ -57,6 +57,7 @@ class Cluster:
     watches: dict[str, int] = field(default_factory=dict)  # resource -> watch requests
     watch_events: dict[str, int] = field(default_factory=dict)  # resource -> events sent on watches
     tunnels: int = 0
+    forbidden: set[str] = field(default_factory=set)  # resources RBAC denies (403), e.g. {"events", "pods/log"}
 
     @property
     def reached(self) -> int:
@@ -110,6 +111,13 @@ def app(cluster: Cluster) -> web.Application:
         if name not in cluster.crds:
             return _missing(f"customresourcedefinitions {name}")
         return web.json_response({"kind": "CustomResourceDefinition", "apiVersion": "apiextensions.k8s.io/v1", "metadata": {"name": name}})
+
+    @routes.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+    async def access_review(request: web.Request) -> web.Response:
+        review = await request.json()
+        wanted = review["spec"]["resourceAttributes"]
+        resource = wanted["resource"] + (f"/{wanted['subresource']}" if wanted.get("subresource") else "")
+        return web.json_response({**review, "status": {"allowed": resource not in cluster.forbidden}}, status=201)
 
     @routes.get("/apis/")
     async def apis(_: web.Request) -> web.Response:
@@ -169,6 +177,11 @@ def app(cluster: Cluster) -> web.Application:
 
     @routes.get("/api/v1/namespaces/{ns}/events")
     async def events(request: web.Request) -> web.StreamResponse:
+        if "events" in cluster.forbidden:
+            if request.query.get("watch") in ("true", "1"):
+                cluster.watches["events"] = cluster.watches.get("events", 0) + 1
+            return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+                                      "message": 'events is forbidden: User "dev" cannot list resource "events"'}, status=403)
         if request.query.get("watch") in ("true", "1"):
             return await watch(request, "events")
         seen = [e for s in cluster.steps[: min(cluster.position, len(cluster.steps))] for e in s.events]

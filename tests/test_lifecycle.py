@@ -109,6 +109,15 @@ def test_rollout_waits_like_kubectl_rollout_status(status: dict[str, int], waiti
     assert rollout_waiting({"spec": {"replicas": 3}, "status": status}) == waiting
 
 
+def test_deploy_works_when_rbac_hides_events(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.forbidden = {"events"}
+    cluster.steps = STARTUP
+    result = deploy(spec_file(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["phases"][-1] == "ready"
+    assert cluster.watches.get("events") == 1  # a 403 watch is not retried
+
+
 SCHEDULED = pod("Pending", waiting="ContainerCreating")
 FAILURES = {
     "insufficient-gpu": ([Step(pod("Pending", scheduled=False), [event("FailedScheduling", "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.", "Warning")])],
@@ -211,6 +220,19 @@ def test_doctor_fails_with_fixes(cluster: Cluster, helm_log: Path, tmp_path: Pat
                            "crd prometheusrules.monitoring.coreos.com", "secret hf-token", "quota"}
     assert all(c["fix"] for c in failed.values())
     assert "kubectl -n llm create secret generic hf-token" in failed["secret hf-token"]["fix"]
+
+
+def test_doctor_names_missing_permissions(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.nodes = [gpu_node(8)]
+    cluster.forbidden = {"events", "pods/portforward"}
+    result = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path, cache={"ephemeral": True}), "-o", "json"])
+    permissions = next(c for c in json.loads(result.stdout) if c["name"] == "permissions")
+    assert permissions["status"] == "warn" and result.exit_code == 0  # deploy degrades without these, it still works
+    assert permissions["fix"] == "ask for a Role in llm granting: list events, create pods/portforward"
+    cluster.forbidden = {"deployments"}
+    denied = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path, cache={"ephemeral": True}), "-o", "json"])
+    assert denied.exit_code == 1
+    assert "cannot create deployments (helm installs the Deployment)" in json.dumps(json.loads(denied.stdout))
 
 
 def test_status_rollback_delete(cluster: Cluster, helm_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,15 @@ class ClusterError(TgictlError):
     """The cluster could not be reached or refused a request."""
 
 
+class Forbidden(ClusterError):
+    """RBAC denies this request (403): retrying will not help."""
+
+
+def _refused(what: str, status: int, reason: str = "") -> ClusterError:
+    kind = Forbidden if status == 403 else ClusterError
+    return kind(f"{what}: the API server answered {status}{f' {reason}' if reason else ''}")
+
+
 class Kube:
     def __init__(self, context: str | None = None, kubeconfig: str | None = None) -> None:
         from kubernetes import client, config
@@ -36,6 +45,7 @@ class Kube:
         self.extensions = client.ApiextensionsV1Api(self.api)
         self.apis = client.ApisApi(self.api)
         self.version_api = client.VersionApi(self.api)
+        self.authorization = client.AuthorizationV1Api(self.api)
         self.server = self.api.configuration.host
 
     def _call(self, what: str, method: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
@@ -47,7 +57,7 @@ class Kube:
         except ApiException as err:
             if missing_ok and err.status == 404:
                 return None
-            raise ClusterError(f"{what}: the API server answered {err.status} {err.reason}") from None
+            raise _refused(what, err.status, err.reason) from None
         except HTTPError as err:
             raise ClusterError(f"{what}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
         data = response.data
@@ -84,6 +94,13 @@ class Kube:
         encoded = ((secret or {}).get("data") or {}).get(key)
         return base64.b64decode(encoded).decode() if encoded else None
 
+    def can(self, verb: str, resource: str, namespace: str, group: str = "", subresource: str = "") -> bool:
+        """Whether RBAC lets the current user do ``verb`` on ``resource`` here (a SelfSubjectAccessReview)."""
+        attributes = {"verb": verb, "resource": resource, "group": group, "subresource": subresource, "namespace": namespace}
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}}
+        answer = self._call(f"review access to {verb} {resource}", self.authorization.create_self_subject_access_review, review)
+        return bool(((answer or {}).get("status") or {}).get("allowed"))
+
     def quotas(self, namespace: str) -> list[dict[str, Any]]:
         return self._call("list resource quotas", self.core.list_namespaced_resource_quota, namespace)["items"]  # type: ignore[no-any-return]
 
@@ -104,7 +121,7 @@ class Kube:
                               allow_watch_bookmarks=False, timeout_seconds=timeout_s,
                               _preload_content=False, _request_timeout=timeout_s + 5)
         except ApiException as err:
-            raise ClusterError(f"watch {resource}: the API server answered {err.status} {err.reason}") from None
+            raise _refused(f"watch {resource}", err.status, err.reason) from None
         except HTTPError as err:
             raise ClusterError(f"watch {resource}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
         try:
@@ -166,7 +183,7 @@ class Kube:
         if response.status == 404:
             return None
         if response.status >= 400:
-            raise ClusterError(f"{what}: the API server answered {response.status}")
+            raise _refused(what, response.status)
         return json.loads(response.data)  # type: ignore[no-any-return]
 
     def log(self, namespace: str, pod: str, container: str = "server", tail: int = 200, previous: bool = False) -> list[str]:

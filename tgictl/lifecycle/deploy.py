@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tgictl.adapters import helm
-from tgictl.adapters.kube import ClusterError, Kube
+from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 from tgictl.engines import engine_for
 from tgictl.errors import TgictlError
 from tgictl.lifecycle.progress import Assessment, assess
@@ -80,7 +80,10 @@ def observe(kube: Kube, spec: Spec) -> Assessment:
         return Assessment("scheduling", "waiting for the Deployment controller to start the new revision")
     pods = sorted(kube.pods(namespace, current), key=lambda p: p["metadata"].get("creationTimestamp", ""))
     pod = pods[-1] if pods else None
-    events = kube.events(namespace)
+    try:
+        events = kube.events(namespace)
+    except Forbidden:
+        events = []  # RBAC may hide events; pod status and logs still tell most of the story
     log: list[str] = []
     previous: list[str] = []
     if pod is not None:

@@ -44,6 +44,18 @@ def _crds(spec: Spec) -> dict[str, str]:
     return needed
 
 
+# What tgictl and helm do in the namespace: (verb, group, resource, subresource, required, why).
+PERMISSIONS = (
+    ("create", "apps", "deployments", "", True, "helm installs the Deployment"),
+    ("create", "", "secrets", "", True, "helm keeps the release history in Secrets"),
+    ("list", "", "pods", "", True, "deploy and status follow the pods"),
+    ("watch", "", "pods", "", False, "deploy wakes on pod changes"),
+    ("list", "", "events", "", False, "deploy explains scheduling, pull and probe failures from events"),
+    ("get", "", "pods", "log", False, "deploy reads the engine's start-up log"),
+    ("create", "", "pods", "portforward", False, "deploy's smoke and --release reach the pod"),
+)
+
+
 def run_doctor(spec: Spec, kube: Kube, context: str | None = None) -> list[Check]:
     checks: list[Check] = []
 
@@ -143,7 +155,17 @@ def run_doctor(spec: Spec, kube: Kube, context: str | None = None) -> list[Check
                                   "raise the quota or lower replicas/accelerator count")]
         return [Check("quota", PASS, f"no quota below {need} {accelerator.resource} in {namespace}")]
 
-    for name, body in (("accelerators", gpus), ("storage", storage), ("crds", crds), ("metrics api", metrics_apis),
-                       ("secrets", secrets), ("quota", quota)):
+    def permissions() -> list[Check]:
+        denied = [(verb, resource + (f"/{sub}" if sub else ""), required, why) for verb, group, resource, sub, required, why in PERMISSIONS
+                  if not kube.can(verb, resource, namespace, group, sub)]
+        if not denied:
+            return [Check("permissions", PASS, f"RBAC allows all {len(PERMISSIONS)} verbs deploy uses in {namespace}")]
+        status = FAIL if any(required for _, _, required, _ in denied) else WARN
+        detail = "; ".join(f"cannot {verb} {resource} ({why})" for verb, resource, _, why in denied)
+        grant = ", ".join(f"{verb} {resource}" for verb, resource, _, _ in denied)
+        return [Check("permissions", status, detail, f"ask for a Role in {namespace} granting: {grant}")]
+
+    for name, body in (("permissions", permissions), ("accelerators", gpus), ("storage", storage), ("crds", crds),
+                       ("metrics api", metrics_apis), ("secrets", secrets), ("quota", quota)):
         attempt(name, body)
     return checks

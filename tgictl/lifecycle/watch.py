@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from tgictl.adapters.kube import ClusterError, Kube
+from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 
 # Seconds a single watch runs before it is renewed (the server ends it then);
 # also how long a stopped watcher thread may linger.
@@ -60,5 +60,7 @@ class Changes:
                     version = (obj.get("metadata") or {}).get("resourceVersion") or version
                     if self._relevant(resource, obj):
                         self._changed.set()
+            except Forbidden:
+                return  # RBAC does not let us watch this: polling alone will do
             except (ClusterError, ValueError):
                 self._stop.wait(RETRY_S)  # the API hiccuped: the loop keeps listing meanwhile
