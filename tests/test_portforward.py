@@ -113,3 +113,24 @@ def test_port_forward_command_serves_until_stopped(served: Cluster, tmp_path: Pa
     assert code == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/info", timeout=2)  # the listener is gone with the command
+
+
+def test_a_dropped_tunnel_leaves_no_traceback() -> None:
+    # The API server going away mid-tunnel kills the client's proxy thread; the user sees
+    # the connection error, not a thread traceback.
+    import threading
+
+    from tgictl.lifecycle.portforward import _quiet_tunnel_threads
+
+    seen: list[str] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: seen.append(args.thread.name if args.thread else "?")
+    try:
+        _quiet_tunnel_threads()
+        for name in ("Kubernetes port forward proxy: 8080", "some other thread"):
+            thread = threading.Thread(target=lambda: 1 / 0, name=name)
+            thread.start()
+            thread.join()
+    finally:
+        threading.excepthook = previous
+    assert seen == ["some other thread"]

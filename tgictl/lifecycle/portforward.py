@@ -36,6 +36,25 @@ def ready_pod(kube: Kube, namespace: str, selector: str) -> tuple[str, int]:
     raise ClusterError(f"no ready pod matches {selector} in namespace {namespace}")
 
 
+def _quiet_tunnel_threads() -> None:
+    """Keep the client's tunnel threads' tracebacks off stderr.
+
+    The kubernetes client runs one proxy thread per tunnel, which raises (e.g.
+    ConnectionResetError) when the API server drops the tunnel; the tunnel's
+    connection then closes, and that is what the HTTP client sees and reports."""
+    previous = threading.excepthook
+    if getattr(previous, "tgictl_quiet", False):
+        return
+
+    def hook(args: Any) -> None:
+        if args.thread is not None and args.thread.name.startswith("Kubernetes port forward proxy"):
+            return
+        previous(args)
+
+    hook.tgictl_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
 class PortForward:
     """Listen on 127.0.0.1 (a free port) and tunnel each connection to ``pod:port``."""
 
@@ -51,6 +70,7 @@ class PortForward:
         self._lock = threading.Lock()
 
     def __enter__(self) -> PortForward:
+        _quiet_tunnel_threads()
         # One tunnel up front, so a refused port-forward fails here with the API's reason
         # rather than later as a reset connection inside the smoke test.
         self.kube.open_port(self.namespace, self.pod, self.port).close()
