@@ -135,6 +135,8 @@ FAILURES = {
                       "model not found on the Hub (404)"),
     "nccl": ([Step(pod(running=True), [], ["Waiting for shard to be ready...", "RuntimeError: NCCL error in: ... unhandled system error, Error while creating shared memory segment"])],
              "NCCL failed between shards"),
+    "missing-secret": ([Step(pod(waiting="CreateContainerConfigError", waiting_message='secret "hf-token" not found'))],
+                       "CreateContainerConfigError: the container cannot be created as specified"),
     "probe-budget": ([Step(pod(running=True), [event("Killing", "Container server failed startup probe, will be restarted")], ["Download: [2/30] -- ETA: 1:10:00"])],
                      "start-up probe budget exceeded"),
 }
@@ -173,7 +175,7 @@ def test_deploy_gives_up_after_the_budget(cluster: Cluster, helm_log: Path, tmp_
     from tgictl.lifecycle.deploy import DeployFailed, deploy as run_deploy
     from tgictl.spec.load import load_file
 
-    with pytest.raises(DeployFailed, match="not ready after 0s \\(last phase: download\\)"):
+    with pytest.raises(DeployFailed, match="not ready after 0s \\(last phase: download: Download: \\[1/30\\] -- ETA: 2:00:00\\)"):
         run_deploy(load_file(spec_file(tmp_path)), Kube(), poll_s=0.01, budget_s=0.05)
 
 

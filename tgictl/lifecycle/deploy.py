@@ -144,7 +144,7 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
                 result.seconds = time.monotonic() - started
                 return result
             if state.failed or time.monotonic() - started > budget:
-                cause = state.failure or f"not ready after {budget:.0f}s (last phase: {state.phase})"
+                cause = state.failure or f"not ready after {budget:.0f}s (last phase: {state.phase}: {state.detail})"
                 undone = _undo(release, namespace, before, context)
                 evidence = "".join(f"\n  | {line}" for line in state.evidence)
                 raise DeployFailed(f"{release} failed: {cause}{evidence}\n{undone}")

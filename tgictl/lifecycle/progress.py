@@ -86,6 +86,11 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
     if reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
         return Assessment("failed", waiting.get("message", reason), f"{reason}: the image cannot be pulled; check image.repository/tag "
                           "and image.pullSecrets", [waiting.get("message", reason)])
+    if reason in ("CreateContainerConfigError", "CreateContainerError"):
+        message = waiting.get("message", reason)
+        return Assessment("failed", message, f"{reason}: the container cannot be created as specified, usually a Secret or "
+                          "ConfigMap (or a key in it) that does not exist in the namespace; `tgictl doctor` checks the spec's Secrets",
+                          [message])
     if terminated_last.get("reason") == "OOMKilled":
         return Assessment("failed", "OOMKilled", "OOMKilled: the container exceeded its memory limit (loading weights stages them in "
                           "host memory); raise hardware.memory", [f"exit code {terminated_last.get('exitCode')}"])
