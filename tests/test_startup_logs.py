@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -61,3 +62,36 @@ def test_real_llama_server_start_is_read_as_load_warmup_ready(cluster: Cluster, 
     replay(cluster, [line for line in lines if "cleaning up" not in line])
     path = spec_file(tmp_path, engine={"name": "llamacpp"}, model={"id": "/models/tiny-llama.gguf"})
     assert deployed_phases(path) == ["starting", "load", "warmup", "ready"]
+
+
+def deploy_failure(path: str) -> str:
+    result = runner.invoke(app, ["deploy", "-f", path, "--no-smoke", "--poll", "0.01"])
+    assert result.exit_code == 1, result.output
+    return result.stderr
+
+
+def test_real_llama_server_failing_to_load_a_corrupt_gguf_is_named(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    from llama import llama_server_binary
+
+    corrupt = tmp_path / "broken.gguf"
+    corrupt.write_bytes(b"not a gguf file" * 100)
+    crashed = subprocess.run([llama_server_binary(), "--model", str(corrupt), "--port", "0"], capture_output=True, text=True, timeout=60)
+    lines = (crashed.stdout + crashed.stderr).splitlines()
+    cluster.steps = [Step(pod(running=True), [], lines[:2]),
+                     Step(pod(waiting="CrashLoopBackOff", restarts=1), [], [], lines)]
+    stderr = deploy_failure(spec_file(tmp_path, engine={"name": "llamacpp"}, model={"id": "/models/broken.gguf"}))
+    assert "llama-server could not load the model" in stderr
+    assert "exiting due to model loading error" in stderr  # the evidence: the engine's own last lines
+
+
+def test_vllm_kv_cache_too_small_for_max_model_len_is_named(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    crash = VLLM_START[:7] + [
+        "(EngineCore_DP0 pid=212) ERROR 11-28 10:01:41 [core.py:708] ValueError: To serve at least one request with the model's max "
+        "seq len (131072), (16.00 GiB KV cache is needed, which is larger than the available KV cache memory (9.70 GiB). Based on the "
+        "available memory, the estimated maximum model length is 83248. Try increasing `gpu_memory_utilization` or decreasing "
+        "`max_model_len` when initializing the engine.",
+        "(APIServer pid=1) RuntimeError: Engine core initialization failed. See root cause above.",
+    ]
+    cluster.steps = [Step(pod(running=True), [], VLLM_START[:3]), Step(pod(waiting="CrashLoopBackOff", restarts=1), [], [], crash)]
+    stderr = deploy_failure(spec_file(tmp_path, engine={"name": "vllm"}))
+    assert "vLLM's KV cache cannot hold one sequence of max-model-len: lower serving.maxTotalTokens" in stderr

@@ -44,6 +44,8 @@ class EngineFacts:
     # Log lines that mark start-up phases, in order: (regex, phase), phase one of
     # download, load, warmup, ready. `tgictl deploy` reads them to show progress.
     log_phases: tuple[tuple[str, str], ...] = ()
+    # Log lines of start-up failures only this engine prints: (regex, the cause in words).
+    log_failures: tuple[tuple[str, str], ...] = ()
 
 
 class Engine(ABC):

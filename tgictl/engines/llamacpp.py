@@ -40,6 +40,10 @@ class LlamaCpp(Engine):
             (r"load_model: initializing|warming up|llama_context|kv_cache|model loaded", "warmup"),
             (r"listening on http|server is listening|all slots are idle", "ready"),
         ),
+        log_failures=(
+            (r"exiting due to model loading error|failed to load model",
+             "llama-server could not load the model: check model.id / model.ggufFile name a complete GGUF file"),
+        ),
         # The recording rules in charts/tgi/files/rules/llamacpp.yaml (a test keeps them in step).
         neutral_series=frozenset({"llm:queue_size", "llm:running_requests", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:time_per_output_token_seconds:mean", "llm:queue_size:pod"}),
     )

@@ -38,6 +38,11 @@ class VLLM(Engine):
             (r"Memory profiling|KV cache|Capturing CUDA graph", "warmup"),
             (r"Application startup complete", "ready"),
         ),
+        log_failures=(
+            (r"larger than the (available KV cache memory|maximum number of tokens that can be stored in KV cache)",
+             "vLLM's KV cache cannot hold one sequence of max-model-len: lower serving.maxTotalTokens or add GPUs "
+             "(`tgictl plan` sizes it)"),
+        ),
         # The recording rules in charts/tgi/files/rules/vllm.yaml (a test keeps them in step).
         neutral_series=frozenset({"llm:requests:rate5m", "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95", "llm:e2e_seconds:p50", "llm:e2e_seconds:p95", "llm:time_per_output_token_seconds:p95", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:kv_cache_utilization", "llm:queue_size:pod"}),
         inference_pool=True,

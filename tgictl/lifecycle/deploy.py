@@ -94,7 +94,8 @@ def observe(kube: Kube, spec: Spec) -> Assessment:
                 previous = kube.log(namespace, pod["metadata"]["name"], previous=True)
         except ClusterError:
             pass  # the container has not started: there is no log yet
-    state = assess(pod, events, log, engine_for(spec).facts.log_phases, previous)
+    facts = engine_for(spec).facts
+    state = assess(pod, events, log, facts.log_phases, previous, facts.log_failures)
     waiting = rollout_waiting(deployment) if deployment is not None else None
     if state.phase == "ready" and waiting:  # the newest pod is ready; the rollout is not done
         return Assessment("warmup", waiting)

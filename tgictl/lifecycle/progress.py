@@ -58,8 +58,8 @@ def _log_phase(lines: list[str], log_phases: tuple[tuple[str, str], ...]) -> str
     return reached
 
 
-def _log_failure(lines: list[str]) -> tuple[str, list[str]] | None:
-    for pattern, cause in _LOG_FAILURES:
+def _log_failure(lines: list[str], engine_failures: tuple[tuple[str, str], ...]) -> tuple[str, list[str]] | None:
+    for pattern, cause in (*_LOG_FAILURES, *engine_failures):
         hits = [line for line in lines if re.search(pattern, line)]
         if hits:
             return cause, hits[-3:]
@@ -67,8 +67,9 @@ def _log_failure(lines: list[str]) -> tuple[str, list[str]] | None:
 
 
 def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[str],
-           log_phases: tuple[tuple[str, str], ...], previous_log: list[str] | None = None) -> Assessment:
-    """The state of one pod of the release."""
+           log_phases: tuple[tuple[str, str], ...], previous_log: list[str] | None = None,
+           log_failures: tuple[tuple[str, str], ...] = ()) -> Assessment:
+    """The state of one pod of the release; ``log_phases`` and ``log_failures`` are the engine's."""
     if pod is None:
         return Assessment("scheduling", "waiting for the Deployment to create a pod")
     name = pod["metadata"]["name"]
@@ -99,7 +100,7 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
         if event.get("reason") in ("Killing", "Unhealthy") and "failed startup probe" in message:
             return Assessment("failed", message, "start-up probe budget exceeded: the engine did not become ready in time; "
                               "raise probes.startupBudgetSeconds or cache.downloadBandwidthMbps to what the network gives", [message])
-    found = _log_failure((previous_log or []) + log)
+    found = _log_failure((previous_log or []) + log, log_failures)
     if found:
         cause, lines = found
         return Assessment("failed", lines[-1], cause, lines)
