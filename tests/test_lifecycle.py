@@ -135,6 +135,10 @@ FAILURES = {
                       "model not found on the Hub (404)"),
     "nccl": ([Step(pod(running=True), [], ["Waiting for shard to be ready...", "RuntimeError: NCCL error in: ... unhandled system error, Error while creating shared memory segment"])],
              "NCCL failed between shards"),
+    "remote-code": ([Step(pod(waiting="CrashLoopBackOff", restarts=1), [], [], [
+        "ValueError: Loading /data/hub/models--org--m requires you to execute the configuration file in that repo on your local "
+        "machine. Make sure you have read the code there to avoid malicious use, then set the option `trust_remote_code=True` "
+        "to remove this error."])], "set model.trustRemoteCode: true"),
     "missing-secret": ([Step(pod(waiting="CreateContainerConfigError", waiting_message='secret "hf-token" not found'))],
                        "CreateContainerConfigError: the container cannot be created as specified"),
     "probe-budget": ([Step(pod(running=True), [event("Killing", "Container server failed startup probe, will be restarted")], ["Download: [2/30] -- ETA: 1:10:00"])],

@@ -23,6 +23,8 @@ _LOG_FAILURES = (
      "model not found on the Hub (404): check model.id and model.revision"),
     (r"NCCL error|ncclSystemError|Error while creating shared memory segment|unhandled system error",
      "NCCL failed between shards, usually /dev/shm: the chart mounts a memory-backed /dev/shm when sharded; check the node's GPU links and shm limits"),
+    (r"requires you to execute the configuration file in that repo|set the option `trust_remote_code=True`",
+     "the model ships its own Python code: set model.trustRemoteCode: true if you trust the repository (TGI and vLLM then run it)"),
     (r"CUDA out of memory|torch.OutOfMemoryError|Not enough memory to handle",
      "the GPU ran out of memory at start-up: lower max batch prefill/total tokens or the memory fraction (`tgictl plan` shows the budget)"),
 )
