@@ -60,11 +60,11 @@ def _print_sweep(result: dict[str, Any], min_attainment: float) -> None:
 
 @handles_errors
 def bench(
-    url: Annotated[Optional[str], typer.Argument(help="Base URL of the server.")] = None,
+    url: target.URLArgument = None,
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="With --release: the spec of the release to load.")] = None,
-    release: Annotated[bool, typer.Option("--release", help="Load the spec's deployed release through a port-forward instead of URL.")] = False,
-    context: Annotated[Optional[str], typer.Option("--context", help="kubeconfig context, with --release.")] = None,
-    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace, with --release (overrides metadata.namespace).")] = None,
+    release: target.ReleaseOption = False,
+    context: target.ReleaseContextOption = None,
+    namespace: target.ReleaseNamespaceOption = None,
     profile: Annotated[str, typer.Option(help="constant, poisson (open loop), concurrency (closed loop) or sweep.")] = "concurrency",
     rate: Annotated[float, typer.Option(help="Requests/s for constant and poisson.")] = 10.0,
     concurrency: Annotated[int, typer.Option(help="In-flight requests for concurrency (and the sweep's ceiling probe).")] = 8,

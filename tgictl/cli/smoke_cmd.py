@@ -13,11 +13,11 @@ from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors
 
 @handles_errors
 def smoke(
-    url: Annotated[Optional[str], typer.Argument(help="Base URL of the server, e.g. http://127.0.0.1:8080.")] = None,
+    url: target.URLArgument = None,
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="Spec whose limits /info must report.")] = None,
-    release: Annotated[bool, typer.Option("--release", help="Smoke the spec's deployed release through a port-forward instead of URL.")] = False,
-    context: Annotated[Optional[str], typer.Option("--context", help="kubeconfig context, with --release.")] = None,
-    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace, with --release (overrides metadata.namespace).")] = None,
+    release: target.ReleaseOption = False,
+    context: target.ReleaseContextOption = None,
+    namespace: target.ReleaseNamespaceOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds each check may take.")] = 30.0,
     api_key: ApiKeyOption = None,
     slo_requests: Annotated[int, typer.Option(help="Streamed requests for the SLO check (0: no SLO check).")] = 0,
