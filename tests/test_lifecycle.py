@@ -183,6 +183,14 @@ def test_deploy_gives_up_after_the_budget(cluster: Cluster, helm_log: Path, tmp_
         run_deploy(load_file(spec_file(tmp_path)), Kube(), poll_s=0.01, budget_s=0.05)
 
 
+def test_deploy_timeout_option_bounds_the_wait(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.steps = [Step(pod(running=True), [], ["Download: [1/30] -- ETA: 2:00:00"])]
+    result = runner.invoke(app, ["deploy", "-f", spec_file(tmp_path), "--no-smoke", "--poll", "0.01", "--timeout", "0.2"])
+    assert result.exit_code == 1 and "not ready after 0s (last phase: download" in result.stderr
+    upgrade = next(c for c in helm_calls(helm_log) if c["args"][0] == "upgrade")["args"]
+    assert upgrade[upgrade.index("--timeout") + 1] == "60s"  # helm's own operations keep a sane floor
+
+
 def test_unreachable_cluster_is_one_clear_line(helm_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "x",

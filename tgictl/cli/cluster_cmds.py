@@ -51,6 +51,7 @@ def deploy(
     namespace: NamespaceOption = None,
     smoke: Annotated[bool, typer.Option(help="Smoke-test through a port-forward once ready.")] = True,
     poll: Annotated[float, typer.Option(help="Seconds between looks at the pods.")] = 2.0,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds to wait for ready (default: the start-up probe budget + 60).")] = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Install or upgrade the release and watch it start; explain and undo a failure."""
@@ -63,7 +64,7 @@ def deploy(
             typer.echo(f"  {state.phase:<11} {state.detail}", err=True)
 
     kube = kube_for(context)
-    result = run_deploy(spec, kube, context=context, progress=progress, poll_s=poll)
+    result = run_deploy(spec, kube, context=context, progress=progress, poll_s=poll, budget_s=timeout)
     report: dict[str, Any] = {"release": result.release, "namespace": result.namespace, "revision": result.revision,
                               "phases": result.phases, "seconds": round(result.seconds, 1)}
     if smoke:

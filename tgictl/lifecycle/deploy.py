@@ -128,7 +128,7 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
     startup = values["probes"]["startup"]["periodSeconds"] * values["probes"]["startup"]["failureThreshold"]
     budget = budget_s if budget_s is not None else startup + MARGIN_S
     before = helm.history(release, namespace, context)
-    helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=int(budget))
+    helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=max(60, int(budget)))
     revision = (before[-1]["revision"] + 1) if before else 1
     result = DeployResult(release, namespace, revision)
     started = time.monotonic()
