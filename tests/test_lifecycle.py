@@ -257,9 +257,12 @@ def test_status_rollback_delete(cluster: Cluster, helm_log: Path, tmp_path: Path
     data = json.loads(status.stdout)
     assert (data["revision"], data["status"], data["phase"]) == (3, "deployed", "ready")
     assert data["pods"] == [{"pod": "demo-7d9f-abcde", "phase": "Running", "ready": True, "restarts": 0, "node": "gpu-node-1"}]
+    assert runner.invoke(app, ["history", "-f", path]).exit_code == 2  # not installed (FAKE_HELM_HISTORY=missing)
     none = runner.invoke(app, ["rollback", "-f", path])
     assert none.exit_code == 2 and "no earlier revision" in none.stderr
     monkeypatch.setenv("FAKE_HELM_HISTORY", PREVIOUS)
+    listed = runner.invoke(app, ["history", "-f", path])
+    assert listed.exit_code == 0 and [line.split()[:2] for line in listed.stdout.splitlines()[1:]] == [["1", "superseded"], ["2", "deployed"]]
     rolled = runner.invoke(app, ["rollback", "-f", path, "-o", "json"])
     assert rolled.exit_code == 0 and json.loads(rolled.stdout) == {"release": "demo", "namespace": "llm", "rolled_back_to": 1}
     deleted = runner.invoke(app, ["delete", "-f", path, "-o", "json"])

@@ -126,6 +126,25 @@ def status(
 
 
 @handles_errors
+def history(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+            output: OutputOption = Format.table) -> None:
+    """The release's revisions, oldest first, as Helm keeps them (what `rollback --revision` takes)."""
+    from tgictl.adapters import helm
+    from tgictl.errors import UsageError
+    from tgictl.render.manifests import namespace_of
+
+    spec = spec_in(file, namespace)
+    revisions = helm.history(spec.metadata.name, namespace_of(spec), context)
+    if not revisions:
+        raise UsageError(f"{spec.metadata.name} is not installed in {namespace_of(spec)}")
+    if output is Format.json:
+        print_json(revisions)
+        return
+    print_table(["REVISION", "UPDATED", "STATUS", "CHART", "DESCRIPTION"],
+                [(r.get("revision"), r.get("updated", ""), r.get("status"), r.get("chart", ""), r.get("description", "")) for r in revisions])
+
+
+@handles_errors
 def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
              revision: Annotated[Optional[int], typer.Option(help="Revision to return to (the previous one when unset).")] = None,
              output: OutputOption = Format.table) -> None:

@@ -38,7 +38,7 @@ app.command()(metrics_cmd.metrics)
 app.command()(metrics_cmd.top)
 app.command()(demo_cmd.demo)
 for command in (cluster_cmds.doctor, cluster_cmds.deploy, cluster_cmds.diff, cluster_cmds.status, cluster_cmds.logs,
-                cluster_cmds.rollback, cluster_cmds.delete):
+                cluster_cmds.history, cluster_cmds.rollback, cluster_cmds.delete):
     app.command()(command)
 app.command("port-forward")(cluster_cmds.port_forward)
 app.add_typer(autoscale_cmd.app, name="autoscale")
