@@ -223,6 +223,14 @@ def app(cluster: Cluster) -> web.Application:
             return web.json_response({"kind": "Status", "status": "Failure", "code": 400,
                                       "message": "container \"server\" is waiting to start"}, status=400)
         lines = step.previous_log if request.query.get("previous") == "true" else step.log
+        if request.query.get("follow") == "true":
+            # A followed log streams each line as the container writes it, then ends when it stops.
+            response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+            await response.prepare(request)
+            for line in lines:
+                await response.write((line + "\n").encode())
+                await asyncio.sleep(0.01)
+            return response
         return web.Response(text="".join(line + "\n" for line in lines))
 
     async def any_object(request: web.Request) -> web.Response:

@@ -307,6 +307,16 @@ def test_logs_prints_each_pod(cluster: Cluster, helm_log: Path, tmp_path: Path) 
     assert json.loads(as_json.stdout) == [{"pod": "demo-7d9f-abcde", "lines": ["Warming up model", "Connected"]}]
 
 
+def test_logs_follow_streams_every_pod(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    other = pod(running=True, ready=True, name="demo-7d9f-zzzzz")
+    cluster.steps = [Step(pod(running=True, ready=True), [], ["Warming up model", "Connected"], others=[other])]
+    result = runner.invoke(app, ["logs", "-f", spec_file(tmp_path), "--follow", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    lines = sorted((e["pod"], e["line"]) for e in map(json.loads, result.stdout.splitlines()))
+    assert lines == sorted((p, line) for p in ("demo-7d9f-abcde", "demo-7d9f-zzzzz") for line in ("Warming up model", "Connected"))
+    assert any("follow=true" in r for r in cluster.requests)
+
+
 def test_cache_warm_runs_the_job_and_removes_its_release(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
     job = "/apis/batch/v1/namespaces/llm/jobs/demo-cache-warm"
     cluster.objects = {job: [{"status": {"active": 1}}, {"status": {"active": 1}}, {"status": {"succeeded": 1}}]}

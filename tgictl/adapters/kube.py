@@ -124,18 +124,9 @@ class Kube:
             raise _refused(f"watch {resource}", err.status, err.reason) from None
         except HTTPError as err:
             raise ClusterError(f"watch {resource}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
-        try:
-            pending = b""
-            for chunk in response.stream(amt=None):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield json.loads(line)
-        except HTTPError as err:
-            raise ClusterError(f"watch {resource}: the stream broke ({type(err).__name__})") from None
-        finally:
-            response.release_conn()
+        for line in _lines(response, f"watch {resource}"):
+            if line.strip():
+                yield json.loads(line)
 
     def open_port(self, namespace: str, pod: str, port: int) -> Any:
         """A socket connected to ``port`` of ``pod``, tunnelled through the API server's
@@ -186,12 +177,47 @@ class Kube:
             raise _refused(what, response.status)
         return json.loads(response.data)  # type: ignore[no-any-return]
 
+    def follow_log(self, namespace: str, pod: str, container: str = "server", tail: int = 100) -> Iterator[str]:
+        """The container's log lines as they are written, until the container stops."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        what = f"follow the log of {pod}"
+        try:
+            response = self.core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=tail, follow=True,
+                                                         _preload_content=False)
+        except ApiException as err:
+            raise _refused(what, err.status, err.reason) from None
+        except HTTPError as err:
+            raise ClusterError(f"{what}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
+        for line in _lines(response, what):
+            yield line.decode(errors="replace").rstrip("\r")
+
     def log(self, namespace: str, pod: str, container: str = "server", tail: int = 200, previous: bool = False) -> list[str]:
         text = self._call(f"read the log of {pod}", self.core.read_namespaced_pod_log, pod, namespace,
                           container=container, tail_lines=tail, previous=previous, missing_ok=True)
         if not text or not isinstance(text, str):
             return []
         return text.splitlines()
+
+
+def _lines(response: Any, what: str) -> Iterator[bytes]:
+    """The lines of a streamed response (a watch, a followed log) as they arrive; the last one
+    only when the stream ends with it."""
+    from urllib3.exceptions import HTTPError
+
+    try:
+        pending = b""
+        for chunk in response.stream(amt=None):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            yield from lines
+        if pending:
+            yield pending
+    except HTTPError as err:
+        raise ClusterError(f"{what}: the stream broke ({type(err).__name__})") from None
+    finally:
+        response.release_conn()
 
 
 def _collection(api_version: str, namespace: str, kind: str) -> str:

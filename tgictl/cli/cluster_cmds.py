@@ -212,17 +212,35 @@ def logs(
     namespace: NamespaceOption = None,
     tail: Annotated[int, typer.Option(help="Lines from the end of each pod's log.")] = 100,
     previous: Annotated[bool, typer.Option(help="The previous (crashed) container's log.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep printing lines as they are written (JSON lines with -o json).")] = False,
     output: OutputOption = Format.table,
 ) -> None:
     """The engine's log lines from every pod of the release."""
+    import json
+
     from tgictl.lifecycle.deploy import selector
     from tgictl.render.manifests import namespace_of
 
     spec = spec_in(file, namespace)
     namespace = namespace_of(spec)
     kube = kube_for(context)
-    lines = {pod["metadata"]["name"]: kube.log(namespace, pod["metadata"]["name"], tail=tail, previous=previous)
-             for pod in kube.pods(namespace, selector(spec))}
+    pods = [pod["metadata"]["name"] for pod in kube.pods(namespace, selector(spec))]
+    if follow:
+        from tgictl.lifecycle.logs import follow as follow_logs
+
+        def emit(pod: str, line: str) -> None:
+            typer.echo(json.dumps({"pod": pod, "line": line}) if output is Format.json else f"[{pod}] {line}")
+
+        try:
+            errors = follow_logs(kube, namespace, pods, tail, emit)
+        except KeyboardInterrupt:
+            return
+        for error in errors:
+            typer.echo(f"error: {error}", err=True)
+        if errors:
+            raise typer.Exit(1)
+        return
+    lines = {pod: kube.log(namespace, pod, tail=tail, previous=previous) for pod in pods}
     if output is Format.json:
         print_json([{"pod": name, "lines": found} for name, found in lines.items()])
         return

@@ -1,0 +1,32 @@
+"""Follow the engine's log in every pod of a release at once: one thread per
+pod, lines handed to ``emit`` as they arrive (one at a time, never torn)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from tgictl.adapters.kube import ClusterError, Kube
+
+
+def follow(kube: Kube, namespace: str, pods: list[str], tail: int, emit: Callable[[str, str], None]) -> list[str]:
+    """Stream each pod's log until every stream ends; returns the streams' errors, one line each."""
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def one(pod: str) -> None:
+        try:
+            for line in kube.follow_log(namespace, pod, tail=tail):
+                with lock:
+                    emit(pod, line)
+        except ClusterError as err:
+            with lock:
+                errors.append(str(err))
+
+    threads = [threading.Thread(target=one, args=(pod,), name=f"log {pod}", daemon=True) for pod in pods]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)  # wake now and then, so Ctrl-C reaches the main thread
+    return errors
