@@ -13,7 +13,10 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402
 
-from tgictl.cli import autoscale_cmd, bench_cmd, cluster_cmds, demo_cmd, metrics_cmd, migrate_cmd, plan_cmd, render_cmd, sim_cmd, smoke_cmd, spec_cmds  # noqa: E402
+from tgictl.cli import (  # noqa: E402
+    autoscale_cmd, bench_cmd, cluster_cmds, demo_cmd, metrics_cmd, migrate_cmd, plan_cmd, release_cmds, render_cmd, sim_cmd,
+    smoke_cmd, spec_cmds,
+)
 
 app = typer.Typer(
     name="tgictl",
@@ -37,12 +40,12 @@ app.command()(bench_cmd.bench)
 app.command()(metrics_cmd.metrics)
 app.command()(metrics_cmd.top)
 app.command()(demo_cmd.demo)
-for command in (cluster_cmds.doctor, cluster_cmds.deploy, cluster_cmds.diff, cluster_cmds.status, cluster_cmds.logs,
-                cluster_cmds.history, cluster_cmds.rollback, cluster_cmds.delete):
+for command in (cluster_cmds.doctor, cluster_cmds.deploy, cluster_cmds.diff, cluster_cmds.status, release_cmds.logs,
+                release_cmds.history, release_cmds.rollback, release_cmds.delete):
     app.command()(command)
-app.command("port-forward")(cluster_cmds.port_forward)
+app.command("port-forward")(release_cmds.port_forward)
 app.add_typer(autoscale_cmd.app, name="autoscale")
-app.add_typer(cluster_cmds.cache, name="cache")
+app.add_typer(release_cmds.cache, name="cache")
 
 
 def run() -> None:

@@ -34,7 +34,7 @@ def smoke(
 
     expect = Expectations()
     if file:
-        from tgictl.cli.cluster_cmds import spec_in
+        from tgictl.cli.cluster_options import spec_in
 
         serving = spec_in(file, namespace).spec.serving
         expect = Expectations(serving.max_input_tokens, serving.max_total_tokens)

@@ -24,7 +24,7 @@ def server(stack: contextlib.ExitStack, url: str | None, release: bool, file: st
     if release:
         if not file or url:
             raise UsageError("--release reaches the release of a spec: give -f tgi.yaml and no URL")
-        from tgictl.cli.cluster_cmds import kube_for, spec_in
+        from tgictl.cli.cluster_options import kube_for, spec_in
         from tgictl.lifecycle.portforward import api_key_headers, forwarded
 
         spec, kube = spec_in(file, namespace), kube_for(context)
