@@ -26,6 +26,9 @@ from tgictl.spec.model import Spec
 Progress = Callable[[Assessment], None]
 # Waiting past the start-up budget by this much before giving up.
 MARGIN_S = 60
+# Looks at least this far apart (or poll_s, if shorter): a look is several API calls,
+# and a busy pod can fire many events a second.
+MIN_LOOK_S = 0.5
 
 
 class DeployFailed(TgictlError):
@@ -150,8 +153,10 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
                 evidence = "".join(f"\n  | {line}" for line in state.evidence)
                 raise DeployFailed(f"{release} failed: {cause}{evidence}\n{undone}")
             # Look again when a pod or event changes, or after poll_s at the latest
-            # (log lines move without either).
+            # (log lines move without either), but not more often than MIN_LOOK_S.
+            looked = time.monotonic()
             changes.wait(poll_s)
+            time.sleep(max(0.0, min(poll_s, MIN_LOOK_S) - (time.monotonic() - looked)))
 
 
 def _undo(release: str, namespace: str, before: list[dict[str, object]], context: str | None) -> str:

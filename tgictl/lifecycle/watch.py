@@ -63,4 +63,5 @@ class Changes:
             except Forbidden:
                 return  # RBAC does not let us watch this: polling alone will do
             except (ClusterError, ValueError):
+                version = None  # perhaps our version expired (410): start afresh
                 self._stop.wait(RETRY_S)  # the API hiccuped: the loop keeps listing meanwhile
