@@ -24,6 +24,12 @@ elif command == "history":
     print(history)
 elif command == "status":
     print(json.dumps({"name": args[1], "version": 3, "info": {"status": "deployed"}}))
+elif command == "uninstall" and os.environ.get("FAKE_HELM_NO_RELEASE"):
+    print(f"Error: uninstall: Release not loaded: {args[1]}: release: not found", file=sys.stderr)
+    sys.exit(1)
+elif command == os.environ.get("FAKE_HELM_FAIL"):
+    print(f"Error: {command} failed: admission webhook \"validate.kyverno.svc\" denied the request", file=sys.stderr)
+    sys.exit(1)
 elif command in ("upgrade", "rollback", "uninstall"):
     print(f"fake helm {command} ok")
 else:

@@ -166,6 +166,17 @@ def test_failed_upgrade_rolls_back_to_the_last_good_revision(cluster: Cluster, h
     assert rollback["args"][:3] == ["rollback", "demo", "2"]
 
 
+def test_a_failed_helm_upgrade_is_undone_too(cluster: Cluster, helm_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_HELM_FAIL", "upgrade")
+    result = deploy(spec_file(tmp_path))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert 'admission webhook "validate.kyverno.svc" denied the request' in result.stderr
+    assert "uninstalled (it was the first install)" in result.stderr
+    assert [c["args"][0] for c in helm_calls(helm_log)] == ["history", "upgrade", "uninstall"]
+    monkeypatch.setenv("FAKE_HELM_NO_RELEASE", "1")  # helm failed before recording any release
+    assert "nothing to undo: helm created no release" in deploy(spec_file(tmp_path)).stderr
+
+
 def test_crashloop_shows_the_last_log_lines(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
     cluster.steps = FAILURES["crashloop"][0]
     result = deploy(spec_file(tmp_path))

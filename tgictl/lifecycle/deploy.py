@@ -15,7 +15,7 @@ from typing import Any
 from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 from tgictl.engines import engine_for
-from tgictl.errors import TgictlError
+from tgictl.errors import TgictlError, ToolFailedError
 from tgictl.lifecycle.progress import Assessment, assess
 from tgictl.lifecycle.watch import Changes
 from tgictl.plan.service import planned_for_render
@@ -131,7 +131,11 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
     startup = values["probes"]["startup"]["periodSeconds"] * values["probes"]["startup"]["failureThreshold"]
     budget = budget_s if budget_s is not None else startup + MARGIN_S
     before = helm.history(release, namespace, context)
-    helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=max(60, int(budget)))
+    try:
+        helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=max(60, int(budget)))
+    except ToolFailedError as err:
+        # Helm may have applied some objects before failing (a webhook, a quota): undo them too.
+        raise DeployFailed(f"{err}\n{_undo(release, namespace, before, context)}") from None
     revision = (before[-1]["revision"] + 1) if before else 1
     result = DeployResult(release, namespace, revision)
     started = time.monotonic()
@@ -170,4 +174,6 @@ def _undo(release: str, namespace: str, before: list[dict[str, object]], context
         helm.uninstall(release, namespace, context)
         return "uninstalled (it was the first install)"
     except TgictlError as err:
+        if not deployed and "not found" in str(err):
+            return "nothing to undo: helm created no release"
         return f"could not undo: {err}"
