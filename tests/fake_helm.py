@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A stand-in `helm` for cluster commands: records its arguments (and values on
-stdin) to $FAKE_HELM_LOG as JSON lines, answers from $FAKE_HELM_HISTORY, and
-passes `template` and `lint` (which need no cluster) to the real helm."""
+stdin) to $FAKE_HELM_LOG as JSON lines, answers from $FAKE_HELM_HISTORY, fails
+the command $FAKE_HELM_FAIL names (and uninstall, as for a release helm never
+recorded, when $FAKE_HELM_NO_RELEASE is set), and passes `template` and `lint`
+(which need no cluster) to the real helm."""
 
 import json
 import os
