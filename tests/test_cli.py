@@ -189,3 +189,20 @@ def test_plan_from_spec(tmp_path: Path) -> None:
 def test_autoscale_subcommand_help(sub: str) -> None:
     result = invoke("autoscale", sub, "--help")
     assert result.exit_code == 0 and "Usage: " in result.stdout
+
+
+def test_render_away_from_the_repository_checks_core_kinds_and_names_the_rest(tmp_path: Path) -> None:
+    # An installed tgictl has Kubernetes' schemas (packaged) but no CRD directory.
+    import os
+    import subprocess
+
+    from servers import TGICTL
+
+    spec = str(SPECS / "autoscaled-vllm-gateway.yaml")
+    away = subprocess.run([TGICTL, "render", "-f", spec], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TGICTL_CRDS_DIR": str(tmp_path / "no-crds")})
+    assert away.returncode == 0, away.stderr
+    assert away.stderr.startswith("note: not schema-checked, no CRDs at hand")
+    assert "ServiceMonitor (monitoring.coreos.com/v1)" in away.stderr and "Deployment" not in away.stderr
+    here = subprocess.run([TGICTL, "render", "-f", spec], capture_output=True, text=True, timeout=60)
+    assert here.stdout == away.stdout and here.stderr == ""

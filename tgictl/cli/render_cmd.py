@@ -42,6 +42,9 @@ def render(
     options = service.Options(include_tests=include_tests, source=PurePath(file).name, repo_url=repo_url,
                               revision=revision, path=path, kustomize_path=kustomize_path, flux_source=flux_source)
     result = service.render(spec, format.value, options=options)
+    if result.unchecked:
+        typer.echo(f"note: not schema-checked, no CRDs at hand (set TGICTL_CRDS_DIR to a directory of CRD YAML): "
+                   f"{', '.join(result.unchecked)}", err=True)
     if out is None or str(out) == "-":
         typer.echo(result.stream, nl=False)
         return

@@ -65,6 +65,11 @@ def validate(objects: list[RenderedObject]) -> None:
         raise ValidationFailedError("rendered objects fail their schemas:\n" + "\n".join(lines))
 
 
+def unchecked(objects: list[RenderedObject]) -> list[str]:
+    """The kinds among ``objects`` no schema here could check (see schemas.checkable)."""
+    return sorted({f"{o.kind} ({o.obj.get('apiVersion')})" for o in objects if not schemas.checkable(o.obj)})
+
+
 def namespace_of(spec: Spec) -> str:
     return spec.metadata.namespace or "default"
 

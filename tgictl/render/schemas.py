@@ -80,8 +80,17 @@ def prepare() -> None:
     _registry()
 
 
+def checkable(obj: dict[str, Any]) -> bool:
+    """Whether this object can be schema-checked here: core kinds always (their schemas are
+    packaged); custom resources when a CRD directory is at hand. Without one (an installed
+    tgictl away from the repository) custom resources go unchecked, and render says so."""
+    return CRDS_DIR.is_dir() or _core_file(obj.get("apiVersion", ""), obj.get("kind", "")).is_file()
+
+
 def problems(obj: dict[str, Any]) -> list[str]:
-    """Schema violations of one object, as ``field.path: message`` lines."""
+    """Schema violations of one object, as ``field.path: message`` lines (none when not checkable)."""
+    if not checkable(obj):
+        return []
     api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
     validator = _validator(api_version, kind)
     if validator is None:

@@ -27,6 +27,7 @@ class Rendered:
 
     stream: str
     files: dict[str, str] = field(default_factory=dict)  # relative path → text
+    unchecked: list[str] = field(default_factory=list)  # kinds rendered without a schema to check them
 
     def write(self, directory: Path) -> list[Path]:
         if not self.files:
@@ -82,12 +83,13 @@ def _objects(ctx: _Context) -> list[manifests.RenderedObject]:
 
 def _manifests(ctx: _Context) -> Rendered:
     objects = _objects(ctx)
-    return Rendered(manifests.as_stream(objects), {o.filename: o.text for o in objects})
+    return Rendered(manifests.as_stream(objects), {o.filename: o.text for o in objects}, manifests.unchecked(objects))
 
 
 def _kustomize(ctx: _Context) -> Rendered:
-    files = gitops.kustomize_tree(_objects(ctx), ctx.options.source)
-    return Rendered("".join(f"# {name}\n{text}" for name, text in files.items()), files)
+    objects = _objects(ctx)
+    files = gitops.kustomize_tree(objects, ctx.options.source)
+    return Rendered("".join(f"# {name}\n{text}" for name, text in files.items()), files, manifests.unchecked(objects))
 
 
 def _gitops(kind: str) -> Callable[[_Context], Rendered]:
@@ -104,7 +106,7 @@ def _gitops(kind: str) -> Callable[[_Context], Rendered]:
         stream = gitops.as_stream([document], o.source)
         objects = manifests.split(stream)
         manifests.validate(objects)
-        return Rendered(stream, {objects[0].filename: stream})
+        return Rendered(stream, {objects[0].filename: stream}, manifests.unchecked(objects))
 
     return render_objects
 
