@@ -7,6 +7,8 @@ COPY pyproject.toml README.md ./
 COPY tgictl ./tgictl
 COPY charts ./charts
 RUN pip install --no-cache-dir .
+# The installed package finds the chart here (render, deploy from inside the image).
+ENV TGICTL_CHART=/src/charts/tgi
 EXPOSE 80
 # Port 80 and TGI's flags, so the chart's tgi partial deploys it unchanged. Like
 # TGI's own image it runs as root: binding port 80 as another user depends on

@@ -206,3 +206,15 @@ def test_render_away_from_the_repository_checks_core_kinds_and_names_the_rest(tm
     assert "ServiceMonitor (monitoring.coreos.com/v1)" in away.stderr and "Deployment" not in away.stderr
     here = subprocess.run([TGICTL, "render", "-f", spec], capture_output=True, text=True, timeout=60)
     assert here.stdout == away.stdout and here.stderr == ""
+
+
+def test_render_without_a_chart_is_one_clear_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from servers import TGICTL
+
+    result = subprocess.run([TGICTL, "render", "-f", str(SPECS / "a100-8b.yaml")], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "TGICTL_CHART": str(tmp_path / "missing")})
+    assert result.returncode == 1
+    assert result.stderr == f"error: no chart at {tmp_path / 'missing'}: set TGICTL_CHART to the charts/tgi directory of a tgictl checkout\n"

@@ -42,6 +42,13 @@ def _run(args: list[str], stdin: str | None = None) -> str:
     return Running(args, stdin).result()
 
 
+def _chart(chart: Path) -> str:
+    """The chart's path, or one clear line when this install has no chart beside it."""
+    if not (chart / "Chart.yaml").is_file():
+        raise ToolFailedError(f"no chart at {chart}: set TGICTL_CHART to the charts/tgi directory of a tgictl checkout")
+    return str(chart)
+
+
 def start_template(
     values: dict[str, Any],
     *,
@@ -52,7 +59,7 @@ def start_template(
     api_versions: tuple[str, ...] = (),
 ) -> str:
     """Start rendering the chart with ``values``; ``.result()`` is helm's multi-document YAML."""
-    args = ["template", release, str(chart), "--namespace", namespace, "--values", "-"]
+    args = ["template", release, _chart(chart), "--namespace", namespace, "--values", "-"]
     if not include_tests:
         args.append("--skip-tests")
     for api in api_versions:
@@ -67,7 +74,7 @@ def template(values: dict[str, Any], **options: Any) -> str:
 
 def lint(chart: Path = CHART_DIR, values: dict[str, Any] | None = None) -> str:
     """``helm lint --strict`` on the chart, optionally with values."""
-    args = ["lint", "--strict", str(chart)]
+    args = ["lint", "--strict", _chart(chart)]
     if values is not None:
         args += ["--values", "-"]
     return _run(args, stdin=json.dumps(values) if values is not None else None)
@@ -78,7 +85,7 @@ def upgrade_install(values: dict[str, Any], *, release: str, namespace: str, cha
     """`helm upgrade --install` with values on stdin; returns helm's output.
 
     No --wait: tgictl watches the start itself, to explain it as it happens."""
-    args = ["upgrade", "--install", release, str(chart), "--namespace", namespace, "--create-namespace",
+    args = ["upgrade", "--install", release, _chart(chart), "--namespace", namespace, "--create-namespace",
             "--values", "-", "--timeout", f"{timeout_s}s"]
     return _run(args + _context(kube_context), stdin=json.dumps(values))
 
