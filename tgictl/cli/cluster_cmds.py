@@ -40,11 +40,14 @@ def deploy(
     """Install or upgrade the release and watch it start; explain and undo a failure."""
     from tgictl.lifecycle.deploy import deploy as run_deploy
 
+    import time
+
     spec = spec_in(file, namespace)
+    started = time.monotonic()
 
     def progress(state: Any) -> None:
-        if output is Format.table:
-            typer.echo(f"  {state.phase:<11} {state.detail}", err=True)
+        if output is Format.table:  # seconds since the deploy began, the phase, what it is doing
+            typer.echo(f"  {time.monotonic() - started:5.0f}s  {state.phase:<11} {state.detail}", err=True)
 
     kube = kube_for(context)
     result = run_deploy(spec, kube, context=context, progress=progress, poll_s=poll, budget_s=timeout)
