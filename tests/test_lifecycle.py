@@ -44,7 +44,9 @@ def test_deploy_watches_every_phase_to_ready(cluster: Cluster, helm_log: Path, t
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["phases"] == ["scheduling", "image pull", "starting", "download", "load", "warmup", "ready"]
-    assert report["revision"] == 1
+    assert [t["phase"] for t in report["timeline"]] == report["phases"]
+    assert [t["at_s"] for t in report["timeline"]] == sorted(t["at_s"] for t in report["timeline"])
+    assert report["startup_budget_s"] > 0 and report["revision"] == 1
     upgrade = next(c for c in helm_calls(helm_log) if c["args"][0] == "upgrade")
     assert upgrade["args"][:4] == ["upgrade", "--install", "demo", str(Path(__file__).resolve().parents[1] / "charts" / "tgi")]
     assert "--namespace" in upgrade["args"] and "llm" in upgrade["args"]

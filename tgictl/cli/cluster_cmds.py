@@ -52,7 +52,9 @@ def deploy(
     kube = kube_for(context)
     result = run_deploy(spec, kube, context=context, progress=progress, poll_s=poll, budget_s=timeout)
     report: dict[str, Any] = {"release": result.release, "namespace": result.namespace, "revision": result.revision,
-                              "phases": result.phases, "seconds": round(result.seconds, 1)}
+                              "phases": result.phases, "seconds": round(result.seconds, 1),
+                              "timeline": [{"phase": phase, "at_s": at} for phase, at in result.timeline],
+                              "startup_budget_s": result.startup_budget_s}
     if smoke:
         from tgictl.lifecycle.portforward import smoke_release
 
@@ -60,8 +62,8 @@ def deploy(
     if output is Format.json:
         print_json(report)
     else:
-        typer.echo(f"{result.release} revision {result.revision} ready in {result.seconds:.0f}s "
-                   f"({' → '.join(result.phases)})")
+        typer.echo(f"{result.release} revision {result.revision} ready in {result.seconds:.0f}s of a "
+                   f"{result.startup_budget_s:.0f}s start-up budget ({' → '.join(result.phases)})")
         if smoke:
             typer.echo(f"smoke: {'PASSED' if report['smoke']['passed'] else 'FAILED'}")
     if smoke and not report["smoke"]["passed"]:

@@ -42,6 +42,10 @@ class DeployResult:
     revision: int
     phases: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # When each phase began, seconds after the watch started: the measured cold start,
+    # to hold against the planned start-up budget.
+    timeline: list[tuple[str, float]] = field(default_factory=list)
+    startup_budget_s: float = 0.0
 
 
 def selector(spec: Spec) -> str:
@@ -137,7 +141,7 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
         # Helm may have applied some objects before failing (a webhook, a quota): undo them too.
         raise DeployFailed(f"{err}\n{_undo(release, namespace, before, context)}") from None
     revision = (before[-1]["revision"] + 1) if before else 1
-    result = DeployResult(release, namespace, revision)
+    result = DeployResult(release, namespace, revision, startup_budget_s=startup)
     started = time.monotonic()
     with Changes(kube, namespace, selector(spec), release) as changes:
         last = None
@@ -147,6 +151,7 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
                 progress(state)
             if not result.phases or result.phases[-1] != state.phase:
                 result.phases.append(state.phase)
+                result.timeline.append((state.phase, round(time.monotonic() - started, 1)))
             last = state
             if state.phase == "ready":
                 result.seconds = time.monotonic() - started
