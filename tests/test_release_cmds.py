@@ -22,12 +22,17 @@ runner = CliRunner()
 
 def test_status_rollback_delete(cluster: Cluster, helm_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"])]
+    cluster.nodes = [{"kind": "Node", "metadata": {"name": "gpu-node-1", "labels": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}}}]
     path = spec_file(tmp_path)
     status = runner.invoke(app, ["status", "-f", path, "-o", "json"])
     assert status.exit_code == 0, status.output
     data = json.loads(status.stdout)
     assert (data["revision"], data["status"], data["phase"]) == (3, "deployed", "ready")
-    assert data["pods"] == [{"pod": "demo-7d9f-abcde", "phase": "Running", "ready": True, "restarts": 0, "node": "gpu-node-1"}]
+    assert data["pods"] == [{"pod": "demo-7d9f-abcde", "phase": "Running", "ready": True, "restarts": 0, "node": "gpu-node-1",
+                             "gpu": "NVIDIA-A100-SXM4-80GB"}]
+    table = runner.invoke(app, ["status", "-f", path]).stdout.splitlines()
+    assert table[1].split() == ["POD", "PHASE", "READY", "RESTARTS", "NODE", "GPU"]
+    assert table[2].split() == ["demo-7d9f-abcde", "Running", "True", "0", "gpu-node-1", "NVIDIA-A100-SXM4-80GB"]
     assert runner.invoke(app, ["history", "-f", path]).exit_code == 2  # not installed (FAKE_HELM_HISTORY=missing)
     none = runner.invoke(app, ["rollback", "-f", path])
     assert none.exit_code == 2 and "no earlier revision" in none.stderr

@@ -79,36 +79,16 @@ def status(
     output: OutputOption = Format.table,
 ) -> None:
     """Release, revision, pods, readiness, restarts, where they run, and key metrics when Prometheus is known."""
-    from tgictl.adapters import helm
-    from tgictl.lifecycle.deploy import observe, selector
-    from tgictl.render.manifests import namespace_of
+    from tgictl.lifecycle.status import release_status
 
-    spec = spec_in(file, namespace)
-    namespace = namespace_of(spec)
-    kube = kube_for(context)
-    release = helm.status(spec.metadata.name, namespace, context)
-    pods = kube.pods(namespace, selector(spec))
-    rows = []
-    for pod in pods:
-        statuses = (pod.get("status") or {}).get("containerStatuses") or [{}]
-        rows.append({"pod": pod["metadata"]["name"], "phase": (pod.get("status") or {}).get("phase"),
-                     "ready": all(c.get("ready") for c in statuses), "restarts": sum(c.get("restartCount", 0) for c in statuses),
-                     "node": (pod.get("spec") or {}).get("nodeName")})
-    state = observe(kube, spec)
-    data = {"release": spec.metadata.name, "namespace": namespace, "revision": release.get("version"),
-            "status": (release.get("info") or {}).get("status"), "engine": spec.spec.engine.name, "model": spec.spec.model.id,
-            "gpus_per_pod": spec.spec.hardware.accelerator.count, "phase": state.phase, "pods": rows}
-    if prometheus:
-        from tgictl.monitor import read_slis
-
-        found = read_slis(prometheus, namespace, spec.metadata.name)
-        data["metrics"] = found[0].values if found else None
+    data = release_status(spec_in(file, namespace), kube_for(context), context, prometheus)
     if output is Format.json:
         print_json(data)
         return
     typer.echo(f"{data['release']} ({data['engine']} serving {data['model']}) revision {data['revision']}: {data['status']}, "
                f"{data['phase']}")
-    print_table(["POD", "PHASE", "READY", "RESTARTS", "NODE"], [(r["pod"], r["phase"], r["ready"], r["restarts"], r["node"]) for r in rows])
+    print_table(["POD", "PHASE", "READY", "RESTARTS", "NODE", "GPU"],
+                [(r["pod"], r["phase"], r["ready"], r["restarts"], r["node"], r["gpu"] or "-") for r in data["pods"]])
     if data.get("metrics"):
         typer.echo("  ".join(f"{k}={v:.3g}" for k, v in data["metrics"].items() if v is not None))
 
