@@ -15,19 +15,14 @@ from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, 
 def history(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
             output: OutputOption = Format.table) -> None:
     """The release's revisions, oldest first, as Helm keeps them (what `rollback --revision` takes)."""
-    from tgictl.adapters import helm
-    from tgictl.errors import UsageError
-    from tgictl.render.manifests import namespace_of
+    from tgictl.lifecycle.release import revisions
 
-    spec = spec_in(file, namespace)
-    revisions = helm.history(spec.metadata.name, namespace_of(spec), context)
-    if not revisions:
-        raise UsageError(f"{spec.metadata.name} is not installed in {namespace_of(spec)}")
+    found = revisions(spec_in(file, namespace), context)
     if output is Format.json:
-        print_json(revisions)
+        print_json(found)
         return
     print_table(["REVISION", "UPDATED", "STATUS", "CHART", "DESCRIPTION"],
-                [(r.get("revision"), r.get("updated", ""), r.get("status"), r.get("chart", ""), r.get("description", "")) for r in revisions])
+                [(r.get("revision"), r.get("updated", ""), r.get("status"), r.get("chart", ""), r.get("description", "")) for r in found])
 
 
 @handles_errors
@@ -35,20 +30,13 @@ def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, names
              revision: Annotated[Optional[int], typer.Option(help="Revision to return to (the previous one when unset).")] = None,
              output: OutputOption = Format.table) -> None:
     """Return the release to an earlier revision (Helm keeps them)."""
-    from tgictl.adapters import helm
-    from tgictl.errors import UsageError
+    from tgictl.lifecycle.release import rollback as run_rollback
     from tgictl.render.manifests import namespace_of
 
     spec = spec_in(file, namespace)
-    namespace = namespace_of(spec)
-    history = helm.history(spec.metadata.name, namespace, context)
-    if revision is None:
-        if len(history) < 2:
-            raise UsageError(f"{spec.metadata.name} has no earlier revision to return to")
-        revision = int(history[-2]["revision"])
-    helm.rollback(spec.metadata.name, namespace, revision, context)
+    revision = run_rollback(spec, context, revision)
     if output is Format.json:
-        print_json({"release": spec.metadata.name, "namespace": namespace, "rolled_back_to": revision})
+        print_json({"release": spec.metadata.name, "namespace": namespace_of(spec), "rolled_back_to": revision})
     else:
         typer.echo(f"{spec.metadata.name} rolled back to revision {revision}")
 
@@ -58,16 +46,13 @@ def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespa
            wait: Annotated[bool, typer.Option(help="Return once the release's objects are gone.")] = True,
            output: OutputOption = Format.table) -> None:
     """Uninstall the release. The model-cache PVC is kept (weights are slow to download)."""
-    from tgictl.adapters import helm
+    from tgictl.lifecycle.release import delete as run_delete
     from tgictl.render.manifests import namespace_of
 
     spec = spec_in(file, namespace)
-    namespace = namespace_of(spec)
-    helm.uninstall(spec.metadata.name, namespace, context, wait=wait)
-    cache = spec.spec.cache
-    kept = None if cache.ephemeral or cache.existing_claim else f"{spec.metadata.name}-cache"  # an existing claim is not ours
+    kept = run_delete(spec, context, wait)
     if output is Format.json:
-        print_json({"release": spec.metadata.name, "namespace": namespace, "uninstalled": True, "kept_pvc": kept})
+        print_json({"release": spec.metadata.name, "namespace": namespace_of(spec), "uninstalled": True, "kept_pvc": kept})
     else:
         typer.echo(f"{spec.metadata.name} uninstalled" + (f"; PVC {kept} kept" if kept else ""))
 
@@ -85,21 +70,15 @@ def logs(
     """The engine's log lines from every pod of the release."""
     import json
 
-    from tgictl.lifecycle.deploy import selector
-    from tgictl.render.manifests import namespace_of
+    from tgictl.lifecycle import logs as pod_logs
 
-    spec = spec_in(file, namespace)
-    namespace = namespace_of(spec)
-    kube = kube_for(context)
-    pods = [pod["metadata"]["name"] for pod in kube.pods(namespace, selector(spec))]
+    spec, kube = spec_in(file, namespace), kube_for(context)
     if follow:
-        from tgictl.lifecycle.logs import follow as follow_logs
-
         def emit(pod: str, line: str) -> None:
             typer.echo(json.dumps({"pod": pod, "line": line}) if output is Format.json else f"[{pod}] {line}")
 
         try:
-            errors = follow_logs(kube, namespace, pods, tail, emit)
+            errors = pod_logs.follow(kube, spec, tail, emit)
         except KeyboardInterrupt:
             return
         for error in errors:
@@ -107,7 +86,7 @@ def logs(
         if errors:
             raise typer.Exit(1)
         return
-    lines = {pod: kube.log(namespace, pod, tail=tail, previous=previous) for pod in pods}
+    lines = pod_logs.tails(kube, spec, tail, previous)
     if output is Format.json:
         print_json([{"pod": name, "lines": found} for name, found in lines.items()])
         return
