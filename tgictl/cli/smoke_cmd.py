@@ -32,18 +32,18 @@ def smoke(
 
     from tgictl.smoke.runner import SLO, Expectations, run_smoke
 
-    expect = Expectations()
+    expect, spec = Expectations(), None
     if file:
         from tgictl.cli.cluster_options import spec_in
 
-        serving = spec_in(file, namespace).spec.serving
-        expect = Expectations(serving.max_input_tokens, serving.max_total_tokens)
+        spec = spec_in(file, namespace)
+        expect = Expectations(spec.spec.serving.max_input_tokens, spec.spec.serving.max_total_tokens)
     if any(v is not None for v in (ttft_p50_ms, ttft_p95_ms, itl_p50_ms, itl_p95_ms)) and not slo_requests:
         slo_requests = 20
     ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
     slo = SLO(slo_requests, ms(ttft_p50_ms), ms(ttft_p95_ms), ms(itl_p50_ms), ms(itl_p95_ms))
     with contextlib.ExitStack() as stack:  # holds the port-forward open for the checks, with --release
-        url, headers = target.server(stack, url, release, file, namespace, context, api_key)
+        url, headers = target.server(stack, url, release, file, namespace, context, api_key, spec)
         report = asyncio.run(run_smoke(url, expect, slo, timeout, headers))
     if output is Format.json:
         print_json(report.as_dict())

@@ -5,7 +5,7 @@ ExitStack), with the API key to send."""
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -18,16 +18,16 @@ ReleaseNamespaceOption = Annotated[Optional[str], typer.Option("--namespace", "-
 
 
 def server(stack: contextlib.ExitStack, url: str | None, release: bool, file: str | None, namespace: str | None,
-           context: str | None, api_key: str | None) -> tuple[str, dict[str, str]]:
+           context: str | None, api_key: str | None, spec: Any = None) -> tuple[str, dict[str, str]]:
     """The base URL and the headers to send. With --release the key, when not given, comes from
-    the Secret the spec names (serving.apiKeySecret)."""
+    the Secret the spec names (serving.apiKeySecret); ``spec`` is the spec when already loaded."""
     if release:
         if not file or url:
             raise UsageError("--release reaches the release of a spec: give -f tgi.yaml and no URL")
         from tgictl.cli.cluster_options import kube_for, spec_in
         from tgictl.lifecycle.portforward import api_key_headers, forwarded
 
-        spec, kube = spec_in(file, namespace), kube_for(context)
+        spec, kube = spec or spec_in(file, namespace), kube_for(context)
         headers = api_key_headers(spec, kube, api_key)
         return stack.enter_context(forwarded(spec, kube)), headers
     if not url:
