@@ -73,7 +73,11 @@ class PortForward:
         _quiet_tunnel_threads()
         # One tunnel up front, so a refused port-forward fails here with the API's reason
         # rather than later as a reset connection inside the smoke test.
-        self.kube.open_port(self.namespace, self.pod, self.port).close()
+        try:
+            self.kube.open_port(self.namespace, self.pod, self.port).close()
+        except ClusterError:
+            self.listener.close()
+            raise
         threading.Thread(target=self._accept, name="port-forward accept", daemon=True).start()
         return self
 
