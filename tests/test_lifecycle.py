@@ -142,6 +142,10 @@ FAILURES = {
         "to remove this error."])], "set model.trustRemoteCode: true"),
     "missing-secret": ([Step(pod(waiting="CreateContainerConfigError", waiting_message='secret "hf-token" not found'))],
                        "CreateContainerConfigError: the container cannot be created as specified"),
+    "evicted": ([Step(pod(running=True), [], ["Download: [3/30] -- ETA: 0:40:00"]),
+                 Step({**pod("Failed"), "status": {"phase": "Failed", "reason": "Evicted",
+                                                   "message": "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi."}})],
+                "Evicted: the node ran short of a resource"),
     "probe-budget": ([Step(pod(running=True), [event("Killing", "Container server failed startup probe, will be restarted")], ["Download: [2/30] -- ETA: 1:10:00"])],
                      "start-up probe budget exceeded"),
 }

@@ -89,6 +89,11 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
     if reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
         return Assessment("failed", waiting.get("message", reason), f"{reason}: the image cannot be pulled; check image.repository/tag "
                           "and image.pullSecrets", [waiting.get("message", reason)])
+    if status.get("reason") == "Evicted":
+        message = status.get("message", "evicted")
+        return Assessment("failed", message, "Evicted: the node ran short of a resource the pod did not reserve; when it is "
+                          "ephemeral-storage, the weights filled the node's disk: keep the cache on a PVC (cache.ephemeral: false) "
+                          "or reserve hardware.ephemeralStorage", [message])
     if reason in ("CreateContainerConfigError", "CreateContainerError"):
         message = waiting.get("message", reason)
         return Assessment("failed", message, f"{reason}: the container cannot be created as specified, usually a Secret or "
