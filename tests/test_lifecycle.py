@@ -146,9 +146,23 @@ FAILURES = {
                  Step({**pod("Failed"), "status": {"phase": "Failed", "reason": "Evicted",
                                                    "message": "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi."}})],
                 "Evicted: the node ran short of a resource"),
+    "quota": ([Step(None, [
+        {**event("FailedCreate", 'Error creating: pods "demo2-5c6-x" is forbidden: exceeded quota: other', "Warning"),
+         "involvedObject": {"kind": "ReplicaSet", "name": "demo2-5c6"}},  # another release's: not ours
+        {**event("FailedCreate", 'Error creating: pods "demo-7d9f-x" is forbidden: exceeded quota: gpus, requested: '
+                 'requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=8, limited: requests.nvidia.com/gpu=8', "Warning"),
+         "involvedObject": {"kind": "ReplicaSet", "name": "demo-7d9f"}}])],
+              "the ReplicaSet cannot create the pod"),
     "probe-budget": ([Step(pod(running=True), [event("Killing", "Container server failed startup probe, will be restarted")], ["Download: [2/30] -- ETA: 1:10:00"])],
                      "start-up probe budget exceeded"),
 }
+
+
+def test_only_the_releases_own_objects_count() -> None:
+    from tgictl.lifecycle.watch import release_owns
+
+    assert [release_owns(name, "demo") for name in ("demo", "demo-7d9f", "demo-7d9f-abcde", "demo2-7d9f", "old-demo")] == [
+        True, True, True, False, False]
 
 
 @pytest.mark.parametrize("case", list(FAILURES))
@@ -181,6 +195,13 @@ def test_a_failed_helm_upgrade_is_undone_too(cluster: Cluster, helm_log: Path, t
     assert [c["args"][0] for c in helm_calls(helm_log)] == ["history", "upgrade", "uninstall"]
     monkeypatch.setenv("FAKE_HELM_NO_RELEASE", "1")  # helm failed before recording any release
     assert "nothing to undo: helm created no release" in deploy(spec_file(tmp_path)).stderr
+
+
+def test_a_refused_pod_shows_the_releases_own_event(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    cluster.steps = FAILURES["quota"][0]
+    result = deploy(spec_file(tmp_path))
+    assert "| Error creating: pods \"demo-7d9f-x\" is forbidden: exceeded quota: gpus" in result.stderr
+    assert "demo2" not in result.stderr
 
 
 def test_crashloop_shows_the_last_log_lines(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 from tgictl.engines import engine_for
 from tgictl.errors import TgictlError, ToolFailedError
 from tgictl.lifecycle.progress import Assessment, assess
-from tgictl.lifecycle.watch import Changes
+from tgictl.lifecycle.watch import Changes, release_owns
 from tgictl.plan.service import planned_for_render
 from tgictl.render import manifests
 from tgictl.render.values import chart_values
@@ -91,6 +91,9 @@ def observe(kube: Kube, spec: Spec) -> Assessment:
         events = kube.events(namespace)
     except Forbidden:
         events = []  # RBAC may hide events; pod status and logs still tell most of the story
+    if pod is None:  # nothing to see but why the ReplicaSet makes no pod (quota, admission)
+        events = [e for e in events if (e.get("involvedObject") or {}).get("kind") == "ReplicaSet"
+                  and release_owns((e.get("involvedObject") or {}).get("name", ""), spec.metadata.name)]
     log: list[str] = []
     previous: list[str] = []
     if pod is not None:

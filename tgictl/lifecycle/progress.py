@@ -71,8 +71,13 @@ def _log_failure(lines: list[str], engine_failures: tuple[tuple[str, str], ...])
 def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[str],
            log_phases: tuple[tuple[str, str], ...], previous_log: list[str] | None = None,
            log_failures: tuple[tuple[str, str], ...] = ()) -> Assessment:
-    """The state of one pod of the release; ``log_phases`` and ``log_failures`` are the engine's."""
+    """The state of one pod of the release; ``log_phases`` and ``log_failures`` are the engine's.
+    With no pod yet, ``events`` are those of the release's ReplicaSet."""
     if pod is None:
+        refused = [e.get("message") or "" for e in events if e.get("reason") == "FailedCreate"]
+        if refused:
+            return Assessment("failed", refused[-1], "the ReplicaSet cannot create the pod: a ResourceQuota, LimitRange or "
+                              "Pod Security admission refused it (its message follows)", refused[-1:])
         return Assessment("scheduling", "waiting for the Deployment to create a pod")
     name = pod["metadata"]["name"]
     status = pod.get("status") or {}

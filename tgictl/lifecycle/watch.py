@@ -18,6 +18,12 @@ WATCH_S = 20
 RETRY_S = 1.0
 
 
+def release_owns(name: str, release: str) -> bool:
+    """Whether an object name is one of the release's: the chart names them after it (the
+    Deployment, its ReplicaSets ``<release>-<hash>`` and pods, the cache PVC)."""
+    return name == release or name.startswith(release + "-")
+
+
 class Changes:
     def __init__(self, kube: Kube, namespace: str, selector: str, release: str) -> None:
         self.kube, self.namespace, self.selector, self.release = kube, namespace, selector, release
@@ -43,7 +49,7 @@ class Changes:
             return True  # the server filtered by the release's label selector
         # Events of the whole namespace arrive; only the release's objects (pods are named after it) matter.
         involved = obj.get("involvedObject") or {}
-        return str(involved.get("name", "")).startswith(self.release)  # type: ignore[union-attr]
+        return release_owns(str(involved.get("name", "")), self.release)  # type: ignore[union-attr]
 
     def _follow(self, resource: str) -> None:
         version: str | None = None
