@@ -54,12 +54,14 @@ def test_doctor_passes_a_ready_cluster(cluster: Cluster, helm_log: Path, tmp_pat
 def test_doctor_fails_with_fixes(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
     cluster.nodes = [gpu_node(8, product="NVIDIA-L4")]
     cluster.quotas = [{"metadata": {"name": "gpus"}, "status": {"hard": {"requests.nvidia.com/gpu": "2"}, "used": {"requests.nvidia.com/gpu": "2"}}}]
-    path = spec_file(tmp_path, monitoring={"enabled": True}, cache={"hfTokenSecret": {"name": "hf-token"}, "storageClassName": "fast"})
+    path = spec_file(tmp_path, monitoring={"enabled": True}, cache={"hfTokenSecret": {"name": "hf-token"}, "storageClassName": "fast"},
+                     image={"pullSecrets": ["registry-creds"]})
     result = runner.invoke(app, ["doctor", "-f", path, "-o", "json"])
     assert result.exit_code == 1
     failed = {c["name"]: c for c in json.loads(result.stdout) if c["status"] == "fail"}
     assert set(failed) == {"gpu product", "storage", "crd servicemonitors.monitoring.coreos.com",
-                           "crd prometheusrules.monitoring.coreos.com", "secret hf-token", "quota"}
+                           "crd prometheusrules.monitoring.coreos.com", "secret hf-token", "secret registry-creds", "quota"}
+    assert "create secret docker-registry registry-creds" in failed["secret registry-creds"]["fix"]
     assert all(c["fix"] for c in failed.values())
     assert "kubectl -n llm create secret generic hf-token" in failed["secret hf-token"]["fix"]
 

@@ -138,6 +138,11 @@ def run_doctor(spec: Spec, kube: Kube, context: str | None = None) -> list[Check
             ok = kube.secret_exists(namespace, ref.name)
             out.append(Check(f"secret {ref.name}", PASS if ok else FAIL, f"{field} {'exists' if ok else 'is missing'} in {namespace}",
                              "" if ok else f"kubectl -n {namespace} create secret generic {ref.name} --from-literal={ref.key}=..."))
+        for name in s.image.pull_secrets:
+            ok = kube.secret_exists(namespace, name)
+            out.append(Check(f"secret {name}", PASS if ok else FAIL, f"image.pullSecrets {'exists' if ok else 'is missing'} in {namespace}",
+                             "" if ok else f"kubectl -n {namespace} create secret docker-registry {name} --docker-server=... "
+                                           "--docker-username=... --docker-password=..."))
         return out
 
     def quota() -> list[Check]:
