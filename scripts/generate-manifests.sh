@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 for spec in examples/*.yaml; do
   name=$(basename "$spec" .yaml)
-  .venv/bin/tgictl render -f "$spec" --format kustomize -o "manifests/$name" 2>/dev/null
+  .venv/bin/tgictl render -f "$spec" -o kustomize -d "manifests/$name" 2>/dev/null
 done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,7 +17,7 @@ from tgictl.render import manifests, schemas
 from tgictl.render.values import chart_values
 from tgictl.spec.load import load_file, parse
 
-CHART = helm.CHART_DIR
+CHART = Path(__file__).resolve().parents[1] / "charts" / "tgi"
 VALUES_SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 
 

@@ -41,14 +41,24 @@ def test_command_help(command: str) -> None:
     assert "Usage: " in result.stdout
 
 
-def test_init_writes_a_valid_spec_and_refuses_to_overwrite(tmp_path: Path) -> None:
-    target = str(tmp_path / "tgi.yaml")
-    assert invoke("init", "-f", target).exit_code == 0
-    assert invoke("validate", "-f", target).exit_code == 0
-    again = invoke("init", "-f", target)
+def test_init_writes_a_valid_spec_and_never_overwrites_an_edit(tmp_path: Path) -> None:
+    target = tmp_path / "tgi.yaml"
+    assert invoke("init", "-f", str(target)).exit_code == 0
+    assert invoke("validate", "-f", str(target)).exit_code == 0
+    assert invoke("init", "-f", str(target)).exit_code == 0  # still the starter: nothing to lose
+    target.write_text(target.read_text().replace("name: ", "name: x", 1))  # the user's edit
+    again = invoke("init", "-f", str(target))
     assert again.exit_code == 2
-    assert "exists; pass --force" in again.stderr
-    assert invoke("init", "-f", target, "--force").exit_code == 0
+    assert "was changed since tgictl wrote it: not replacing it (pass --force to overwrite)" in again.stderr
+    assert invoke("init", "-f", str(target), "--force").exit_code == 0
+
+
+def test_init_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "tgi.yaml").write_text("mine: true\n")
+    refused = invoke("init", "-f", str(tmp_path / "tgi.yaml"))
+    assert refused.exit_code == 2
+    assert "exists and was not written by tgictl" in refused.stderr
+    assert (tmp_path / "tgi.yaml").read_text() == "mine: true\n"
 
 
 def test_validate_json(tmp_path: Path) -> None:
@@ -88,24 +98,59 @@ def test_schema_is_json_schema_of_the_spec() -> None:
     assert "additionalProperties" in json.dumps(schema)
 
 
+OBJECT_FILES = ["deployment-llama-8b.yaml", "persistentvolumeclaim-llama-8b-cache.yaml", "poddisruptionbudget-llama-8b.yaml",
+                "service-llama-8b.yaml", "serviceaccount-llama-8b.yaml"]
+
+
 def test_render_to_stdout_and_directory(tmp_path: Path) -> None:
     spec = str(SPECS / "a100-8b.yaml")
     streamed = invoke("render", "-f", spec)
     assert streamed.exit_code == 0
-    assert invoke("render", "-f", spec, "-o", "-").stdout == streamed.stdout  # "-" is stdout, not a directory
+    assert invoke("render", "-f", spec, "-d", "-").stdout == streamed.stdout  # "-" is stdout, not a directory
     assert streamed.stdout.count("\nkind: ") + streamed.stdout.startswith("kind") >= 4
     out = tmp_path / "out"
-    (out).mkdir()
-    (out / "stale-object.yaml").write_text("kind: Stale\n")
-    written = invoke("render", "-f", spec, "-o", str(out))
+    written = invoke("render", "-f", spec, "--out-dir", str(out))
     assert written.exit_code == 0
-    names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        "deployment-llama-8b.yaml", "persistentvolumeclaim-llama-8b-cache.yaml",
-        "poddisruptionbudget-llama-8b.yaml", "service-llama-8b.yaml", "serviceaccount-llama-8b.yaml",
-    ]
-    joined = "".join(f"---\n{(out / n).read_text()}" for n in names)
+    assert sorted(p.name for p in out.iterdir()) == sorted([".tgictl-files.json", *OBJECT_FILES])
+    joined = "".join(f"---\n{(out / n).read_text()}" for n in OBJECT_FILES)
     assert sorted(joined.split("---\n")) == sorted(streamed.stdout.split("---\n"))
+
+
+def test_render_keeps_files_it_did_not_write(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "keep").mkdir(parents=True)
+    (out / "keep" / "important.yaml").write_text("kind: Mine\n")
+    assert invoke("render", "-f", str(SPECS / "a100-8b.yaml"), "-d", str(out)).exit_code == 0
+    assert invoke("render", "-f", str(SPECS / "tiny-cpu.yaml"), "-d", str(out)).exit_code == 0
+    # The second render's objects replace the first's (which it recorded); the user's file stays.
+    assert (out / "keep" / "important.yaml").read_text() == "kind: Mine\n"
+    assert not (out / "deployment-llama-8b.yaml").exists()
+    assert (out / "deployment-tiny-cpu.yaml").is_file()
+
+
+def test_render_refuses_to_overwrite_an_unrecorded_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "service-llama-8b.yaml").write_text("# my own service\n")
+    refused = invoke("render", "-f", str(SPECS / "a100-8b.yaml"), "-d", str(out))
+    assert refused.exit_code == 2
+    assert "service-llama-8b.yaml exists and was not written by tgictl" in refused.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["service-llama-8b.yaml"]  # nothing written
+    forced = invoke("render", "-f", str(SPECS / "a100-8b.yaml"), "-d", str(out), "--force")
+    assert forced.exit_code == 0
+    assert "kind: Service" in (out / "service-llama-8b.yaml").read_text()
+
+
+def test_render_refuses_to_replace_an_edited_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert invoke("render", "-f", str(SPECS / "a100-8b.yaml"), "-d", str(out)).exit_code == 0
+    edited = out / "service-llama-8b.yaml"
+    edited.write_text(edited.read_text() + "# a note of mine\n")
+    refused = invoke("render", "-f", str(SPECS / "tiny-cpu.yaml"), "-d", str(out))  # would remove the edited file
+    assert refused.exit_code == 2
+    assert "service-llama-8b.yaml was changed since tgictl wrote it" in refused.stderr
+    assert edited.read_text().endswith("# a note of mine\n")
+    assert not (out / "deployment-tiny-cpu.yaml").exists()
 
 
 def test_render_values_format(tmp_path: Path) -> None:
@@ -118,7 +163,7 @@ def test_render_failure_writes_nothing(tmp_path: Path) -> None:
     doc = json.loads(json.dumps(BASE))
     doc["spec"]["hardware"] = {"tolerations": [{"keyy": "gpu"}]}
     out = tmp_path / "out"
-    result = invoke("render", "-f", write_spec(tmp_path, doc), "-o", str(out))
+    result = invoke("render", "-f", write_spec(tmp_path, doc), "-d", str(out))
     assert result.exit_code == 2
     assert "tolerations.0" in result.stderr
     assert not out.exists()
@@ -217,4 +262,4 @@ def test_render_without_a_chart_is_one_clear_line(tmp_path: Path) -> None:
     result = subprocess.run([TGICTL, "render", "-f", str(SPECS / "a100-8b.yaml")], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "TGICTL_CHART": str(tmp_path / "missing")})
     assert result.returncode == 1
-    assert result.stderr == f"error: no chart at {tmp_path / 'missing'}: set TGICTL_CHART to the charts/tgi directory of a tgictl checkout\n"
+    assert result.stderr == f"error: no chart at {tmp_path / 'missing'}: TGICTL_CHART must name a chart directory or a `helm package` .tgz\n"

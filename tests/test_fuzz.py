@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -14,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import BASE
-from tgictl.adapters import helm
 from tgictl.engines import get
 from tgictl.errors import SpecError
 from tgictl.render.values import chart_values
@@ -22,7 +22,7 @@ from tgictl.spec.load import parse
 from tgictl.spec.model import Spec
 
 TGI = get("tgi")
-VALUES_VALIDATOR = jsonschema.Draft7Validator(json.loads((helm.CHART_DIR / "values.schema.json").read_text()))
+VALUES_VALIDATOR = jsonschema.Draft7Validator(json.loads((Path(__file__).resolve().parents[1] / "charts" / "tgi" / "values.schema.json").read_text()))
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False),

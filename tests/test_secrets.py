@@ -29,7 +29,7 @@ def test_token_in_environment_never_rendered(tmp_path: Path, monkeypatch: pytest
     spec = spec_file(tmp_path, cache={"hfTokenSecret": {"name": "hf-token", "key": "token"}})
     outputs = []
     for args in (["render", "-f", spec], ["render", "-f", spec, "--format", "values"],
-                 ["render", "-f", spec, "--include-tests", "-o", str(tmp_path / "out")],
+                 ["render", "-f", spec, "--include-tests", "-d", str(tmp_path / "out")],
                  ["validate", "-f", spec, "-o", "json"], ["demo", "--dir", str(tmp_path / "demo")]):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output

@@ -9,11 +9,11 @@ it against the spec. Returns what it did as data; the CLI prints it.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from tgictl.adapters.files import write_files
 from tgictl.plan.service import planned_for_render
 from tgictl.render import service
 from tgictl.spec import STARTER
@@ -67,18 +67,18 @@ class _BackgroundSimulator:
         self._thread.join(10)
 
 
-def run(directory: Path) -> list[Step]:
-    """Run the demo in ``directory`` (created if missing)."""
+def run(directory: Path, force: bool = False) -> list[Step]:
+    """Run the demo in ``directory`` (created if missing). It writes the spec, the model's
+    config and the renders there, and replaces only files an earlier demo wrote (unless ``force``)."""
     from tgictl.sim.batching import Limits
     from tgictl.smoke.runner import Expectations, run_smoke
 
-    directory.mkdir(parents=True, exist_ok=True)
-    model_dir = directory / "demo-model"
-    shutil.copytree(DEMO_MODEL, model_dir, dirs_exist_ok=True)
-    spec_path = directory / "tgi.yaml"
-    spec_path.write_text(STARTER.read_text().replace(
+    spec_text = STARTER.read_text().replace(
         "    # files: ./models/smollm2  # local copy of config.json + safetensors, for `tgictl plan`",
-        "    files: ./demo-model      # the model's config.json: render plans limits from it"))
+        "    files: ./demo-model      # the model's config.json: render plans limits from it")
+    model_files = {f"demo-model/{p.name}": p.read_bytes() for p in sorted(DEMO_MODEL.iterdir()) if p.is_file()}
+    write_files(directory, {"tgi.yaml": spec_text, **model_files}, writer="demo", force=force)
+    spec_path = directory / "tgi.yaml"
     steps = [Step("init", True, str(spec_path))]
     spec = load_file(spec_path)
     steps.append(Step("validate", True, f"{spec.metadata.name}: {spec.spec.engine.name} serving {spec.spec.model.id}"))
@@ -87,9 +87,9 @@ def run(directory: Path) -> list[Step]:
     steps.append(Step("plan", plan.fits, f"{plan.parameters / 1e6:.0f}M parameters, {plan.weight_bytes / 1e9:.2f} GB weights, "
                                          f"KV {plan.kv_bytes_per_token} B/token, {plan.max_batch_total_tokens} tokens fit in "
                                          f"{spec.spec.hardware.memory}; startup budget {plan.cold_start.budget_s}s"))
-    values = service.render(spec, "values").write(directory / "values")
+    values = service.render(spec, "values").write(directory / "values", force=force)
     steps.append(Step("render values", True, str(values[0])))
-    written = service.render(spec, "manifests").write(directory / "manifests")
+    written = service.render(spec, "manifests").write(directory / "manifests", force=force)
     steps.append(Step("render manifests", True, f"{len(written)} objects in {directory / 'manifests'}"))
 
     serving = planned.spec.serving

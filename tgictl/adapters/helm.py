@@ -16,8 +16,17 @@ from typing import Any
 from tgictl.adapters import toolchain
 from tgictl.errors import ToolFailedError
 
-# The repository's chart; $TGICTL_CHART points elsewhere (e.g. a packaged copy).
-CHART_DIR = Path(os.environ.get("TGICTL_CHART", Path(__file__).resolve().parents[2] / "charts" / "tgi"))
+
+
+def chart_path() -> Path:
+    """The chart to render: ``$TGICTL_CHART`` (a chart directory or a ``helm package`` .tgz),
+    else the one the wheel ships (setup.py installs charts/tgi as tgictl/chart), else the
+    checkout's charts/tgi (an editable install): one copy of the chart either way."""
+    if override := os.environ.get("TGICTL_CHART"):
+        return Path(override)
+    package = Path(__file__).resolve().parents[1]
+    shipped, checkout = package / "chart", package.parent / "charts" / "tgi"
+    return shipped if shipped.is_dir() or not checkout.is_dir() else checkout
 
 
 class Running:
@@ -42,10 +51,11 @@ def _run(args: list[str], stdin: str | None = None) -> str:
     return Running(args, stdin).result()
 
 
-def _chart(chart: Path) -> str:
-    """The chart's path, or one clear line when this install has no chart beside it."""
-    if not (chart / "Chart.yaml").is_file():
-        raise ToolFailedError(f"no chart at {chart}: set TGICTL_CHART to the charts/tgi directory of a tgictl checkout")
+def _chart(chart: Path | None) -> str:
+    """The chart's path, or one clear line when there is no chart there."""
+    chart = chart or chart_path()
+    if not ((chart / "Chart.yaml").is_file() or (chart.suffix == ".tgz" and chart.is_file())):
+        raise ToolFailedError(f"no chart at {chart}: TGICTL_CHART must name a chart directory or a `helm package` .tgz")
     return str(chart)
 
 
@@ -54,7 +64,7 @@ def start_template(
     *,
     release: str,
     namespace: str,
-    chart: Path = CHART_DIR,
+    chart: Path | None = None,
     include_tests: bool = False,
     api_versions: tuple[str, ...] = (),
 ) -> str:
@@ -72,7 +82,7 @@ def template(values: dict[str, Any], **options: Any) -> str:
     return start_template(values, **options).result()
 
 
-def lint(chart: Path = CHART_DIR, values: dict[str, Any] | None = None) -> str:
+def lint(chart: Path | None = None, values: dict[str, Any] | None = None) -> str:
     """``helm lint --strict`` on the chart, optionally with values."""
     args = ["lint", "--strict", _chart(chart)]
     if values is not None:
@@ -80,7 +90,7 @@ def lint(chart: Path = CHART_DIR, values: dict[str, Any] | None = None) -> str:
     return _run(args, stdin=json.dumps(values) if values is not None else None)
 
 
-def upgrade_install(values: dict[str, Any], *, release: str, namespace: str, chart: Path = CHART_DIR,
+def upgrade_install(values: dict[str, Any], *, release: str, namespace: str, chart: Path | None = None,
                     kube_context: str | None = None, timeout_s: int = 600) -> str:
     """`helm upgrade --install` with values on stdin; returns helm's output.
 

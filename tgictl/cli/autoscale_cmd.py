@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_json, print_table
+from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_data, print_table
 
 app = typer.Typer(help="Understand and wire the autoscaler a spec configures.", no_args_is_help=True)
 
@@ -17,8 +17,8 @@ def explain(file: SpecOption = "tgi.yaml", output: OutputOption = Format.table) 
     from tgictl.spec.load import load_file
 
     result = run_explain(load_file(file))
-    if output is Format.json:
-        print_json(result)
+    if output is not Format.table:
+        print_data(result, output)
         return
     rows = [(k.replace("_", " "), v) for k, v in result.items() if not isinstance(v, dict)]
     rows += [(f"{k} {sub}".replace("_", " "), v) for k, d in result.items() if isinstance(d, dict) for sub, v in d.items()]

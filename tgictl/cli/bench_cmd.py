@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from tgictl.cli import target
-from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors, print_json, print_table
+from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors, print_data, print_table
 
 EXIT_SLO_MISSED = 1
 EXIT_CLIENT_BOUND = 4
@@ -64,6 +64,7 @@ def bench(
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="With --release: the spec of the release to load.")] = None,
     release: target.ReleaseOption = False,
     context: target.ReleaseContextOption = None,
+    kubeconfig: target.KubeconfigOption = None,
     namespace: target.ReleaseNamespaceOption = None,
     profile: Annotated[str, typer.Option(help="constant, poisson (open loop), concurrency (closed loop) or sweep.")] = "concurrency",
     rate: Annotated[float, typer.Option(help="Requests/s for constant and poisson.")] = 10.0,
@@ -86,11 +87,13 @@ def bench(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the summary as JSON here.")] = None,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Write one CSV row per request here.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Sweep only: PNG of latency against load.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --json/--csv/--plot files tgictl did not write (or edited since).")] = False,
     seed: Annotated[int, typer.Option(help="Seed for arrivals and prompt lengths.")] = 0,
     api_key: ApiKeyOption = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Load-test a server: open or closed loop, or a sweep for the best rate meeting the SLO."""
+    from tgictl.adapters.files import check_writable, write_file
     from tgictl.errors import UsageError
     from tgictl.loadgen import report, workload
     from tgictl.loadgen.client import Timeouts
@@ -103,6 +106,7 @@ def bench(
         items = workload.from_jsonl(dataset, workload.Length.parse(output_len).draw(__import__("random").Random(seed)))
     else:
         items = workload.synthetic(max(requests, 1000), workload.Length.parse(input_len), workload.Length.parse(output_len), seed)
+    check_writable([p for p in (json_out, csv_out, plot) if p], force=force)  # before the load, not after it
     ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
     slo = SLOTargets(ms(slo_ttft_ms), ms(slo_tpot_ms), ms(slo_e2e_ms))
     progress = _progress if sys.stderr.isatty() else None
@@ -114,25 +118,28 @@ def bench(
             result = sweep(job, slo, sweep_steps, min_attainment, workers, progress)
         else:
             result = run_bench(job, slo, workers, progress)
+    files: dict[Path, str | bytes] = {}
     if profile == "sweep":
         steps = [result["ceiling"], *result["points"]]
         if plot:
-            report.write_plot(plot, result["points"], f"{url} sweep")
+            files[plot] = report.plot_png(result["points"], f"{url} sweep")
         if csv_out:
-            report.write_csv(csv_out, [r for p in steps for r in p["_results"]])
+            files[csv_out] = report.as_csv([r for p in steps for r in p["_results"]])
         client_bound = any(p["client"]["client_bound"] for p in steps)
         missed = result["best"] is None
     else:
         if progress:
             sys.stderr.write("\n")
         if csv_out:
-            report.write_csv(csv_out, result["_results"])
+            files[csv_out] = report.as_csv(result["_results"])
         client_bound = result["client"]["client_bound"]
         missed = (slo.any and result["slo_attainment"] < min_attainment) or result["succeeded"] == 0
     if json_out:
-        report.write_json(json_out, result)
-    if output is Format.json:
-        print_json(report.public(result))
+        files[json_out] = report.as_json(result)
+    for path, data in files.items():
+        write_file(path, data, writer="bench", force=force)
+    if output is not Format.table:
+        print_data(report.public(result), output)
     elif profile == "sweep":
         _print_sweep(result, min_attainment)
     else:

@@ -8,19 +8,19 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tgictl.cli.cluster_options import ContextOption, NamespaceOption, kube_for, spec_in
-from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_json, print_table
+from tgictl.cli.cluster_options import ContextOption, KubeconfigOption, NamespaceOption, kube_for, spec_in
+from tgictl.cli.output import Format, OutputOption, SpecOption, fail, handles_errors, print_data, print_table
 
 
 @handles_errors
-def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
            output: OutputOption = Format.table) -> None:
     """Pre-flight checks of the cluster for a spec: API, helm, GPUs, storage, CRDs, metrics APIs, secrets, quota."""
     from tgictl.lifecycle.doctor import FAIL, run_doctor
 
     checks = run_doctor(spec_in(file, namespace), kube_for(context), context)
-    if output is Format.json:
-        print_json([c.__dict__ for c in checks])
+    if output is not Format.table:
+        print_data([c.__dict__ for c in checks], output)
     else:
         print_table(["CHECK", "RESULT", "DETAIL", "FIX"], [(c.name, c.status.upper(), c.detail, c.fix) for c in checks])
     if any(c.status == FAIL for c in checks):
@@ -30,7 +30,7 @@ def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespa
 @handles_errors
 def deploy(
     file: SpecOption = "tgi.yaml",
-    context: ContextOption = None,
+    context: ContextOption = None, kubeconfig: KubeconfigOption = None,
     namespace: NamespaceOption = None,
     smoke: Annotated[bool, typer.Option(help="Smoke-test through a port-forward once ready.")] = True,
     poll: Annotated[float, typer.Option(help="Seconds between looks at the pods.")] = 2.0,
@@ -59,8 +59,8 @@ def deploy(
         from tgictl.lifecycle.portforward import smoke_release
 
         report["smoke"] = smoke_release(spec, kube)
-    if output is Format.json:
-        print_json(report)
+    if output is not Format.table:
+        print_data(report, output)
     else:
         typer.echo(f"{result.release} revision {result.revision} ready in {result.seconds:.0f}s of a "
                    f"{result.startup_budget_s:.0f}s start-up budget ({' → '.join(result.phases)})")
@@ -73,7 +73,7 @@ def deploy(
 @handles_errors
 def status(
     file: SpecOption = "tgi.yaml",
-    context: ContextOption = None,
+    context: ContextOption = None, kubeconfig: KubeconfigOption = None,
     namespace: NamespaceOption = None,
     prometheus: Annotated[Optional[str], typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS", help="Also show key SLIs from this Prometheus.")] = None,
     output: OutputOption = Format.table,
@@ -82,8 +82,8 @@ def status(
     from tgictl.lifecycle.status import release_status
 
     data = release_status(spec_in(file, namespace), kube_for(context), context, prometheus)
-    if output is Format.json:
-        print_json(data)
+    if output is not Format.table:
+        print_data(data, output)
         return
     typer.echo(f"{data['release']} ({data['engine']} serving {data['model']}) revision {data['revision']}: {data['status']}, "
                f"{data['phase']}")
@@ -93,15 +93,23 @@ def status(
         typer.echo("  ".join(f"{k}={v:.3g}" for k, v in data["metrics"].items() if v is not None))
 
 
+EXIT_DIFF_ERROR = 2
+
+
 @handles_errors
-def diff(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+def diff(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
          output: OutputOption = Format.table) -> None:
-    """What a deploy would change in the cluster, field by field (exit 1 when anything would)."""
+    """What a deploy would change in the cluster, field by field. Exit codes as `kubectl diff`:
+    0 nothing would change, 1 something would, 2 or more an error."""
+    from tgictl.errors import TgictlError
     from tgictl.lifecycle.diff import diff as run_diff
 
-    changes = run_diff(spec_in(file, namespace), kube_for(context))
-    if output is Format.json:
-        print_json([c.__dict__ for c in changes])
+    try:
+        changes = run_diff(spec_in(file, namespace), kube_for(context))
+    except TgictlError as err:  # 1 means "changes" here, so no error may exit 1
+        raise fail(err, exit_code=max(EXIT_DIFF_ERROR, err.exit_code)) from None
+    if output is not Format.table:
+        print_data([c.__dict__ for c in changes], output)
     else:
         for change in changes:
             mark = {"new": "+", "changed": "~", "unchanged": " "}[change.status]

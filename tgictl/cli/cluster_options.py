@@ -1,12 +1,24 @@
-"""What every cluster command shares: --context, --namespace, and loading the
-spec and the API client they name."""
+"""What every cluster command shares: --kubeconfig, --context, --namespace, and
+loading the spec and the API client they name."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, Optional
 
 import typer
 
+
+def _use_kubeconfig(path: Optional[str]) -> Optional[str]:
+    """--kubeconfig becomes $KUBECONFIG for this process: the API client reads it per call
+    and helm, a child process, inherits it, so both talk to the same cluster."""
+    if path:
+        os.environ["KUBECONFIG"] = path
+    return path
+
+
+KubeconfigOption = Annotated[Optional[str], typer.Option("--kubeconfig", callback=_use_kubeconfig, expose_value=False,
+                                                          help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")]
 ContextOption = Annotated[Optional[str], typer.Option("--context", help="kubeconfig context (the current one when unset).")]
 NamespaceOption = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace (overrides metadata.namespace).")]
 

@@ -11,6 +11,8 @@ import os
 # tgictl uses no pydantic plugins; skipping their entry-point scan saves ~20 ms per command.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
+from typing import Annotated  # noqa: E402
+
 import typer  # noqa: E402
 
 from tgictl.cli import (  # noqa: E402
@@ -22,12 +24,30 @@ app = typer.Typer(
     name="tgictl",
     help="Plan, render, deploy and verify LLM inference servers (TGI, vLLM, llama.cpp) on Kubernetes.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     # Plain click help: rich's help renderer costs ~0.15 s of imports on every `--help`.
     rich_markup_mode=None,
 )
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from tgictl.version import tgictl_version
+
+        typer.echo(f"tgictl {tgictl_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, expose_value=False,
+                                          help="Print tgictl's version and exit (`tgictl version` for its parts).")] = False,
+) -> None:
+    """Plan, render, deploy and verify LLM inference servers (TGI, vLLM, llama.cpp) on Kubernetes."""
+
+
+app.command()(spec_cmds.version)
 app.command()(spec_cmds.init)
 app.command()(spec_cmds.validate)
 app.command()(spec_cmds.schema)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tgictl.cli.output import Format, OutputOption, handles_errors, print_json, print_table
+from tgictl.cli.output import Format, OutputOption, handles_errors, print_data, print_table
 
 PrometheusOption = Annotated[str, typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS", help="Prometheus base URL.")]
 COLUMNS = [("requests_per_s", "REQ/S", "{:.2f}"), ("errors_per_s", "ERR/S", "{:.2f}"), ("waiting", "WAIT", "{:.0f}"),
@@ -25,8 +25,8 @@ def _cell(value: Any, pattern: str) -> str:
 def _show(rows: list[Any], output: Format) -> None:
     from tgictl.monitor import as_dicts
 
-    if output is Format.json:
-        print_json(as_dicts(rows))
+    if output is not Format.table:
+        print_data(as_dicts(rows), output)
         return
     print_table(["NAMESPACE", "DEPLOYMENT", *[h for _, h, _ in COLUMNS]],
                 [(r.namespace, r.deployment, *[_cell(r.values[k], p) for k, _, p in COLUMNS]) for r in rows])

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tgictl.cli.output import Format, OutputOption, handles_errors, print_json
+from tgictl.cli.output import Format, OutputOption, handles_errors, print_data
 
 
 @handles_errors
@@ -17,6 +17,7 @@ def migrate(
     tgi_args: Annotated[Optional[Path], typer.Option(help="A TGI container's args (list or string) or env block (NAME=value lines).")] = None,
     name: Annotated[str, typer.Option(help="metadata.name when migrating from TGI args.")] = "migrated",
     write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Write the new spec here (stdout otherwise).")] = None,
+    force: Annotated[bool, typer.Option(help="With --write: overwrite a file tgictl did not write, or one edited since.")] = False,
     output: OutputOption = Format.table,
 ) -> None:
     """Write the equivalent spec for another engine and report what maps exactly, approximately or not at all."""
@@ -40,9 +41,11 @@ def migrate(
     spec_yaml = dump_yaml(result.spec)
     rows = [{"field": r.field, "status": r.status, "note": r.note} for r in result.rows]
     if write:
-        write.write_text(spec_yaml)
-    if output is Format.json:
-        print_json({"spec": result.spec, "report": rows})
+        from tgictl.adapters.files import write_file
+
+        write_file(write, spec_yaml, writer="migrate", force=force)
+    if output is not Format.table:
+        print_data({"spec": result.spec, "report": rows}, output)
         return
     if not write:
         typer.echo(spec_yaml, nl=False)

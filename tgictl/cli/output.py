@@ -24,19 +24,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Format(str, enum.Enum):
     table = "table"
     json = "json"
+    yaml = "yaml"
 
 
-OutputOption = Annotated[Format, typer.Option("--output", "-o", help="Print a table for people or JSON for scripts.")]
+OutputOption = Annotated[Format, typer.Option("--output", "-o", help="Print a table for people, or JSON or YAML for scripts.")]
 SpecOption = Annotated[str, typer.Option("--file", "-f", help="Spec file (tgi.yaml).")]
 ApiKeyOption = Annotated[Optional[str], typer.Option("--api-key", envvar="TGICTL_API_KEY", show_default=False,
                                                        help="Bearer token for a server started with an API key (prefer the env var: flags show in process lists). "
                                                             "With --release, read from serving.apiKeySecret when unset.")]
 
 
-def fail(error: TgictlError) -> typer.Exit:
+def fail(error: TgictlError, exit_code: int | None = None) -> typer.Exit:
     """Print an error to stderr; spec problems are already `file: field: message` lines."""
     typer.echo(str(error) if isinstance(error, SpecError) else f"error: {error}", err=True)
-    return typer.Exit(error.exit_code)
+    return typer.Exit(exit_code if exit_code is not None else error.exit_code)
 
 
 def handles_errors(command: F) -> F:
@@ -54,6 +55,20 @@ def handles_errors(command: F) -> F:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def format_data(data: Any, output: Format) -> str:
+    """``data`` as JSON, or as a YAML document (with its ``---``, so a stream of them parses)."""
+    if output is Format.yaml:
+        import yaml
+
+        return "---\n" + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def print_data(data: Any, output: Format) -> None:
+    """Data for scripts, in the format -o asked for (never called for tables)."""
+    sys.stdout.write(format_data(data, output))
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tgictl.cli.output import Format, OutputOption, handles_errors, print_json, print_table
+from tgictl.cli.output import Format, OutputOption, handles_errors, print_data, print_table
 from tgictl.errors import UsageError
 
 if TYPE_CHECKING:  # the planner imports pydantic models: keep `tgictl --help` fast
@@ -81,8 +81,8 @@ def plan(
             quantize=quantize, kv_cache_dtype=kv_cache_dtype,
             cpu_memory_bytes=quantity_bytes(memory) if memory else None,
         ))
-    if output is Format.json:
-        print_json(result.as_dict())
+    if output is not Format.table:
+        print_data(result.as_dict(), output)
     else:
         print_table(["PLAN", "VALUE"], _rows(result))
     if not result.fits:

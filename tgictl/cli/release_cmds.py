@@ -7,26 +7,26 @@ from typing import Annotated, Optional
 
 import typer
 
-from tgictl.cli.cluster_options import ContextOption, NamespaceOption, kube_for, spec_in
-from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_json, print_table
+from tgictl.cli.cluster_options import ContextOption, KubeconfigOption, NamespaceOption, kube_for, spec_in
+from tgictl.cli.output import Format, OutputOption, SpecOption, format_data, handles_errors, print_data, print_table
 
 
 @handles_errors
-def history(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+def history(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
             output: OutputOption = Format.table) -> None:
     """The release's revisions, oldest first, as Helm keeps them (what `rollback --revision` takes)."""
     from tgictl.lifecycle.release import revisions
 
     found = revisions(spec_in(file, namespace), context)
-    if output is Format.json:
-        print_json(found)
+    if output is not Format.table:
+        print_data(found, output)
         return
     print_table(["REVISION", "UPDATED", "STATUS", "CHART", "DESCRIPTION"],
                 [(r.get("revision"), r.get("updated", ""), r.get("status"), r.get("chart", ""), r.get("description", "")) for r in found])
 
 
 @handles_errors
-def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
              revision: Annotated[Optional[int], typer.Option(help="Revision to return to (the previous one when unset).")] = None,
              output: OutputOption = Format.table) -> None:
     """Return the release to an earlier revision (Helm keeps them)."""
@@ -35,14 +35,14 @@ def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, names
 
     spec = spec_in(file, namespace)
     revision = run_rollback(spec, context, revision)
-    if output is Format.json:
-        print_json({"release": spec.metadata.name, "namespace": namespace_of(spec), "rolled_back_to": revision})
+    if output is not Format.table:
+        print_data({"release": spec.metadata.name, "namespace": namespace_of(spec), "rolled_back_to": revision}, output)
     else:
         typer.echo(f"{spec.metadata.name} rolled back to revision {revision}")
 
 
 @handles_errors
-def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
            wait: Annotated[bool, typer.Option(help="Return once the release's objects are gone.")] = True,
            output: OutputOption = Format.table) -> None:
     """Uninstall the release. The model-cache PVC is kept (weights are slow to download)."""
@@ -51,8 +51,8 @@ def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespa
 
     spec = spec_in(file, namespace)
     kept = run_delete(spec, context, wait)
-    if output is Format.json:
-        print_json({"release": spec.metadata.name, "namespace": namespace_of(spec), "uninstalled": True, "kept_pvc": kept})
+    if output is not Format.table:
+        print_data({"release": spec.metadata.name, "namespace": namespace_of(spec), "uninstalled": True, "kept_pvc": kept}, output)
     else:
         typer.echo(f"{spec.metadata.name} uninstalled" + (f"; PVC {kept} kept" if kept else ""))
 
@@ -60,7 +60,7 @@ def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespa
 @handles_errors
 def logs(
     file: SpecOption = "tgi.yaml",
-    context: ContextOption = None,
+    context: ContextOption = None, kubeconfig: KubeconfigOption = None,
     namespace: NamespaceOption = None,
     tail: Annotated[int, typer.Option(help="Lines from the end of each pod's log.")] = 100,
     previous: Annotated[bool, typer.Option(help="The previous (crashed) container's log.")] = False,
@@ -75,7 +75,9 @@ def logs(
     spec, kube = spec_in(file, namespace), kube_for(context)
     if follow:
         def emit(pod: str, line: str) -> None:
-            typer.echo(json.dumps({"pod": pod, "line": line}) if output is Format.json else f"[{pod}] {line}")
+            record = {"pod": pod, "line": line}  # JSON lines, or one YAML document a line
+            text = {Format.table: f"[{pod}] {line}", Format.json: json.dumps(record)}.get(output) or format_data(record, output)
+            typer.echo(text.rstrip("\n"))
 
         try:
             errors = pod_logs.follow(kube, spec, tail, emit)
@@ -87,8 +89,8 @@ def logs(
             raise typer.Exit(1)
         return
     lines = pod_logs.tails(kube, spec, tail, previous)
-    if output is Format.json:
-        print_json([{"pod": name, "lines": found} for name, found in lines.items()])
+    if output is not Format.table:
+        print_data([{"pod": name, "lines": found} for name, found in lines.items()], output)
         return
     for name, found in lines.items():
         for line in found:
@@ -96,7 +98,7 @@ def logs(
 
 
 @handles_errors
-def port_forward(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+def port_forward(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
                  local_port: Annotated[int, typer.Option(help="Local port (a free one when 0).")] = 0) -> None:
     """Reach a ready pod of the release on a local port until interrupted (Ctrl-C)."""
     import signal
@@ -118,7 +120,7 @@ cache = typer.Typer(help="The model-cache PVC.", no_args_is_help=True)
 
 @cache.command("warm")
 @handles_errors
-def cache_warm(file: SpecOption = "tgi.yaml", context: ContextOption = None, namespace: NamespaceOption = None,
+def cache_warm(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
                poll: Annotated[float, typer.Option(help="Seconds between looks at the Job.")] = 2.0,
                output: OutputOption = Format.table) -> None:
     """Download the model into the cache PVC with a Job, before the first deploy."""
@@ -127,7 +129,7 @@ def cache_warm(file: SpecOption = "tgi.yaml", context: ContextOption = None, nam
     spec = spec_in(file, namespace)
     check_warmable(spec)
     last = warm(spec, kube_for(context), context=context, progress=lambda line: typer.echo(f"  {line}", err=True), poll_s=poll)
-    if output is Format.json:
-        print_json({"release": spec.metadata.name, "pvc": f"{spec.metadata.name}-cache", "warm": True, "last_log_line": last})
+    if output is not Format.table:
+        print_data({"release": spec.metadata.name, "pvc": f"{spec.metadata.name}-cache", "warm": True, "last_log_line": last}, output)
     else:
         typer.echo(f"cache of {spec.metadata.name} warm: {last}")

@@ -22,8 +22,9 @@ class RenderFormat(str, enum.Enum):
 @handles_errors
 def render(
     file: SpecOption = "tgi.yaml",
-    format: Annotated[RenderFormat, typer.Option("--format", help="values, manifests, kustomize, argocd or flux.")] = RenderFormat.manifests,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory to write (one file per object); stdout when unset or '-'.")] = None,
+    format: Annotated[RenderFormat, typer.Option("--output", "-o", "--format", help="values, manifests, kustomize, argocd or flux.")] = RenderFormat.manifests,
+    out: Annotated[Optional[Path], typer.Option("--out-dir", "-d", help="Directory to write (one file per object); stdout when unset or '-'.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite or remove files in --out-dir that tgictl did not write (or that were edited since).")] = False,
     include_tests: Annotated[bool, typer.Option(help="Include the chart's `helm test` pod.")] = False,
     repo_url: Annotated[str, typer.Option(help="argocd/flux: Git repository holding the chart or tree (Argo CD).")] = "https://git.example.com/platform/llm-deployments.git",
     revision: Annotated[str, typer.Option(help="argocd: branch, tag or commit to follow.")] = "main",
@@ -48,5 +49,5 @@ def render(
     if out is None or str(out) == "-":
         typer.echo(result.stream, nl=False)
         return
-    for path in result.write(out):
+    for path in result.write(out, force=force):
         typer.echo(str(path), err=True)

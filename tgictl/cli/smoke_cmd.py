@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from tgictl.cli import target
-from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors, print_json, print_table
+from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors, print_data, print_table
 
 
 @handles_errors
@@ -17,6 +17,7 @@ def smoke(
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="Spec whose limits /info must report.")] = None,
     release: target.ReleaseOption = False,
     context: target.ReleaseContextOption = None,
+    kubeconfig: target.KubeconfigOption = None,
     namespace: target.ReleaseNamespaceOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds each check may take.")] = 30.0,
     api_key: ApiKeyOption = None,
@@ -45,8 +46,8 @@ def smoke(
     with contextlib.ExitStack() as stack:  # holds the port-forward open for the checks, with --release
         url, headers = target.server(stack, url, release, file, namespace, context, api_key, spec)
         report = asyncio.run(run_smoke(url, expect, slo, timeout, headers))
-    if output is Format.json:
-        print_json(report.as_dict())
+    if output is not Format.table:
+        print_data(report.as_dict(), output)
     else:
         print_table(["CHECK", "RESULT", "SECONDS", "DETAIL"],
                     [(c.name, c.status.upper(), f"{c.seconds:.3f}", c.detail) for c in report.checks])

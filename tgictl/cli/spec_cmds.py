@@ -1,4 +1,4 @@
-"""Commands about the spec itself: init, validate, schema."""
+"""Commands about the spec and tgictl itself: version, init, validate, schema."""
 
 from __future__ import annotations
 
@@ -7,22 +7,34 @@ from typing import Annotated
 
 import typer
 
-from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_json, print_table
-from tgictl.errors import UsageError
-
+from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_data, print_json, print_table
 from tgictl.spec import STARTER
+
+
+@handles_errors
+def version(output: OutputOption = Format.table) -> None:
+    """tgictl's version, the chart it renders, the helm and kubectl it drives, and each engine's default image."""
+    from tgictl.version import versions
+
+    found = versions()
+    if output is not Format.table:
+        print_data(found.as_dict(), output)
+        return
+    rows = [("tgictl", found.tgictl), ("chart", f"{found.chart} ({found.chart_path})"), ("helm", found.helm),
+            ("kubectl", found.kubectl), *((f"image: {name}", image) for name, image in found.engine_images.items())]
+    print_table(["COMPONENT", "VERSION"], rows)
 
 
 @handles_errors
 def init(
     file: Annotated[str, typer.Option("--file", "-f", help="Where to write the starter spec.")] = "tgi.yaml",
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite a file tgictl did not write, or one edited since.")] = False,
 ) -> None:
     """Write a commented starter spec."""
+    from tgictl.adapters.files import write_file
+
     target = Path(file)
-    if target.exists() and not force:
-        raise UsageError(f"{target} exists; pass --force to overwrite it")
-    target.write_text(STARTER.read_text())
+    write_file(target, STARTER.read_text(), writer="init", force=force)
     typer.echo(f"wrote {target}: edit it, then `tgictl validate -f {target}`")
 
 
@@ -42,8 +54,8 @@ def validate(file: SpecOption = "tgi.yaml", output: OutputOption = Format.table)
         "model": spec.spec.model.id,
         "accelerator": f"{spec.spec.hardware.accelerator.count}x {spec.spec.hardware.accelerator.type}",
     }
-    if output is Format.json:
-        print_json(summary)
+    if output is not Format.table:
+        print_data(summary, output)
     else:
         print_table(["FIELD", "VALUE"], [(k, v) for k, v in summary.items() if k != "valid"])
         typer.echo(f"{file} is valid")

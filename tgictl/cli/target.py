@@ -9,7 +9,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from tgictl.cli.cluster_options import KubeconfigOption
 from tgictl.errors import UsageError
+
+__all__ = ["KubeconfigOption", "ReleaseContextOption", "ReleaseNamespaceOption", "ReleaseOption", "URLArgument", "server"]
 
 URLArgument = Annotated[Optional[str], typer.Argument(help="Base URL of the server, e.g. http://127.0.0.1:8080.")]
 ReleaseOption = Annotated[bool, typer.Option("--release", help="Reach the spec's deployed release through a port-forward instead of URL.")]

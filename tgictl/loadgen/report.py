@@ -4,8 +4,8 @@ of latency against load for sweeps (matplotlib, the optional `plot` extra)."""
 from __future__ import annotations
 
 import csv
+import io
 import json
-from pathlib import Path
 from typing import Any
 
 from tgictl.errors import UsageError
@@ -24,28 +24,29 @@ def public(data: Any) -> Any:
     return data
 
 
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(public(data), indent=2) + "\n")
+def as_json(data: Any) -> str:
+    return json.dumps(public(data), indent=2) + "\n"
 
 
 def _ms(value: float | None) -> str:
     return f"{value * 1000:.3f}" if value is not None else ""
 
 
-def write_csv(path: Path, results: list[StreamResult]) -> None:
+def as_csv(results: list[StreamResult]) -> str:
     start = min((r.t_sched for r in results), default=0.0)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_FIELDS)
-        for r in results:
-            writer.writerow([f"{r.t_sched - start:.6f}", f"{r.t_send - start:.6f}", _ms(r.dispatch_lag), r.status,
-                             r.error_class or "", _ms(r.ttft), _ms(r.tpot), _ms(r.e2e), r.output_tokens, r.token_source,
-                             r.prompt_tokens if r.prompt_tokens is not None else "", r.finish_reason or "",
-                             len(r.arrivals), _ms(max(r.gaps)) if r.gaps else ""])
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(CSV_FIELDS)
+    for r in results:
+        writer.writerow([f"{r.t_sched - start:.6f}", f"{r.t_send - start:.6f}", _ms(r.dispatch_lag), r.status,
+                         r.error_class or "", _ms(r.ttft), _ms(r.tpot), _ms(r.e2e), r.output_tokens, r.token_source,
+                         r.prompt_tokens if r.prompt_tokens is not None else "", r.finish_reason or "",
+                         len(r.arrivals), _ms(max(r.gaps)) if r.gaps else ""])
+    return handle.getvalue()
 
 
-def write_plot(path: Path, points: list[dict[str, Any]], title: str) -> None:
-    """TTFT and TPOT percentiles against achieved request rate, one marker per sweep step."""
+def plot_png(points: list[dict[str, Any]], title: str) -> bytes:
+    """TTFT and TPOT percentiles against achieved request rate, one marker per sweep step, as PNG."""
     try:
         import matplotlib
 
@@ -66,5 +67,7 @@ def write_plot(path: Path, points: list[dict[str, Any]], title: str) -> None:
         axis.legend()
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100)
     plt.close(figure)
+    return png.getvalue()

@@ -29,23 +29,13 @@ class Rendered:
     files: dict[str, str] = field(default_factory=dict)  # relative path → text
     unchecked: list[str] = field(default_factory=list)  # kinds rendered without a schema to check them
 
-    def write(self, directory: Path) -> list[Path]:
-        if not self.files:
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / "values.yaml"
-            path.write_text(self.stream)
-            return [path]
-        written = []
-        for relative, text in sorted(self.files.items()):
-            path = directory / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            written.append(path)
-        # Objects that no longer exist must not linger in a GitOps tree.
-        for stale in directory.rglob("*.yaml"):
-            if str(stale.relative_to(directory)) not in self.files:
-                stale.unlink()
-        return written
+    def write(self, directory: Path, *, force: bool = False) -> list[Path]:
+        """Write the files into ``directory``; files an earlier render wrote there and this one
+        does not make are removed (objects that no longer exist must not linger in a GitOps
+        tree). Nothing tgictl did not write is replaced or removed unless ``force``."""
+        from tgictl.adapters.files import write_files
+
+        return write_files(directory, self.files or {"values.yaml": self.stream}, writer="render", force=force, prune=True)
 
 
 def dump_yaml(data: object) -> str:
