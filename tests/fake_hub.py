@@ -38,7 +38,10 @@ def app(hub: Hub) -> web.Application:
     @routes.get("/api/models/{org}/{name}/revision/{revision}")
     async def info(request: web.Request) -> web.Response:
         files = repo(request)
+        # The fields the real Hub always sends (GET https://huggingface.co/api/models/gpt2 has them);
+        # huggingface_hub before 0.24 requires private, downloads, likes and tags.
         return web.json_response({"id": f"{request.match_info['org']}/{request.match_info['name']}", "sha": COMMIT,
+                                  "private": False, "downloads": 0, "likes": 0, "tags": [],
                                   "siblings": [{"rfilename": name} for name in sorted(files)]})
 
     @routes.get("/api/models/{org}/{name}/tree/{revision}")
