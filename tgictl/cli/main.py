@@ -48,6 +48,7 @@ def root(
 
 
 app.command()(spec_cmds.version)
+app.command("install-tools")(spec_cmds.install_tools)
 app.command()(spec_cmds.init)
 app.command()(spec_cmds.validate)
 app.command()(spec_cmds.schema)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -49,7 +50,7 @@ def _rows(p: Plan) -> list[tuple[str, str]]:
 @handles_errors
 def plan(
     model: Annotated[Optional[str], typer.Argument(help="Model directory, cache entry, or Hub id (with --hub).")] = None,
-    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Plan this spec instead of MODEL.")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Plan this spec instead of MODEL (tgi.yaml when neither is given).")] = None,
     gpu: Annotated[str, typer.Option(help="Accelerator catalog key (h100, a100-80gb, l4, cpu, ...).")] = "a100-80gb",
     count: Annotated[Optional[int], typer.Option(help="Accelerators per pod; the smallest that fits when unset.")] = None,
     quantize: Annotated[Optional[str], typer.Option(help="Quantize at load (awq, fp8, bitsandbytes-nf4, ...).")] = None,
@@ -67,8 +68,12 @@ def plan(
     from tgictl.plan.service import plan_spec
     from tgictl.spec.load import load_file
 
-    if (model is None) == (file is None):
+    if model is not None and file is not None:
         raise UsageError("give either MODEL or --file, not both")
+    if model is None and file is None:
+        if not Path("tgi.yaml").exists():
+            raise UsageError("give a MODEL (directory, cache entry or Hub id) or --file SPEC; no tgi.yaml here to plan")
+        file = "tgi.yaml"
     if file:
         result = plan_spec(load_file(file), allow_hub=hub)
     else:

@@ -1,4 +1,4 @@
-"""Commands about the spec and tgictl itself: version, init, validate, schema."""
+"""Commands about the spec and tgictl itself: version, install-tools, init, validate, schema."""
 
 from __future__ import annotations
 
@@ -23,6 +23,21 @@ def version(output: OutputOption = Format.table) -> None:
     rows = [("tgictl", found.tgictl), ("chart", f"{found.chart} ({found.chart_path})"), ("helm", found.helm),
             ("kubectl", found.kubectl), *((f"image: {name}", image) for name, image in found.engine_images.items())]
     print_table(["COMPONENT", "VERSION"], rows)
+
+
+@handles_errors
+def install_tools(
+    force: Annotated[bool, typer.Option(help="Download and unpack them again even when present.")] = False,
+    output: OutputOption = Format.table,
+) -> None:
+    """Install the helm v4 and kubectl v1.35 tgictl drives into its tools directory ($TGICTL_TOOLS_DIR)."""
+    from tgictl.adapters.toolchain import ensure
+
+    found = {tool: {"path": str(path), "version": version} for tool, (path, version) in ensure(force).items()}
+    if output is not Format.table:
+        print_data(found, output)
+        return
+    print_table(["TOOL", "VERSION", "PATH"], [(tool, f["version"], f["path"]) for tool, f in found.items()])
 
 
 @handles_errors
