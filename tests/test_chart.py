@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from tgictl.render import manifests, schemas
 from tgictl.render.values import chart_values
 from tgictl.spec.load import load_file, parse
 
+TGICTL = str(Path(sys.executable).parent / "tgictl")
 CHART = Path(__file__).resolve().parents[1] / "charts" / "tgi"
 VALUES_SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 
@@ -130,3 +134,47 @@ def test_every_alert_has_severity_summary_description_and_runbook() -> None:
         assert {"summary", "description", "runbook_url"} <= set(alert["annotations"])
         assert f"## {alert['alert']}" in runbooks
         assert alert["annotations"]["runbook_url"].endswith("#" + alert["alert"].lower())
+
+
+def test_chart_readme_is_generated_from_values() -> None:
+    """charts/tgi/README.md is what scripts/chart-readme.py makes of values.yaml: regenerate with --write."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "chart-readme.py"
+    generated = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    assert generated == (CHART / "README.md").read_text()
+    assert "| `probes.startup.failureThreshold` | int |" in generated
+
+
+def test_chart_declares_the_kubernetes_it_needs() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["kubeVersion"] == ">=1.30.0-0"  # preStop sleep action
+    assert chart["maintainers"] and chart["sources"]
+    rendered = helm.template({"preStopSleepSeconds": 10}, release="r", namespace="n")
+    assert "sleep:" in rendered
+
+
+def test_packaged_chart_renders_the_same(tmp_path: Path) -> None:
+    archive = helm.package(tmp_path)
+    assert archive.name == "tgi-0.1.0.tgz" and archive.is_file()
+    spec = str(SPECS / "llamacpp-cpu-gguf.yaml")
+    render = [TGICTL, "render", "-f", spec, "-o", "manifests"]
+    from_dir = subprocess.run(render, capture_output=True, text=True, check=True).stdout
+    from_archive = subprocess.run(render, capture_output=True, text=True, check=True,
+                                  env={**os.environ, "TGICTL_CHART": str(archive)}).stdout
+    assert from_archive == from_dir and "kind: Deployment" in from_dir
+    version = subprocess.run([TGICTL, "version", "-o", "json"], capture_output=True,
+                             text=True, check=True, env={**os.environ, "TGICTL_CHART": str(archive)}).stdout
+    assert json.loads(version)["chart"] == "0.1.0"
+
+
+@pytest.mark.parametrize("key_secret", ["", "llm-key"])
+def test_notes_curl_sends_the_api_key_when_one_is_set(key_secret: str) -> None:
+    from tgictl.adapters import toolchain
+
+    notes = subprocess.run([toolchain.find("helm"), "install", "r", str(CHART), "--dry-run=client", "--set", "engine.name=vllm",
+                            "--set", f"apiKeySecret.name={key_secret}"], capture_output=True, text=True, check=True).stdout
+    curl = next(line for line in notes.splitlines() if line.strip().startswith("curl "))
+    if key_secret:
+        assert "get secret llm-key -o jsonpath='{.data.api-key}'" in notes
+        assert '-H "Authorization: Bearer $API_KEY"' in curl
+    else:
+        assert "Authorization" not in notes

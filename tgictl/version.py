@@ -4,6 +4,7 @@ kubectl it drives, and each engine's default image (what `tgictl version` prints
 from __future__ import annotations
 
 import subprocess
+import tarfile
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
@@ -48,9 +49,15 @@ def _chart_version() -> tuple[str, str]:
 
     path = helm.chart_path()
     try:
-        return str(yaml.safe_load((path / "Chart.yaml").read_text())["version"]), str(path)
-    except (OSError, KeyError, TypeError):
-        return ("packaged" if path.suffix == ".tgz" else "not found"), str(path)
+        if path.suffix == ".tgz":  # a `helm package` archive holds <name>/Chart.yaml
+            with tarfile.open(path) as archive:
+                member = next(m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml"))
+                chart_yaml = archive.extractfile(member).read()  # type: ignore[union-attr]
+        else:
+            chart_yaml = (path / "Chart.yaml").read_bytes()
+        return str(yaml.safe_load(chart_yaml)["version"]), str(path)
+    except (OSError, tarfile.TarError, StopIteration, KeyError, TypeError):
+        return "not found", str(path)
 
 
 def versions() -> Versions:

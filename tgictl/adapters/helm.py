@@ -100,6 +100,13 @@ def upgrade_install(values: dict[str, Any], *, release: str, namespace: str, cha
     return _run(args + _context(kube_context), stdin=json.dumps(values))
 
 
+def package(destination: Path, chart: Path | None = None) -> Path:
+    """``helm package`` the chart into ``destination``; returns the .tgz helm wrote."""
+    out = _run(["package", _chart(chart), "--destination", str(destination)])
+    # helm prints "Successfully packaged chart and saved it to: <path>"
+    return Path(out.strip().rsplit(": ", 1)[-1])
+
+
 def history(release: str, namespace: str, kube_context: str | None = None) -> list[dict[str, Any]]:
     """Revisions of a release, oldest first ([] when it does not exist)."""
     try:
