@@ -8,7 +8,10 @@ worked out by hand in each comment.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -259,3 +262,36 @@ def test_startup_budget_uses_planned_weights() -> None:
 
 def parse_and_render(doc: dict) -> None:
     service.render(parse(doc), "values")
+
+
+def _cached_model(root: Path, commit: str, refs: dict[str, str]) -> None:
+    repo = root / "models--meta-llama--Llama-3.1-8B-Instruct"
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    shutil.copy(MODELS / "llama-3.1-8b" / "config.json", repo / "snapshots" / commit)
+    for ref, target in refs.items():
+        (repo / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / ref).write_text(target)
+
+
+def test_hub_cache_under_xdg_cache_home_and_a_named_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    commit = "0e9e39f249a16976918f6564b8830bc894c89659"
+    _cached_model(tmp_path / "huggingface" / "hub", commit, {"v1.0": commit})
+    found = model_files.find_local("meta-llama/Llama-3.1-8B-Instruct", revision="v1.0")
+    assert found is not None and found.source.endswith(f"@ {commit}")
+    assert model_files.find_local("meta-llama/Llama-3.1-8B-Instruct", revision=commit) is not None
+    assert model_files.find_local("meta-llama/Llama-3.1-8B-Instruct") is None  # no refs/main: nothing is "main"
+
+
+@pytest.mark.parametrize("env", [{"HF_HUB_CACHE": "/a/hub"}, {"HF_HOME": "/b"}, {"XDG_CACHE_HOME": "/c"},
+                                 {"HF_HOME": "/b", "XDG_CACHE_HOME": "/c"}, {}])
+def test_cache_root_follows_huggingface_hub(env: dict[str, str]) -> None:
+    """huggingface_hub fixes its cache root at import: ask a fresh interpreter under each environment."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"}}
+    code = ("from huggingface_hub import constants; from tgictl.plan.files import hub_cache_dirs; "
+            "print(constants.HF_HUB_CACHE); print(hub_cache_dirs()[0])")
+    theirs, ours = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                                  check=True).stdout.splitlines()
+    assert ours == theirs

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import BASE, document
 from tgictl.errors import SpecError
@@ -107,3 +111,23 @@ def test_yaml_syntax_error_names_line() -> None:
 def test_unknown_engine() -> None:
     [problem] = problems_of(document(engine={"name": "sglang"}))
     assert problem == "spec.engine.name: unknown engine 'sglang'; allowed: tgi, vllm, llamacpp"
+
+
+@given(number=st.decimals(min_value=0, max_value=10**6, places=3, allow_nan=False, allow_infinity=False),
+       suffix=st.sampled_from(["", "m", "k", "M", "G", "T", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "e3", "E-2"]))
+def test_quantities_read_as_kubernetes_reads_them(number: Decimal, suffix: str) -> None:
+    from kubernetes.utils import parse_quantity as kubernetes_parse_quantity
+
+    from tgictl.spec.quantity import parse_quantity
+
+    text = f"{number}{suffix}"
+    assert parse_quantity(text) == kubernetes_parse_quantity(text), text
+
+
+def test_milli_quantities_are_fractions() -> None:
+    from tgictl.plan.memory import quantity_bytes
+    from tgictl.spec.quantity import parse_quantity
+
+    assert parse_quantity("500m") == Decimal("0.5") and quantity_bytes("4Gi") == 4 * 1024**3
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        parse_quantity("4 GiB")

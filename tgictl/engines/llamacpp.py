@@ -14,6 +14,7 @@ from typing import Any
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
 from tgictl.errors import Problem, UsageError
 from tgictl.spec.model import Spec
+from tgictl.spec.quantity import parse_quantity
 
 # The server images: one tag per backend, each pinned to the same build.
 _VARIANTS = {"none": "server", "nvidia": "server-cuda", "amd": "server-rocm"}
@@ -89,7 +90,7 @@ class LlamaCpp(Engine):
     def flags(self, spec: Spec) -> dict[str, FlagValue]:
         s = spec.spec
         serving, features = s.serving, s.features
-        threads = re.fullmatch(r"(\d+)", s.hardware.cpu or "")
+        cores = int(parse_quantity(s.hardware.cpu)) if s.hardware.cpu else 0  # "1500m" is one whole core
         return stringify({
             **self.model_flags(spec),
             "host": "0.0.0.0",
@@ -103,7 +104,7 @@ class LlamaCpp(Engine):
             "no-cont-batching": not features.continuous_batching,
             "no-cache-prompt": features.prefix_caching is False,
             "offline": s.cache.offline,
-            "threads": threads.group(1) if threads and not s.hardware.accelerator.count else None,
+            "threads": cores if cores >= 1 and not s.hardware.accelerator.count else None,
         })
 
     def env(self, spec: Spec) -> dict[str, str]:

@@ -117,25 +117,32 @@ def read_directory(directory: Path, source: str | None = None) -> ModelFiles:
     )
 
 
-def _snapshot(repo_dir: Path, revision: str | None) -> Path | None:
-    """The snapshot folder of a ``models--org--name`` cache entry for a revision."""
-    snapshots = repo_dir / "snapshots"
-    if not snapshots.is_dir():
-        return None
-    ref = repo_dir / "refs" / (revision or "main")
-    commit = ref.read_text().strip() if ref.is_file() else revision
-    if commit and (snapshots / commit).is_dir():
-        return snapshots / commit
-    candidates = sorted(p for p in snapshots.iterdir() if (p / "config.json").exists())
-    return candidates[-1] if candidates and revision is None else None
+def _snapshot(cache_root: Path, model: str, revision: str | None) -> Path | None:
+    """The snapshot folder holding ``model``'s config.json at ``revision`` (a branch, tag or
+    commit; main when unset) in one cache root, resolved by huggingface_hub's own lookup
+    (refs/<revision>, then a commit folder)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model, "config.json", cache_dir=cache_root, revision=revision)
+    return Path(found).parent if isinstance(found, str) else None
 
 
 def hub_cache_dirs() -> list[Path]:
-    """Hugging Face cache roots to search, as huggingface_hub would resolve them."""
+    """The Hugging Face cache root, by huggingface_hub's rules: $HF_HUB_CACHE, else
+    $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
+    Read from the environment on each call (huggingface_hub.constants fixes it at import)."""
     if cache := os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE"):
-        return [Path(cache)]
-    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
-    return [home / "hub"]
+        return [Path(cache).expanduser()]
+    xdg_cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    home = os.environ.get("HF_HOME") or str(Path(xdg_cache) / "huggingface")
+    return [Path(home).expanduser() / "hub"]
+
+
+def _cache_entry_repo(entry: Path) -> tuple[Path, str] | None:
+    """(cache root, repo id) of a ``models--org--name`` folder."""
+    if not entry.name.startswith("models--"):
+        return None
+    return entry.parent, entry.name.removeprefix("models--").replace("--", "/")
 
 
 def find_local(model: str, revision: str | None = None) -> ModelFiles | None:
@@ -144,14 +151,13 @@ def find_local(model: str, revision: str | None = None) -> ModelFiles | None:
     if path.is_dir():
         if (path / "config.json").is_file():
             return read_directory(path)
-        if path.name.startswith("models--") and (snapshot := _snapshot(path, revision)):
+        if (entry := _cache_entry_repo(path)) and (snapshot := _snapshot(*entry, revision)):
             return read_directory(snapshot, f"{path} @ {snapshot.name}")
         raise SpecError([Problem("", "neither a model directory (config.json) nor a Hugging Face cache entry")], str(path))
     if "/" in model and not model.startswith(("/", ".")):
         for root in hub_cache_dirs():
-            repo_dir = root / ("models--" + model.replace("/", "--"))
-            if repo_dir.is_dir() and (snapshot := _snapshot(repo_dir, revision)):
-                return read_directory(snapshot, f"{repo_dir} @ {snapshot.name}")
+            if (root / ("models--" + model.replace("/", "--"))).is_dir() and (snapshot := _snapshot(root, model, revision)):
+                return read_directory(snapshot, f"{root / ('models--' + model.replace('/', '--'))} @ {snapshot.name}")
     return None
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tgictl.plan.architectures import ModelDims
+from tgictl.spec.quantity import parse_quantity
 
 GiB = 1024**3
 # CUDA context, cuBLAS workspaces and NCCL buffers per device before any tensor.
@@ -24,14 +25,8 @@ CUDA_GRAPH_BYTES = int(0.25 * GiB)
 
 
 def quantity_bytes(quantity: str) -> int:
-    """Kubernetes quantity ("64Gi", "500M") in bytes."""
-    match = re.fullmatch(r"([0-9.]+)([KMGTPE]i?|[kmgtpe])?", quantity)
-    if not match:
-        raise ValueError(f"not a quantity: {quantity}")
-    number, unit = float(match.group(1)), match.group(2) or ""
-    powers = {"K": 1, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
-    base = 1024 if unit.endswith("i") else 1000
-    return int(number * base ** powers.get(unit[:1], 0)) if unit else int(number)
+    """Kubernetes quantity ("64Gi", "500M") in whole bytes."""
+    return int(parse_quantity(quantity))
 
 
 # --- weights -------------------------------------------------------------------
