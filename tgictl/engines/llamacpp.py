@@ -8,7 +8,6 @@ answers 503 while the model loads, which is exactly a readiness signal.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
