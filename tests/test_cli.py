@@ -13,7 +13,7 @@ from conftest import BASE, SPECS
 from tgictl.cli.main import app
 
 runner = CliRunner()
-COMMANDS = ["init", "validate", "schema", "plan", "render", "migrate", "sim", "smoke", "bench", "metrics", "top",
+COMMANDS = ["version", "install-tools", "init", "validate", "schema", "plan", "render", "migrate", "sim", "smoke", "bench", "metrics", "top",
             "demo", "doctor", "deploy", "diff", "status", "logs", "rollback", "delete"]
 
 
@@ -263,3 +263,62 @@ def test_render_without_a_chart_is_one_clear_line(tmp_path: Path) -> None:
                             env={**os.environ, "TGICTL_CHART": str(tmp_path / "missing")})
     assert result.returncode == 1
     assert result.stderr == f"error: no chart at {tmp_path / 'missing'}: TGICTL_CHART must name a chart directory or a `helm package` .tgz\n"
+
+
+def test_version_flag_and_command() -> None:
+    from tgictl.version import tgictl_version
+
+    assert invoke("--version").stdout == f"tgictl {tgictl_version()}\n"
+    found = yaml.safe_load(invoke("version", "-o", "yaml").stdout)
+    assert set(found) == {"tgictl", "chart", "chart_path", "helm", "kubectl", "engine_images"}
+    assert found["chart"] == yaml.safe_load((Path(found["chart_path"]) / "Chart.yaml").read_text())["version"]
+    assert set(found["engine_images"]) == {"tgi", "vllm", "llamacpp"}
+
+
+UNREACHABLE_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+
+
+@pytest.mark.parametrize("kubeconfig", ["unreachable", "missing"])
+def test_diff_errors_exit_2_like_kubectl_diff(tmp_path: Path, kubeconfig: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--kubeconfig is honoured (not $KUBECONFIG), and an error is never exit 1, which means "changes"."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "never-read"))
+    config = tmp_path / "kubeconfig"
+    if kubeconfig == "unreachable":
+        config.write_text(UNREACHABLE_KUBECONFIG)
+    result = invoke("diff", "-f", write_spec(tmp_path, BASE), "--kubeconfig", str(config))
+    assert result.exit_code == 2, result.output
+    expected = "cannot reach the API server at https://127.0.0.1:9" if kubeconfig == "unreachable" else "no usable kubeconfig"
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_migrate_write_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, BASE)
+    target = tmp_path / "llamacpp.yaml"
+    target.write_text("mine\n")
+    refused = invoke("migrate", "-f", spec, "--to", "llamacpp", "--write", str(target))
+    assert refused.exit_code == 2 and f"{target} exists and was not written by tgictl" in refused.output
+    assert target.read_text() == "mine\n"
+    assert invoke("migrate", "-f", spec, "--to", "llamacpp", "--write", str(target), "--force").exit_code == 0
+    assert yaml.safe_load(target.read_text())["spec"]["engine"]["name"] == "llamacpp"
+
+
+def test_bench_refuses_before_sending_any_load(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    result = invoke("bench", "http://127.0.0.1:9", "--json", str(report), "--requests", "1")
+    assert result.exit_code == 2 and "not written by tgictl" in result.output
+    assert "127.0.0.1:9" not in result.output  # refused before any request was tried
+    assert report.read_text() == "{}"
+
+
+def test_demo_keeps_a_file_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "tgi.yaml").write_text("mine\n")
+    result = invoke("demo", "--dir", str(tmp_path))
+    assert result.exit_code == 2 and "tgi.yaml exists and was not written by tgictl" in result.output
+    assert (tmp_path / "tgi.yaml").read_text() == "mine\n" and not (tmp_path / "manifests").exists()
