@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,48 @@ def test_sweep_finds_a_rate_and_plots(sim: str, tmp_path: Path) -> None:
     data = json.loads(out.stdout)
     assert data["best"] is not None and data["best"]["slo_attainment"] >= 0.9
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class _Cells(HTMLParser):
+    """Every table row of a page as lists of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+
+    def handle_data(self, data: str) -> None:
+        if self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
+
+
+def test_html_report_shows_the_run_it_measured(sim: str, tmp_path: Path) -> None:
+    page, summary = tmp_path / "r.html", tmp_path / "r.json"
+    ran = runner.invoke(app, ["bench", sim, "--requests", "12", "--concurrency", "3", "--html", str(page), "--json", str(summary)])
+    assert ran.exit_code == 0, ran.output
+    data, parser = json.loads(summary.read_text()), _Cells()
+    parser.feed(page.read_text())
+    ttft = next(row for row in parser.rows if row[0] == "TTFT")
+    assert [cell.strip() for cell in ttft[1:]] == [f"{data['ttft_ms'][q]:.2f}" for q in ("mean", "p50", "p90", "p95", "p99", "max")]
+    assert ["requests", f"{data['succeeded']} ok of 12 (0 failed) in {data['duration_s']:.2f} s"] in parser.rows
+
+
+def test_html_report_escapes_what_the_server_and_user_sent() -> None:
+    from tgictl.loadgen.report import as_html
+
+    stats = {q: 1.0 for q in ("mean", "p50", "p90", "p95", "p99", "max")}
+    run = {"profile": "concurrency 1", "api": "chat", "url": "http://x/<script>alert(1)</script>", "requests": 1, "succeeded": 0,
+           "failed": 1, "duration_s": 1.0, "request_rate": 1.0, "output_tokens_per_s": 0.0, "goodput_rps": 0.0,
+           "slo_attainment": 0.0, "token_source": {}, "errors": {"<img src=x onerror=alert(1)>": 1},
+           "ttft_ms": stats, "tpot_ms": {}, "itl_ms": {}, "e2e_ms": stats, "ntpot_ms": {}, "client": {"warnings": []}}
+    page = as_html(run)
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt; 1" in page
 
 
 def test_sweep_needs_an_slo(sim: str) -> None:

@@ -87,7 +87,8 @@ def bench(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the summary as JSON here.")] = None,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Write one CSV row per request here.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Sweep only: PNG of latency against load.")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite --json/--csv/--plot files tgictl did not write (or edited since).")] = False,
+    html: Annotated[Optional[Path], typer.Option(help="Write a self-contained HTML report here.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --json/--csv/--plot/--html files tgictl did not write (or edited since).")] = False,
     seed: Annotated[int, typer.Option(help="Seed for arrivals and prompt lengths.")] = 0,
     api_key: ApiKeyOption = None,
     output: OutputOption = Format.table,
@@ -106,7 +107,7 @@ def bench(
         items = workload.from_jsonl(dataset, workload.Length.parse(output_len).draw(__import__("random").Random(seed)))
     else:
         items = workload.synthetic(max(requests, 1000), workload.Length.parse(input_len), workload.Length.parse(output_len), seed)
-    check_writable([p for p in (json_out, csv_out, plot) if p], force=force)  # before the load, not after it
+    check_writable([p for p in (json_out, csv_out, plot, html) if p], force=force)  # before the load, not after it
     ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
     slo = SLOTargets(ms(slo_ttft_ms), ms(slo_tpot_ms), ms(slo_e2e_ms))
     progress = _progress if sys.stderr.isatty() else None
@@ -136,6 +137,8 @@ def bench(
         missed = (slo.any and result["slo_attainment"] < min_attainment) or result["succeeded"] == 0
     if json_out:
         files[json_out] = report.as_json(result)
+    if html:
+        files[html] = report.as_html(result)
     for path, data in files.items():
         write_file(path, data, writer="bench", force=force)
     if output is not Format.table:

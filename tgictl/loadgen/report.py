@@ -1,5 +1,6 @@
-"""Bench results as files: JSON (summary), CSV (one row per request) and a PNG
-of latency against load for sweeps (matplotlib, the optional `plot` extra)."""
+"""Bench results as files: JSON (summary), CSV (one row per request), an HTML
+report (Jinja2, autoescaped) and a PNG of latency against load for sweeps
+(matplotlib, the optional `plot` extra)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,48 @@ def plot_png(points: list[dict[str, Any]], title: str) -> bytes:
     figure.savefig(png, format="png", dpi=100)
     plt.close(figure)
     return png.getvalue()
+
+
+LATENCIES = (("TTFT", "ttft_ms"), ("TPOT", "tpot_ms"), ("ITL", "itl_ms"), ("E2E", "e2e_ms"), ("NTPOT", "ntpot_ms"))
+QUANTILES = ("mean", "p50", "p90", "p95", "p99", "max")
+
+
+def _svg_chart(points: list[dict[str, Any]], width: int = 600, height: int = 260, pad: int = 40) -> str:
+    """TTFT p50 and p95 against achieved request rate as an inline SVG (numbers only: nothing to escape)."""
+    ordered = sorted(points, key=lambda p: p["request_rate"])
+    series = {q: [(p["request_rate"], p["ttft_ms"].get(q)) for p in ordered if p["ttft_ms"].get(q) is not None]
+              for q in ("p50", "p95")}
+    xs = [x for line in series.values() for x, _ in line] or [0.0]
+    ys = [y for line in series.values() for _, y in line] or [0.0]
+    x_max, y_max = max(max(xs), 1e-9), max(max(ys), 1e-9)
+
+    def at(x: float, y: float) -> str:
+        return f"{pad + x / x_max * (width - 2 * pad):.1f},{height - pad - y / y_max * (height - 2 * pad):.1f}"
+
+    colours = {"p50": "#1565c0", "p95": "#c62828"}
+    lines = "".join(f'<polyline fill="none" stroke="{colours[q]}" stroke-width="2" points="{" ".join(at(x, y) for x, y in line)}"/>'
+                    f'<text x="{width - pad}" y="{pad - 20 + 14 * i}" fill="{colours[q]}" text-anchor="end">TTFT {q}</text>'
+                    for i, (q, line) in enumerate(series.items()))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+            f'aria-label="TTFT against achieved request rate">'
+            f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#888"/>'
+            f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#888"/>'
+            f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">achieved requests/s (max {x_max:.2f})</text>'
+            f'<text x="8" y="{pad - 8}">TTFT ms (max {y_max:.0f})</text>{lines}</svg>')
+
+
+def as_html(result: dict[str, Any]) -> str:
+    """A self-contained HTML page of one run or a sweep (its ceiling probe, then each rate)."""
+    from importlib import resources
+
+    import jinja2
+
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                     trim_blocks=True, lstrip_blocks=True)
+    template = environment.from_string(resources.files("tgictl.loadgen").joinpath("templates/report.html.j2").read_text())
+    data = public(result)
+    if "points" in data:  # a sweep
+        runs, sweep = [data["ceiling"], *data["points"]], {"best": data["best"], "chart": _svg_chart(data["points"])}
+    else:
+        runs, sweep = [data], None
+    return template.render(url=runs[0]["url"], runs=runs, sweep=sweep, latencies=LATENCIES, quantiles=QUANTILES)
