@@ -181,7 +181,7 @@ def test_demo_runs_the_whole_workflow(tmp_path: Path) -> None:
     steps = json.loads(result.stdout)
     assert [s["step"] for s in steps[:6]] == ["init", "validate", "plan", "render values", "render manifests", "simulator"]
     assert [s["step"] for s in steps[6:]] == [f"smoke: {name}" for name in
-                                              ("health", "limits", "generate", "stream", "chat", "token-limit", "metrics", "slo")]
+                                              ("health", "limits", "generate", "compat", "stream", "chat", "token-limit", "metrics", "slo")]
     assert all(s["ok"] for s in steps)
     assert next(s for s in steps if s["step"] == "smoke: limits")["detail"].startswith("pass")
     assert (tmp_path / "demo" / "manifests" / "deployment-smollm2.yaml").exists()

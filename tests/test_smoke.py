@@ -35,6 +35,7 @@ def test_smoke_passes_against_each_simulator_flavour(engine: str) -> None:
     assert report.engine == engine
     found = statuses(report)
     assert found["limits"] == "skip" and found["slo"] == "pass"
+    assert found["compat"] == ("pass" if engine == "tgi" else "skip")  # POST / is TGI's alone
     assert all(found[name] == "pass" for name in ("health", "generate", "stream", "chat", "token-limit", "metrics"))
 
 

@@ -29,7 +29,10 @@ class Refusal:
 
 class Flavor:
     name = "base"
-    sse_data = "data: "  # vLLM and llama.cpp write "data: ", TGI (axum) "data:"
+    # Every engine writes "data: ". TGI's axum wrote "data:" (no space) up to TGI 2.0.4 (axum 0.6);
+    # from 2.1.0 axum 0.7's Event::json_data writes "data: ", and huggingface_hub's stream parser
+    # recognises only "data: [DONE]".
+    sse_data = "data: "
     listens_while_loading = True
     rejects_when_busy = False  # TGI answers 429 past max-concurrent-requests; others queue
 
@@ -52,9 +55,12 @@ class Flavor:
         """The in-stream error event of an OpenAI-style stream."""
         return {"error": {"message": refusal.message, "http_status_code": refusal.status}}
 
-    def guarded(self, path: str) -> bool:
+    def guarded(self, path: str, method: str = "GET") -> bool:
         """Whether an API key, when set, guards this path."""
         return path.startswith("/v1")
+
+    def authorized(self, header: str | None, key: str) -> bool:
+        return header == f"Bearer {key}"
 
     def unauthorized(self) -> Refusal:
         return Refusal(401, {"error": "Unauthorized"}, "authentication")
@@ -62,7 +68,6 @@ class Flavor:
 
 class TGIFlavor(Flavor):
     name = "tgi"
-    sse_data = "data:"
     # The router binds its port only after warm-up ("Connected").
     listens_while_loading = False
     rejects_when_busy = True
@@ -86,10 +91,18 @@ class TGIFlavor(Flavor):
     def bad_request(self, message: str) -> Refusal:
         return Refusal(422, {"error": message, "error_type": "validation"}, "validation")
 
-    def guarded(self, path: str) -> bool:
+    def guarded(self, path: str, method: str = "GET") -> bool:
         # Only the inference routes; /health, /info, /metrics and /v1/models stay open.
-        return path in ("/", "/generate", "/generate_stream", "/v1/chat/completions", "/v1/completions", "/vertex",
-                        "/invocations", "/tokenize")
+        # router/src/server.rs (v3.3.5) layers the key check on base_routes only; /chat_tokenize is not one.
+        return path in ("/generate", "/generate_stream", "/v1/chat/completions", "/v1/completions", "/vertex",
+                        "/invocations", "/tokenize") or (path == "/" and method == "POST")
+
+    def authorized(self, header: str | None, key: str) -> bool:
+        # TGI compares the whole header with "Bearer <key>" case-insensitively.
+        return header is not None and header.lower() == f"Bearer {key}".lower()
+
+    def unauthorized(self) -> Refusal:
+        return Refusal(401, {}, "authentication")  # a bare StatusCode::UNAUTHORIZED: no body
 
 
 class VLLMFlavor(Flavor):
@@ -130,7 +143,7 @@ class LlamaCppFlavor(Flavor):
     def bad_request(self, message: str) -> Refusal:
         return Refusal(400, {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}, "validation")
 
-    def guarded(self, path: str) -> bool:
+    def guarded(self, path: str, method: str = "GET") -> bool:
         return path not in ("/health", "/v1/health")  # /metrics too: scrapes must send the key
 
     def unauthorized(self) -> Refusal:

@@ -142,7 +142,7 @@ class Simulator:
         generated: list[TokenEvent] = [e async for e in self.tokens_of(admitted)]
         text = "".join(e.text for e in generated)
         result: dict[str, Any] = {"generated_text": (body["inputs"] + text) if params.get("return_full_text") else text}
-        if params.get("details", True):
+        if params.get("details"):  # serde default: false (the OpenAPI spec's "default: true" is not what runs)
             result["details"] = {
                 "finish_reason": admitted.finish_reason, "generated_tokens": admitted.generated, "seed": params.get("seed"),
                 "prefill": [], "tokens": [self._token(e) for e in generated],
@@ -195,6 +195,43 @@ class Simulator:
             return self.refuse(refusal)
         return web.json_response([{"id": t.id, "text": t.text, "start": t.start, "stop": t.stop} for t in tokens.tokenize(body["inputs"])])
 
+    async def compat_generate(self, request: web.Request) -> web.StreamResponse:
+        """TGI's `POST /` (router/src/server.rs, compat_generate): what the official clients
+        (text-generation, huggingface_hub) and SageMaker call. `stream` picks generate_stream;
+        otherwise generate's answer wrapped in a list, as the Inference API returns it."""
+        body, refusal = await self._body(request, "inputs")
+        if refusal:
+            return self.refuse(refusal)
+        if body.get("stream"):
+            return await self.generate_stream(request)
+        answer = await self.generate(request)
+        if answer.status != 200:
+            return answer
+        assert isinstance(answer, web.Response) and answer.body is not None
+        return web.json_response([json.loads(answer.body)], headers={k: v for k, v in answer.headers.items() if k.startswith("x-")})
+
+    async def invocations(self, request: web.Request) -> web.StreamResponse:
+        """SageMaker's route (router/src/sagemaker.rs): an untagged request, tried as
+        generate (`inputs`), then chat (`messages`), then completion (`prompt`)."""
+        body, refusal = await self._body(request, "")
+        if refusal:
+            return self.refuse(refusal)
+        for field_name, handler in (("inputs", self.compat_generate), ("messages", self.chat), ("prompt", self.completions)):
+            if field_name in body:
+                return await handler(request)
+        return self.refuse(self.flavor.bad_request("Failed to deserialize the JSON body into the target type"))
+
+    async def chat_tokenize(self, request: web.Request) -> web.Response:
+        """The chat template applied, then tokenized: {tokenize_response, templated_text}."""
+        body, refusal = await self._body(request, "messages")
+        if refusal:
+            return self.refuse(refusal)
+        prompt = _chat_prompt(body["messages"])
+        if prompt is None:
+            return self.refuse(self.flavor.bad_request("`messages` must be a list of objects"))
+        found = [{"id": t.id, "text": t.text, "start": t.start, "stop": t.stop} for t in tokens.tokenize(prompt)]
+        return web.json_response({"tokenize_response": found, "templated_text": prompt})
+
     # --- shared routes ---------------------------------------------------------------------
 
     async def health(self, request: web.Request) -> web.Response:
@@ -222,10 +259,9 @@ class Simulator:
         body, refusal = await self._body(request, "messages")
         if refusal:
             return self.refuse(refusal)
-        messages = body["messages"]
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        prompt = _chat_prompt(body["messages"])
+        if prompt is None:
             return self.refuse(self.flavor.bad_request("`messages` must be a list of objects"))
-        prompt = "".join(f"<|{m.get('role', 'user')}|> {m.get('content') or ''}\n" for m in messages) + "<|assistant|>"
         return await self._openai(request, body, prompt, "chat.completion")
 
     async def _openai(self, request: web.Request, body: dict[str, Any], prompt: str, kind: str) -> web.StreamResponse:
@@ -278,7 +314,7 @@ class Simulator:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             return {}, self.flavor.bad_request("Failed to parse the request body as JSON")
-        if not isinstance(body, dict) or required not in body:
+        if not isinstance(body, dict) or (required and required not in body):
             return {}, self.flavor.bad_request(f"missing field `{required}`")
         return body, None
 
@@ -302,8 +338,11 @@ class Simulator:
         if self.config.api_key:
             app.middlewares.append(self._authorize)
         if self.flavor.name == "tgi":
-            routes += [web.post("/generate", self.generate), web.post("/generate_stream", self.generate_stream),
-                       web.get("/info", self.info), web.post("/tokenize", self.tokenize)]
+            # TGI's router (router/src/server.rs, v3.3.5) also serves health on GET / and /ping.
+            routes += [web.post("/", self.compat_generate), web.post("/invocations", self.invocations),
+                       web.post("/generate", self.generate), web.post("/generate_stream", self.generate_stream),
+                       web.get("/info", self.info), web.post("/tokenize", self.tokenize),
+                       web.post("/chat_tokenize", self.chat_tokenize), web.get("/", self.health), web.get("/ping", self.health)]
         app.add_routes(routes)
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
@@ -311,9 +350,10 @@ class Simulator:
 
     @web.middleware
     async def _authorize(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self.flavor.guarded(request.path) and request.headers.get("Authorization") != f"Bearer {self.config.api_key}":
+        key = self.config.api_key or ""
+        if self.flavor.guarded(request.path, request.method) and not self.flavor.authorized(request.headers.get("Authorization"), key):
             refusal = self.flavor.unauthorized()
-            return web.json_response(refusal.body, status=refusal.status)
+            return web.json_response(refusal.body, status=refusal.status) if refusal.body else web.Response(status=refusal.status)
         return await handler(request)
 
     async def _start(self, app: web.Application) -> None:
@@ -321,6 +361,13 @@ class Simulator:
 
     async def _stop(self, app: web.Application) -> None:
         await self.scheduler.stop()
+
+
+def _chat_prompt(messages: Any) -> str | None:
+    """The simulator's chat template: role-tagged turns, then the assistant's tag."""
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return None
+    return "".join(f"<|{m.get('role', 'user')}|> {m.get('content') or ''}\n" for m in messages) + "<|assistant|>"
 
 
 async def serve(config: SimConfig, host: str, port: int, ready: asyncio.Event | None = None,

@@ -142,7 +142,8 @@ async def limits(ctx: Context) -> Outcome:
 @check("generate")
 async def generate(ctx: Context) -> Outcome:
     if ctx.engine == "tgi":
-        status, text = await ctx.post("/generate", {"inputs": "Hello, my name is", "parameters": {"max_new_tokens": 8}})
+        # details defaults to false in TGI (serde default), whatever its OpenAPI spec says.
+        status, text = await ctx.post("/generate", {"inputs": "Hello, my name is", "parameters": {"max_new_tokens": 8, "details": True}})
         body = _json(text) or {}
         produced = (body.get("details") or {}).get("generated_tokens", 0)
         answer = body.get("generated_text")
@@ -159,6 +160,20 @@ async def generate(ctx: Context) -> Outcome:
     if not answer or not produced:
         return FAIL, f"no text generated: {text[:160]}"
     return PASS, f"{produced} tokens"
+
+
+@check("compat")
+async def compat(ctx: Context) -> Outcome:
+    """TGI's `POST /`: the route the official clients (text-generation, huggingface_hub) and SageMaker call."""
+    if ctx.engine != "tgi":
+        return SKIP, f"no POST / route on {ctx.engine}"
+    status, text = await ctx.post("/", {"inputs": "Hello, my name is", "parameters": {"max_new_tokens": 4}})
+    body = _json(text)
+    if status != 200:
+        return FAIL, f"HTTP {status}: {text[:160]}"
+    if not (isinstance(body, list) and body and isinstance(body[0], dict) and body[0].get("generated_text")):
+        return FAIL, f"expected [{{generated_text: ...}}], got {text[:160]}"
+    return PASS, "POST / answers as the official clients expect"
 
 
 @check("stream")
