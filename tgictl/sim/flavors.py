@@ -107,11 +107,10 @@ class TGIFlavor(Flavor):
 
 class VLLMFlavor(Flavor):
     name = "vllm"
-
-    def health(self, loaded: bool) -> tuple[int, Any]:
-        # vLLM answers /health as soon as its API server is up, weights or not:
-        # readiness must look at /v1/models instead.
-        return 200, None
+    # vLLM binds its socket early but answers HTTP only once the engine is built (measured on
+    # 0.32.0: /health times out until "Application startup complete"); not listening is the
+    # same failure to a kubelet probe.
+    listens_while_loading = False
 
     def too_long(self, input_tokens: int, max_new: int, limits: Limits) -> Refusal | None:
         if input_tokens + max_new <= limits.max_total_tokens and max_new > 0:

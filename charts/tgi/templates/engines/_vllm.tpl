@@ -10,11 +10,15 @@ vLLM (`vllm serve MODEL --flags`), the OpenAI-compatible server image.
 {{- define "tgi.engine.vllm.hubCachePath" -}}/root/.cache/huggingface/hub{{- end }}
 
 {{/*
-vLLM answers /health as soon as its API server runs, before weights load:
-startup and readiness wait for /v1/models instead; liveness uses /health.
+All three probes use /health. vLLM binds its port at once but serves HTTP only
+after the engine is built (weights loaded, KV cache allocated, warm-up done): a
+probe before then gets no answer and times out, which the kubelet counts as a
+failure; after, /health is 200 (503 once the engine dies). It needs no API key,
+while /v1/models answers 401 without one, so a keyed pod never became Ready on it.
+Measured on vLLM 0.32.0 (tests/test_vllm_real.py).
 */}}
-{{- define "tgi.engine.vllm.startupPath" -}}/v1/models{{- end }}
-{{- define "tgi.engine.vllm.readinessPath" -}}/v1/models{{- end }}
+{{- define "tgi.engine.vllm.startupPath" -}}/health{{- end }}
+{{- define "tgi.engine.vllm.readinessPath" -}}/health{{- end }}
 {{- define "tgi.engine.vllm.livenessPath" -}}/health{{- end }}
 
 {{- define "tgi.engine.vllm.command" -}}

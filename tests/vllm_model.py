@@ -1,0 +1,40 @@
+"""Write a tiny random-weight Llama for real vLLM: run with the vLLM venv's Python
+(it has torch and transformers; the test venv does not), as
+``python tests/vllm_model.py DIR``. Hidden 256, 2 layers, 4 heads, 2 KV heads,
+head_dim 64 (vLLM's CPU attention refuses 16), bf16; a byte-level BPE tokenizer
+trained on a few sentences, so any text encodes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+CORPUS = ["Hello, my name is tgictl and I plan inference servers.", "The quick brown fox jumps over the lazy dog.",
+          "Kubernetes schedules pods onto nodes; the kubelet probes them."] * 20
+CONTEXT = 2048
+
+
+def write(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    bpe = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=512, special_tokens=["<s>", "</s>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", model_max_length=CONTEXT)
+    tokenizer.chat_template = ("{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                               "{% if add_generation_prompt %}<s>assistant: {% endif %}")
+    tokenizer.save_pretrained(directory)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=256, intermediate_size=512, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=64, max_position_embeddings=CONTEXT,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, torch_dtype="bfloat16")
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(directory)
+
+
+if __name__ == "__main__":
+    write(Path(sys.argv[1]))
