@@ -4,6 +4,7 @@ Prometheus rule file, and start a real Prometheus on a loopback port."""
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import subprocess
 import time
@@ -78,3 +79,31 @@ def prometheus(config: dict[str, Any], workdir: Path) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+def scrape_job(engine: str, url: str, deployment: str | None = None) -> dict[str, Any]:
+    """Static scrape config with the labels the ServiceMonitor (and the operator) would add,
+    for release ``deployment`` (demo-<engine> by default)."""
+    deployment = deployment or f"demo-{engine}"
+    target = url.removeprefix("http://")
+    labels = {"namespace": NAMESPACE, "deployment": deployment, "service": deployment, "model": "org/m", "engine": engine}
+    return {"job_name": deployment, "scrape_interval": "1s", "static_configs": [{"targets": [target], "labels": labels}]}
+
+
+def fast_groups(engine: str, deployment: str | None = None) -> list[dict[str, Any]]:
+    """The engine's rendered rules for release ``deployment`` (demo-<engine> by default), evaluated every second."""
+    deployment = deployment or f"demo-{engine}"
+    groups = rule_groups(engine)
+    text = json.dumps(groups).replace('deployment=\\"demo\\"', f'deployment=\\"{deployment}\\"')
+    groups = json.loads(text)
+    for group in groups:
+        group["interval"] = "1s"
+        group["name"] = group["name"].replace("demo.", f"{deployment}.")
+    return groups
+
+
+def query(url: str, expr: str) -> list[dict[str, Any]]:
+    """Samples of ``expr`` now, without NaN ones (a quantile over no increase is NaN: no data)."""
+    response = requests.get(url + "/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert response["status"] == "success", (expr, response)
+    return [r for r in response["data"]["result"] if r["value"][1] != "NaN"]

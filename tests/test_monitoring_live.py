@@ -9,14 +9,13 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 import yaml
 
 from llama import llama_server
-from monitoring import NAMESPACE, prometheus, rule_groups
+from monitoring import NAMESPACE, fast_groups, prometheus, query, scrape_job
 from servers import simulator
 from tgictl.loadgen import workload
 from tgictl.loadgen.runner import Job, Profile, bench
@@ -24,32 +23,6 @@ from tgictl.loadgen.stats import SLOTargets
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
-
-
-def scrape_job(engine: str, url: str) -> dict[str, Any]:
-    """Static scrape config with the labels the ServiceMonitor (and the operator) would add."""
-    target = url.removeprefix("http://")
-    labels = {"namespace": NAMESPACE, "deployment": f"demo-{engine}", "service": f"demo-{engine}",
-              "model": "org/m", "engine": engine}
-    return {"job_name": engine, "scrape_interval": "1s", "static_configs": [{"targets": [target], "labels": labels}]}
-
-
-def fast_groups(engine: str) -> list[dict[str, Any]]:
-    """The engine's rendered rules for release demo-<engine>, evaluated every second."""
-    groups = rule_groups(engine)
-    text = json.dumps(groups).replace('deployment=\\"demo\\"', f'deployment=\\"demo-{engine}\\"')
-    groups = json.loads(text)
-    for group in groups:
-        group["interval"] = "1s"
-        group["name"] = group["name"].replace("demo.", f"demo-{engine}.")
-    return groups
-
-
-def query(url: str, expr: str) -> list[dict[str, Any]]:
-    """Samples of ``expr`` now, without NaN ones (a quantile over no increase is NaN: no data)."""
-    response = requests.get(url + "/api/v1/query", params={"query": expr}, timeout=10).json()
-    assert response["status"] == "success", (expr, response)
-    return [r for r in response["data"]["result"] if r["value"][1] != "NaN"]
 
 
 def traffic(url: str, api: str) -> None:

@@ -186,7 +186,8 @@ def test_vllm_flavour() -> None:
         assert "# TYPE vllm:time_to_first_token_seconds histogram" in text
         assert 'vllm:generation_tokens_total{engine="0",model_name="org/m"} 3' in text
         too_long = post(url, "/v1/completions", {"prompt": "Hello", "max_tokens": 5000})
-        assert too_long.status_code == 400 and "maximum context length is 4096 tokens" in too_long.json()["message"]
+        assert too_long.status_code == 400 and too_long.json()["error"]["param"] == "max_tokens"
+        assert "cannot be greater than max_model_len=4096" in too_long.json()["error"]["message"]
 
 
 def test_llamacpp_flavour_reports_loading_with_503() -> None:

@@ -8,6 +8,7 @@ tiny model, and the server listens on loopback at a free port."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -155,3 +156,160 @@ def test_bench_on_real_vllm(started: Started) -> None:
     result = bench(job, SLOTargets(None, None, None), 1, None)
     assert result["succeeded"] == 8 and result["failed"] == 0, result["errors"]
     assert result["token_source"] == {"server": 8} and result["ttft_ms"]["p50"] > 0
+
+
+# --- the simulator's vLLM face against the real thing ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def twin(model: Path) -> Iterator[str]:
+    """The simulator as vLLM, with the real server's context and model name."""
+    from servers import simulator
+
+    with simulator("--engine", "vllm", "--model-id", str(model), "--max-input-tokens", str(CONTEXT - 1),
+                   "--max-total-tokens", str(CONTEXT), "--decode-ms", "1") as url:
+        yield url
+
+
+def _keys(value: Any) -> Any:
+    """The shape of a JSON value: its keys, recursively (lists by their first item), not its values."""
+    if isinstance(value, dict):
+        return {k: _keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_keys(value[0])] if value else []
+    return type(value).__name__ if value is not None else None
+
+
+def _both(started: Started, twin: str, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[requests.Response, requests.Response]:
+    def one(url: str) -> requests.Response:
+        return requests.request(method, url + path, json=body, headers=_headers(started) if url == started.url else {}, timeout=120)
+
+    return one(started.url), one(twin)
+
+
+SAME_SHAPE = [
+    ("GET", "/v1/models", None),
+    ("POST", "/v1/completions", {"prompt": "Hello", "max_tokens": 4}),
+    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}),
+    ("POST", "/v1/completions", {"prompt": "Hello", "max_tokens": CONTEXT + 1}),  # max_tokens past the context
+    ("POST", "/v1/completions", {"prompt": "hello " * (CONTEXT + 50), "max_tokens": 4}),  # prompt past the context
+    ("POST", "/v1/completions", {"prompt": "hello " * (CONTEXT + 50), "max_tokens": 4, "stream": True}),  # refused before streaming
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SAME_SHAPE, ids=[f"{m} {p} {i}" for i, (m, p, _) in enumerate(SAME_SHAPE)])
+def test_simulator_answers_in_real_vllms_shape(started: Started, twin: str, method: str, path: str, body: dict[str, Any] | None) -> None:
+    if body is not None:
+        body = {**body, "model": started.container["args"][0]}
+    real, simulated = _both(started, twin, method, path, body)
+    assert simulated.status_code == real.status_code, real.text[:300]
+    real_shape, simulated_shape = _keys(real.json()), _keys(simulated.json())
+    if path == "/v1/models":  # the values differ (created, permission ids); the fields must not
+        assert simulated_shape == real_shape
+    else:
+        assert simulated_shape == real_shape, (real.text[:400], simulated.text[:400])
+    if real.status_code == 400:
+        assert real.json()["error"]["param"] == simulated.json()["error"]["param"]
+        assert real.json()["error"]["message"].split(" (parameter=")[0].split(".")[0] == \
+            simulated.json()["error"]["message"].split(" (parameter=")[0].split(".")[0]
+
+
+def test_simulator_streams_in_real_vllms_framing(started: Started, twin: str) -> None:
+    body = {"model": started.container["args"][0], "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "stream": True}
+    real, simulated = _both(started, twin, "POST", "/v1/chat/completions", body)
+    for response in (real, simulated):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = response.text.split("\n\n")
+        assert events[-1] == "" and events[-2] == "data: [DONE]"
+        assert all(e.startswith("data: {") for e in events[:-2])
+    real_chunks = [_keys(json.loads(e[6:])) for e in real.text.split("\n\n")[:-2]]
+    simulated_chunks = [_keys(json.loads(e[6:])) for e in simulated.text.split("\n\n")[:-2]]
+    real_fields = {k for chunk in real_chunks for k in chunk} | {"usage"}
+    assert {k for chunk in simulated_chunks for k in chunk} <= real_fields  # nothing real vLLM never sends
+
+
+def test_unauthorized_bodies_match(started: Started, twin: str, model: Path) -> None:
+    if not _headers(started):
+        pytest.skip("no key on this server")
+    from servers import simulator
+
+    real = requests.get(started.url + "/v1/models", timeout=10)
+    with simulator("--engine", "vllm", "--api-key", KEY) as keyed_twin:
+        simulated = requests.get(keyed_twin + "/v1/models", timeout=10)
+    assert (simulated.status_code, simulated.json()) == (real.status_code, real.json())
+
+
+# --- metrics and monitoring on real vLLM -------------------------------------------------------
+
+
+def _families(metrics_text: str) -> dict[str, str]:
+    """vLLM's metric families and types from its /metrics, without the *_created gauges."""
+    found = {}
+    for line in metrics_text.splitlines():
+        if line.startswith("# TYPE vllm:"):
+            _, _, name, kind = line.split()
+            if not name.endswith("_created"):
+                found[name] = kind
+    return found
+
+
+def test_rules_know_every_metric_real_vllm_exposes(started: Started) -> None:
+    from tgictl.engines.vllm import METRICS_NOT_READ, metrics_read_by_rules
+
+    exposed = _families(requests.get(started.url + "/metrics", timeout=10).text)
+    read = metrics_read_by_rules()
+    assert read - set(exposed) == set(), "the rules read names this vLLM does not expose"
+    assert set(exposed) - read - METRICS_NOT_READ == set(), "this vLLM exposes names the rules neither read nor list as unread"
+
+
+def test_simulator_metrics_are_real_vllm_names_and_types(started: Started, twin: str) -> None:
+    requests.post(twin + "/v1/completions", json={"prompt": "Hi", "max_tokens": 2}, timeout=30)
+    real = _families(requests.get(started.url + "/metrics", timeout=10).text)
+    simulated = _families(requests.get(twin + "/metrics", timeout=10).text)
+    assert simulated and {name: real.get(name) for name in simulated} == simulated
+
+
+def test_rules_dashboards_and_autoscaler_read_real_vllm(started: Started, twin: str, tmp_path: Path) -> None:
+    """A real Prometheus scrapes real vLLM (release demo-vllm) beside the simulator's vLLM face
+    (demo-vllm-sim), both under load: every llm: rule has data for the real one, every dashboard
+    query with data for the simulator has data for the real one, and so does the KEDA query."""
+    import yaml
+
+    from monitoring import NAMESPACE, fast_groups, prometheus, query, scrape_job
+
+    if _headers(started):
+        pytest.skip("monitoring is checked on the server without a key (vLLM's /metrics needs none either way)")
+    deployments = {"demo-vllm": started.url, "demo-vllm-sim": twin}
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": [g for d in deployments for g in fast_groups("vllm", d)]}, sort_keys=False))
+    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "rule_files": [str(rules)],
+              "scrape_configs": [scrape_job("vllm", url, d) for d, url in deployments.items()]}
+    model = started.container["args"][0]
+    with prometheus(config, tmp_path) as prom:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(query(prom, "up == 1")) < len(deployments):
+            time.sleep(0.5)
+        items = synthetic(200, Length.parse("fixed:16"), Length.parse("fixed:16"), seed=1)
+        for url in deployments.values():
+            bench(Job(url, "completions", items, Profile("concurrency", 0.0, 4), 6.0, 0, model, Timeouts(read=60, total=300)),
+                  SLOTargets(None, None, None))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(query(prom, f'llm:generated_tokens:rate5m{{deployment="{d}"}} > 0') for d in deployments):
+            time.sleep(1)
+        time.sleep(3)
+        records = [r["record"] for g in fast_groups("vllm", "demo-vllm") for r in g["rules"] if "record" in r]
+        assert records and [r for r in records if not query(prom, f'{r}{{deployment="demo-vllm"}}')] == []
+        missing = []
+        for board in sorted((Path(__file__).resolve().parents[1] / "dashboards").glob("*.json")):
+            for panel in json.loads(board.read_text())["panels"]:
+                for target in panel["targets"]:
+                    expr = target["expr"].replace("$namespace", NAMESPACE)
+                    if query(prom, expr.replace("$deployment", "demo-vllm-sim")) and not query(prom, expr.replace("$deployment", "demo-vllm")):
+                        missing.append(f"{board.stem}: {panel['title']}")
+        assert missing == []
+        doc = document(engine={"name": "vllm"}, model={"id": model}, image=CPU_IMAGE, hardware={"cpu": "2", "memory": "4Gi"},
+                       serving={"maxTotalTokens": CONTEXT}, monitoring={"enabled": True}, autoscaling={"enabled": True, "target": 4})
+        doc["metadata"] = {"name": "demo-vllm", "namespace": NAMESPACE}
+        scaled = next(o.obj for o in manifests.render(parse(doc)) if o.kind == "ScaledObject")
+        keda_query = scaled["spec"]["triggers"][0]["metadata"]["query"]
+        assert query(prom, keda_query), keda_query

@@ -31,6 +31,22 @@ OLDEST_SUPPORTED = (0, 18, 0)
 REMOVED = {
     "features.swap_space_gb": ("0.18.0", "--swap-space was unused by the V1 engine and removed (vllm PR #36216)"),
 }
+# vLLM metric families (as /metrics names them in its TYPE lines) the recording rules do not
+# read, on purpose: per-request detail the llm: series summarize otherwise, cache and
+# multimodal counters, and informational gauges. A test against real vLLM fails on a name
+# that is neither read nor listed here, so a new or renamed metric is noticed.
+METRICS_NOT_READ = frozenset({
+    "vllm:estimated_flops_per_gpu_total", "vllm:estimated_read_bytes_per_gpu_total", "vllm:estimated_write_bytes_per_gpu_total",
+    "vllm:num_requests_waiting_by_reason", "vllm:engine_sleep_state", "vllm:prefix_cache_queries_total",
+    "vllm:prefix_cache_hits_total", "vllm:external_prefix_cache_queries_total", "vllm:external_prefix_cache_hits_total",
+    "vllm:mm_cache_queries_total", "vllm:mm_cache_hits_total", "vllm:num_preemptions_total", "vllm:prompt_tokens_by_source_total",
+    "vllm:prompt_tokens_cached_total", "vllm:prompt_tokens_cached_by_source_total", "vllm:admission_rejections_total",
+    "vllm:request_prompt_tokens", "vllm:request_generation_tokens", "vllm:iteration_tokens_total",
+    "vllm:request_max_num_generation_tokens", "vllm:request_params_n", "vllm:request_params_max_tokens",
+    "vllm:request_time_per_output_token_seconds", "vllm:request_queue_time_seconds", "vllm:request_inference_time_seconds",
+    "vllm:request_prefill_time_seconds", "vllm:request_decode_time_seconds", "vllm:request_num_preemptions",
+    "vllm:request_prefill_kv_computed_tokens", "vllm:cache_config_info",
+})
 _ROUTER_ONLY = "has no such router setting (it is TGI's); remove it or rate-limit at the gateway"
 
 
@@ -156,3 +172,11 @@ def _release(tag: str | None) -> tuple[int, ...] | None:
     match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", tag or "")
     return tuple(int(part) for part in match.groups()) if match else None
 
+
+
+def metrics_read_by_rules() -> set[str]:
+    """The vLLM metric families the chart's recording rules read (histograms by their family name)."""
+    from tgictl.adapters.helm import chart_path
+
+    text = (chart_path() / "files" / "rules" / "vllm.yaml").read_text()
+    return {re.sub(r"_(bucket|sum|count)$", "", name) for name in re.findall(r"vllm:[a-z0-9_:]+", text)}

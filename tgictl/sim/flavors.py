@@ -35,6 +35,31 @@ class Flavor:
     sse_data = "data: "
     listens_while_loading = True
     rejects_when_busy = False  # TGI answers 429 past max-concurrent-requests; others queue
+    clamps_to_context = False  # generation stops at the context's end instead of refusing the request
+    refuses_before_stream = False  # an invalid streamed request gets an HTTP error, not an in-stream event
+    fingerprint = "3.3.5-sim"
+
+    def response_fields(self, kind: str) -> dict[str, Any]:
+        """Extra top-level fields of a non-streamed OpenAI response of ``kind``, as the engine sends them."""
+        return {}
+
+    def choice_fields(self, kind: str) -> dict[str, Any]:
+        """Extra fields of each choice (non-streamed)."""
+        return {}
+
+    def message_fields(self) -> dict[str, Any]:
+        """Extra fields of a chat choice's message."""
+        return {}
+
+    def usage_fields(self) -> dict[str, Any]:
+        return {}
+
+    def completion_id(self, kind: str) -> str:
+        return ""
+
+    def model_entry(self, model_id: str, limits: Limits) -> dict[str, Any]:
+        """One entry of /v1/models."""
+        return {"id": model_id, "object": "model", "created": 0, "owned_by": self.name, "max_model_len": limits.max_total_tokens}
 
     def health(self, loaded: bool) -> tuple[int, Any]:
         return (200, None) if loaded else (503, None)
@@ -104,24 +129,71 @@ class TGIFlavor(Flavor):
     def unauthorized(self) -> Refusal:
         return Refusal(401, {}, "authentication")  # a bare StatusCode::UNAUTHORIZED: no body
 
+    def model_entry(self, model_id: str, limits: Limits) -> dict[str, Any]:
+        # router/src/server.rs (v3.3.5), openai_get_model_info: no context length; /info has it.
+        return {"id": model_id, "object": "model", "created": 0, "owned_by": model_id}
+
 
 class VLLMFlavor(Flavor):
+    """vLLM 0.32.0's OpenAI server, as tests/test_vllm_real.py sees it (the same requests to both)."""
+
     name = "vllm"
     # vLLM binds its socket early but answers HTTP only once the engine is built (measured on
     # 0.32.0: /health times out until "Application startup complete"); not listening is the
     # same failure to a kubelet probe.
     listens_while_loading = False
+    # prompt + max_tokens past the context is cut at the context's end; only a prompt or a
+    # max_tokens longer than the context is refused, with 400 before any stream starts.
+    clamps_to_context = True
+    refuses_before_stream = True
+    fingerprint = "vllm-0.32.0-sim"
 
     def too_long(self, input_tokens: int, max_new: int, limits: Limits) -> Refusal | None:
-        if input_tokens + max_new <= limits.max_total_tokens and max_new > 0:
-            return None
-        message = (f"This model's maximum context length is {limits.max_total_tokens} tokens. However, you requested "
-                   f"{input_tokens + max_new} tokens ({input_tokens} in the messages, {max_new} in the completion). "
-                   "Please reduce the length of the messages or completion.")
-        return Refusal(400, {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}, "validation")
+        context = limits.max_total_tokens
+        if max_new > context:
+            return self._bad(f"max_tokens={max_new} cannot be greater than max_model_len={context}. "
+                             f"Please request fewer output tokens. (parameter=max_tokens, value={max_new})", "max_tokens")
+        if input_tokens > context:  # vLLM stops counting one past the limit: "at least context + 1"
+            return self._bad(f"This model's maximum context length is {context} tokens. However, your prompt contains at least "
+                             f"{context + 1} input tokens, which exceeds this limit even without any output tokens. Please reduce "
+                             f"the length of the input prompt. (parameter=input_tokens, value={context + 1})", "input_tokens")
+        if max_new <= 0:
+            return self._bad(f"max_tokens must be at least 1, got {max_new}.", "max_tokens")
+        return None
 
     def bad_request(self, message: str) -> Refusal:
-        return Refusal(400, {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}, "validation")
+        return self._bad(message, None)
+
+    def _bad(self, message: str, param: str | None) -> Refusal:
+        return Refusal(400, {"error": {"message": message, "type": "BadRequestError", "param": param, "code": 400}}, "validation")
+
+    def response_fields(self, kind: str) -> dict[str, Any]:
+        fields = {"service_tier": None, "kv_transfer_params": None, "ec_transfer_params": None, "metrics": None}
+        if kind == "chat.completion":  # a chat names its prompt at the top; a completion in each choice
+            fields |= {"prompt_logprobs": None, "prompt_token_ids": None, "prompt_text": None}
+        return fields
+
+    def choice_fields(self, kind: str) -> dict[str, Any]:
+        fields = {"stop_reason": None, "token_ids": None, "routed_experts": None}
+        if kind != "chat.completion":
+            fields |= {"prompt_logprobs": None, "prompt_token_ids": None}
+        return fields
+
+    def message_fields(self) -> dict[str, Any]:
+        return {"refusal": None, "annotations": None, "audio": None, "function_call": None, "reasoning": None}
+
+    def usage_fields(self) -> dict[str, Any]:
+        return {"prompt_tokens_details": None, "completion_tokens_details": None}
+
+    def completion_id(self, kind: str) -> str:
+        return ("chatcmpl-" if kind.startswith("chat") else "cmpl-") + "sim"
+
+    def model_entry(self, model_id: str, limits: Limits) -> dict[str, Any]:
+        permission = {"id": "modelperm-sim", "object": "model_permission", "created": 0, "allow_create_engine": False,
+                      "allow_sampling": True, "allow_logprobs": True, "allow_search_indices": False, "allow_view": True,
+                      "allow_fine_tuning": False, "organization": "*", "group": None, "is_blocking": False}
+        return {"id": model_id, "object": "model", "created": 0, "owned_by": "vllm", "root": model_id, "parent": None,
+                "max_model_len": limits.max_total_tokens, "permission": [permission]}
 
 
 class LlamaCppFlavor(Flavor):

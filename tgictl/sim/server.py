@@ -79,7 +79,7 @@ class Simulator:
         if refusal is not None:
             self.metrics.on_error(refusal.kind)
             return refusal
-        if self.flavor.name == "llamacpp":
+        if self.flavor.clamps_to_context:
             max_new = min(max_new, limits.max_total_tokens - input_tokens)
         natural = tokens.natural_length(prompt, seed, self.config.output_min, self.config.output_max)
         sequence = Sequence(prompt, input_tokens, max_new, natural, tuple(stop))
@@ -105,7 +105,7 @@ class Simulator:
 
     def usage(self, sequence: Sequence) -> dict[str, int]:
         return {"prompt_tokens": sequence.input_tokens, "completion_tokens": sequence.generated,
-                "total_tokens": sequence.input_tokens + sequence.generated}
+                "total_tokens": sequence.input_tokens + sequence.generated, **self.flavor.usage_fields()}
 
     def openai_reason(self, reason: str | None) -> str | None:
         return {"eos_token": "stop", "stop_sequence": "stop"}.get(reason or "", reason)
@@ -244,9 +244,7 @@ class Simulator:
     async def models(self, request: web.Request) -> web.Response:
         if not self.flavor.models_ready(self.loaded):
             return web.json_response({"error": "model is loading"}, status=503)
-        entry = {"id": self.config.model_id, "object": "model", "created": 0, "owned_by": self.flavor.name,
-                 "max_model_len": self.config.limits.max_total_tokens}
-        return web.json_response({"object": "list", "data": [entry]})
+        return web.json_response({"object": "list", "data": [self.flavor.model_entry(self.config.model_id, self.config.limits)]})
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
         body, refusal = await self._body(request, "prompt")
@@ -273,16 +271,19 @@ class Simulator:
         stop = body.get("stop") or []
         admitted = self.admit(prompt, body.get("max_tokens"), [stop] if isinstance(stop, str) else stop, body.get("seed"))
         created = int(time.time())
-        base = {"id": "", "created": created, "model": body.get("model") or self.config.model_id,
-                "system_fingerprint": f"{VERSION}-sim"}
+        base = {"id": self.flavor.completion_id(kind), "created": created, "model": body.get("model") or self.config.model_id,
+                "system_fingerprint": self.flavor.fingerprint}
+        if isinstance(admitted, Refusal) and (not stream or self.flavor.refuses_before_stream):
+            return self.refuse(admitted)
         if not stream:
-            if isinstance(admitted, Refusal):
-                return self.refuse(admitted)
+            assert not isinstance(admitted, Refusal)
             text = "".join([e.text async for e in self.tokens_of(admitted)])
             reason = self.openai_reason(admitted.finish_reason)
-            choice: dict[str, Any] = ({"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": reason}
+            choice: dict[str, Any] = ({"index": 0, "message": {"role": "assistant", "content": text, **self.flavor.message_fields()},
+                                       "logprobs": None, "finish_reason": reason}
                                       if kind == "chat.completion" else {"index": 0, "text": text, "logprobs": None, "finish_reason": reason})
-            return web.json_response({**base, "object": kind, "choices": [choice], "usage": self.usage(admitted)})
+            return web.json_response({**base, "object": kind, "choices": [{**choice, **self.flavor.choice_fields(kind)}],
+                                      "usage": self.usage(admitted), **self.flavor.response_fields(kind)})
         response = await self.sse(request)
         if isinstance(admitted, Refusal):
             await self.send(response, self.flavor.stream_error(admitted))
