@@ -313,3 +313,50 @@ def test_rules_dashboards_and_autoscaler_read_real_vllm(started: Started, twin: 
         scaled = next(o.obj for o in manifests.render(parse(doc)) if o.kind == "ScaledObject")
         keda_query = scaled["spec"]["triggers"][0]["metadata"]["query"]
         assert query(prom, keda_query), keda_query
+
+
+# --- deploy reads real vLLM's start-up and failure logs ---------------------------------------
+
+
+def test_real_vllm_start_replays_through_every_phase(started: Started, cluster: Any, helm_log: Path, tmp_path: Path) -> None:
+    from cluster_fixtures import spec_file
+    from test_startup_logs import deployed_phases, replay
+
+    if _headers(started):
+        pytest.skip("one real start is enough: the server without a key")
+    lines = [line for line in started.log.read_text().splitlines() if line.strip() and not line.startswith("INFO:     127.0.0.1")]
+    replay(cluster, lines)
+    assert deployed_phases(spec_file(tmp_path, engine={"name": "vllm"})) == ["starting", "download", "load", "warmup", "ready"]
+
+
+FAILURES = {
+    "kv-cache-too-small": (["--max-model-len", "2000000"], {"VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1"},
+                           "vLLM's KV cache cannot hold one sequence of max-model-len: lower serving.maxTotalTokens"),
+    "model-not-cached-offline": (["--model", "nobody/missing-model"], {"HF_HUB_OFFLINE": "1"},
+                                 "the weights are not in the cache and the Hub is off (cache.offline)"),
+    "model-path-missing": (["--model", "/models/not-mounted"], {},
+                           "model.id is neither a Hub id (org/name) nor a path that exists in the container"),
+}
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_real_vllm_failures_are_named(failure: str, model: Path, cluster: Any, helm_log: Path, tmp_path: Path) -> None:
+    """Real vLLM fails as it would in the pod; deploy names the cause, both while the container still
+    runs (its log so far) and after it restarted (the previous container's log)."""
+    import subprocess
+
+    from cluster_fixtures import spec_file
+    from fake_kube import Step, pod
+    from test_startup_logs import deploy_failure
+
+    extra, env, words = FAILURES[failure]
+    args = ["--model", str(model), "--host", "127.0.0.1", "--port", str(free_port()), *extra]
+    crashed = subprocess.run([vllm_python(), "-m", "vllm.entrypoints.openai.api_server", *args], capture_output=True, text=True,
+                             timeout=300, env=vllm_env(env))
+    assert crashed.returncode != 0
+    lines = (crashed.stdout + crashed.stderr).splitlines()
+    path = spec_file(tmp_path, engine={"name": "vllm"})
+    cluster.steps = [Step(pod(running=True), [], lines)]
+    assert words in deploy_failure(path)
+    cluster.steps = [Step(pod(running=True), [], lines[:3]), Step(pod(waiting="CrashLoopBackOff", restarts=1), [], [], lines)]
+    assert words in deploy_failure(path)

@@ -62,9 +62,10 @@ class VLLM(Engine):
         api_key_env="VLLM_API_KEY",
         metrics_series="vllm:num_requests_running",  # present on /metrics once a request was served (smoke checks it)
         log_phases=(
-            (r"Starting to load model|Loading weights|Downloading", "download"),
-            (r"Loading model weights took|Model loading took", "load"),
-            (r"Memory profiling|KV cache|Capturing CUDA graph", "warmup"),
+            # Phrases of v0.11 and v0.32 starts (tests/test_startup_logs.py, tests/test_vllm_real.py).
+            (r"Starting to load model|Downloading", "download"),
+            (r"Loading safetensors checkpoint shards|Loading weights took|Loading model weights took|Model loading took", "load"),
+            (r"Memory profiling|KV cache|Capturing CUDA graph|Warming up model", "warmup"),
             (r"Application startup complete", "ready"),
         ),
         log_failures=(

@@ -25,6 +25,11 @@ _LOG_FAILURES = (
      "NCCL failed between shards, usually /dev/shm: the chart mounts a memory-backed /dev/shm when sharded; check the node's GPU links and shm limits"),
     (r"requires you to execute the configuration file in that repo|set the option `trust_remote_code=True`",
      "the model ships its own Python code: set model.trustRemoteCode: true if you trust the repository (TGI and vLLM then run it)"),
+    # huggingface_hub's own words, whichever engine calls it (vLLM 0.32 logs them as they are).
+    (r"Cannot find an appropriate cached snapshot folder|outgoing traffic has been disabled|LocalEntryNotFoundError",
+     "the weights are not in the cache and the Hub is off (cache.offline): run `tgictl cache warm -f SPEC` first, or set cache.offline: false"),
+    (r"Repo id must be in the form|HFValidationError",
+     "model.id is neither a Hub id (org/name) nor a path that exists in the container: fix model.id, or mount the path"),
     (r"CUDA out of memory|torch.OutOfMemoryError|Not enough memory to handle",
      "the GPU ran out of memory at start-up: lower max batch prefill/total tokens or the memory fraction (`tgictl plan` shows the budget)"),
 )
