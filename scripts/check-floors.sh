@@ -22,4 +22,4 @@ open(sys.argv[1], "w").write("\n".join(pins) + "\n")
 PY
 echo "floors: $(tr '\n' ' ' < "$floors")"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$floors" -e '.[dev]'
-"$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not slow" "$@"

@@ -339,6 +339,7 @@ FAILURES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failure", FAILURES)
 def test_real_vllm_failures_are_named(failure: str, model: Path, cluster: Any, helm_log: Path, tmp_path: Path) -> None:
     """Real vLLM fails as it would in the pod; deploy names the cause, both while the container still
@@ -360,3 +361,63 @@ def test_real_vllm_failures_are_named(failure: str, model: Path, cluster: Any, h
     assert words in deploy_failure(path)
     cluster.steps = [Step(pod(running=True), [], lines[:3]), Step(pod(waiting="CrashLoopBackOff", restarts=1), [], [], lines)]
     assert words in deploy_failure(path)
+
+
+# --- the planner's KV cache against vLLM's own figure ---------------------------------------------
+
+BLOCK = 128  # vLLM 0.32's CPU KV block, in tokens (its logged capacities are whole blocks of it)
+KV_SPACE = 1 << 30  # VLLM_CPU_KVCACHE_SPACE=1: exactly 1 GiB of KV cache, no fraction, no profiling
+
+
+def vllm_logged_capacity(bytes_per_token: int, layer_kinds: list[str], max_model_len: int) -> int:
+    """The 'KV cache size: N tokens' vLLM 0.32 logs, from tgictl's KV bytes per token.
+    vLLM groups layers by kind (full or sliding attention) into equal-size groups sharing one
+    pool of blocks, and reports max_model_len x how many full-length requests fit
+    (kv_cache_utils.get_kv_cache_capacity); a sliding-window group holds one block more per
+    request than its window needs (kv_cache_interface.SlidingWindowSpec.max_memory_usage_bytes)."""
+    kinds = sorted(set(layer_kinds))
+    block_bytes = BLOCK * bytes_per_token // len(kinds)  # one block of one group: its share of the layers
+    blocks = KV_SPACE // block_bytes
+    per_request = sum(-(-max_model_len // BLOCK) + (kind == "sliding") for kind in kinds)
+    return int(blocks / per_request * max_model_len)
+
+
+def _layer_kinds(config: dict[str, Any]) -> list[str]:
+    if config.get("layer_types"):
+        return ["sliding" if kind == "sliding_attention" else "full" for kind in config["layer_types"]]
+    sliding = config.get("sliding_window") and config.get("use_sliding_window") is not False
+    return ["sliding" if sliding else "full"] * config["num_hidden_layers"]
+
+
+ARCHITECTURES = ["llama", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "mixtral"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_planned_kv_bytes_give_vllms_own_kv_capacity(architecture: str, tmp_path: Path) -> None:
+    import re
+    import subprocess
+
+    from tgictl.plan import files as model_files
+    from tgictl.plan.planner import PlanRequest, plan
+
+    model = write_tiny_model(tmp_path / architecture, architecture)
+    planned = plan(PlanRequest(files=model_files.resolve(str(model)), accelerator="cpu", count=None, engine="vllm",
+                               engine_version="0.32.0", cpu_memory_bytes=8 << 30))
+    log = tmp_path / "vllm.log"
+    args = ["--model", str(model), "--host", "127.0.0.1", "--port", str(free_port()), "--max-model-len", str(CONTEXT), "--enforce-eager"]
+    with log.open("w") as out:
+        process = subprocess.Popen([vllm_python(), "-m", "vllm.entrypoints.openai.api_server", *args], stdout=out,
+                                   stderr=subprocess.STDOUT, env=vllm_env())
+    try:
+        deadline = time.monotonic() + 240
+        while not (found := re.search(r"KV cache size: ([\d,]+) tokens", log.read_text())):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    logged = int(found.group(1).replace(",", ""))
+    config = json.loads((model / "config.json").read_text())
+    assert logged == vllm_logged_capacity(planned.kv_bytes_per_token, _layer_kinds(config), CONTEXT), \
+        f"{architecture}: vLLM logged {logged} tokens, tgictl plans {planned.kv_bytes_per_token} B/token"

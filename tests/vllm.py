@@ -24,10 +24,10 @@ def vllm_python() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def write_tiny_model(directory: Path) -> Path:
+def write_tiny_model(directory: Path, model_type: str = "llama") -> Path:
     """config.json, bf16 safetensors and a tokenizer with a chat template (cached per directory)."""
     if not (directory / "config.json").exists():
-        subprocess.run([vllm_python(), str(ROOT / "tests" / "vllm_model.py"), str(directory)], check=True,
+        subprocess.run([vllm_python(), str(ROOT / "tests" / "vllm_model.py"), str(directory), model_type], check=True,
                        capture_output=True, timeout=300)
     return directory
 

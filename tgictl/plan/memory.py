@@ -185,7 +185,14 @@ def standard_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: st
 
 def vllm_budget(dims: ModelDims, r: RuleInputs) -> Budget:
     """vLLM's profile run: of ``gpu_memory_utilization`` x device memory, what the
-    weights, the profiled peak activations and CUDA graphs leave is KV cache."""
+    weights, the profiled peak activations and CUDA graphs leave is KV cache.
+
+    The KV bytes per token are exact: given vLLM's own KV space (its CPU backend's
+    VLLM_CPU_KVCACHE_SPACE), they reproduce the "KV cache size: N tokens" vLLM 0.32
+    logs for Llama, Mistral, Qwen2, Qwen3, Gemma2, Phi3 and Mixtral
+    (tests/test_vllm_real.py). That figure counts whole 128-token blocks, and one
+    block more per request for sliding-window layers, which is why it reads below
+    KV space / bytes per token for Mistral and Gemma2."""
     overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if r.cuda_graphs else 0)
     activations = prefill_activation_bytes(dims, r.prefill_tokens, r.shards)
     usable = max(0, int(r.device_bytes * r.memory_fraction) - r.weights_per_shard - overhead - activations)
