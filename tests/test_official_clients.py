@@ -32,7 +32,7 @@ def sim() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def hub(sim: str) -> InferenceClient:
-    return InferenceClient(sim, api_key=KEY)
+    return InferenceClient(sim, token=KEY)  # `token` works from the floor (0.23) on; `api_key` came later
 
 
 @pytest.fixture(scope="module")

