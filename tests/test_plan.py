@@ -23,7 +23,8 @@ from conftest import document
 from tgictl.errors import SpecError
 from tgictl.plan import files as model_files
 from tgictl.plan.architectures import dims_from_config, parameter_count
-from tgictl.plan.memory import tgi_kv_bytes_per_token, tgi_wiggle_room, weight_bytes
+from tgictl.engines.tgi.memory import tgi_kv_bytes_per_token, tgi_wiggle_room
+from tgictl.plan.memory import weight_bytes
 from tgictl.plan.planner import PlanRequest, plan
 from tgictl.render import service
 from tgictl.spec.load import parse

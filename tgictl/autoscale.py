@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from tgictl.errors import UsageError
-from tgictl.render.service import render
+from tgictl.render.prepare import prepare
+from tgictl.render.service import objects
 from tgictl.spec.model import Spec
 
 # The HPA controller re-evaluates every 15 s (kube-controller-manager default).
@@ -17,14 +18,11 @@ HPA_SYNC_S = 15
 def explain(spec: Spec) -> dict[str, Any]:
     if not spec.spec.autoscaling.enabled:
         raise UsageError("spec.autoscaling.enabled is false: nothing to explain")
-    import yaml
-
-    values = yaml.safe_load(render(spec, "values").stream)
-    a = values["autoscaling"]
-    budget = values["probes"]["startup"]["periodSeconds"] * values["probes"]["startup"]["failureThreshold"]
-    objects = [d for d in yaml.safe_load_all(render(spec, "manifests").stream) if d]
+    prepared = prepare(spec)
+    a = prepared.values["autoscaling"]
+    budget = prepared.startup_window_s
     if a["kind"] == "keda":
-        scaled = next(o for o in objects if o["kind"] == "ScaledObject")
+        scaled = next(o.obj for o in objects(prepared) if o.kind == "ScaledObject")
         query = scaled["spec"]["triggers"][0]["metadata"]["query"]  # exactly what KEDA will run
     else:
         query = 'llm_queue_size (prometheus-adapter, from llm:queue_size:pod), averaged over pods'

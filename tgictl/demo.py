@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tgictl.adapters.files import write_files
-from tgictl.plan.service import planned_for_render
+from tgictl.render.prepare import prepare
 from tgictl.render import service
 from tgictl.spec import STARTER
 from tgictl.spec.load import load_file
@@ -82,14 +82,15 @@ def run(directory: Path, force: bool = False) -> list[Step]:
     steps = [Step("init", True, str(spec_path))]
     spec = load_file(spec_path)
     steps.append(Step("validate", True, f"{spec.metadata.name}: {spec.spec.engine.name} serving {spec.spec.model.id}"))
-    planned, plan = planned_for_render(spec)
+    prepared = prepare(spec)
+    planned, plan = prepared.spec, prepared.plan
     assert plan is not None
     steps.append(Step("plan", plan.fits, f"{plan.parameters / 1e6:.0f}M parameters, {plan.weight_bytes / 1e9:.2f} GB weights, "
                                          f"KV {plan.kv_bytes_per_token} B/token, {plan.max_batch_total_tokens} tokens fit in "
-                                         f"{spec.spec.hardware.memory}; startup budget {plan.cold_start.budget_s}s"))
-    values = service.render(spec, "values").write(directory / "values", force=force)
+                                         f"{spec.spec.hardware.memory}; startup budget {prepared.startup_budget_s}s"))
+    values = service.render(prepared, "values").write(directory / "values", force=force)
     steps.append(Step("render values", True, str(values[0])))
-    written = service.render(spec, "manifests").write(directory / "manifests", force=force)
+    written = service.render(prepared, "manifests").write(directory / "manifests", force=force)
     steps.append(Step("render manifests", True, f"{len(written)} objects in {directory / 'manifests'}"))
 
     serving = planned.spec.serving

@@ -16,6 +16,8 @@ from pydantic.alias_generators import to_camel
 
 from tgictl import hardware
 from tgictl.errors import Problem, UsageError
+from tgictl.plan.architectures import ModelDims
+from tgictl.plan.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
 
 FlagValue = str | bool | list[str]
@@ -49,9 +51,12 @@ class EngineFacts:
 
 
 class Engine(ABC):
-    """One inference engine: flag mapping, env, image variant and refusals."""
+    """One inference engine: flag mapping, env, image variant, refusals and memory rule."""
 
     facts: EngineFacts
+    # The fraction of device memory the engine may use when the spec sets none
+    # (TGI's CUDA_MEMORY_FRACTION, vLLM's --gpu-memory-utilization).
+    default_memory_fraction: float = 1.0
 
     @property
     def name(self) -> str:
@@ -77,6 +82,18 @@ class Engine(ABC):
     def image_variant_tag(self, spec: Spec) -> str:
         """The default tag for the spec's accelerator vendor (CUDA unless overridden)."""
         return self.facts.image_tag
+
+    @abstractmethod
+    def memory_budget(self, dims: ModelDims, inputs: RuleInputs) -> Budget:
+        """The KV budget the engine's own start-up would find on one device (the planner's core)."""
+
+    def chunks_prefill(self, accelerator: hardware.Accelerator, attention: str | None) -> bool:
+        """Whether a long prompt can prefill over several steps here, so the input limit
+        need not fit one prefill batch. Most engines always can."""
+        return True
+
+    def prefill_chunking(self, spec: Spec) -> bool:
+        return self.chunks_prefill(self.accelerator(spec), spec.spec.features.attention)
 
     def problems(self, spec: Spec) -> list[Problem]:
         """Everything about the spec this engine cannot honour (empty when fine)."""

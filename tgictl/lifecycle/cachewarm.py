@@ -19,8 +19,7 @@ from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Kube
 from tgictl.engines import engine_for
 from tgictl.errors import TgictlError, UsageError
-from tgictl.render.manifests import namespace_of
-from tgictl.render.values import chart_values
+from tgictl.render.prepare import prepare
 from tgictl.spec.model import Spec
 
 IMAGE = "ghcr.io/tgictl/tgictl:0.1.0"
@@ -44,10 +43,10 @@ def warm(spec: Spec, kube: Kube, *, context: str | None = None, progress: Callab
          poll_s: float = 2.0, budget_s: float = 7200.0, image: str = IMAGE) -> str:
     """Run the Job to completion; returns its last log line."""
     files = check_warmable(spec)
-    namespace, name = namespace_of(spec), spec.metadata.name
-    values = chart_values(spec)
-    values["cacheWarm"] = {"only": True, "image": image, "revision": spec.spec.model.revision or "", "files": files,
-                           "adoptingRelease": name}
+    prepared = prepare(spec)
+    namespace, name = prepared.namespace, prepared.release
+    values = {**prepared.values, "cacheWarm": {"only": True, "image": image, "revision": spec.spec.model.revision or "",
+                                               "files": files, "adoptingRelease": name}}
     release = job = f"{name}-cache-warm"
     helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=int(budget_s))
     started, last = time.monotonic(), ""

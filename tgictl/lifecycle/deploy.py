@@ -18,9 +18,9 @@ from tgictl.engines import engine_for
 from tgictl.errors import TgictlError, ToolFailedError
 from tgictl.lifecycle.progress import Assessment, assess
 from tgictl.lifecycle.watch import Changes, release_owns
-from tgictl.plan.service import planned_for_render
 from tgictl.render import manifests
-from tgictl.render.values import chart_values
+from tgictl.render.prepare import prepare
+from tgictl.render.service import objects
 from tgictl.spec.model import Spec
 
 Progress = Callable[[Assessment], None]
@@ -128,14 +128,10 @@ def rollout_waiting(deployment: dict[str, Any]) -> str | None:
 
 def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Progress | None = None,
            poll_s: float = 2.0, budget_s: float | None = None) -> DeployResult:
-    namespace = manifests.namespace_of(spec)
-    release = spec.metadata.name
-    # Plan once, then render the values helm gets and validate the objects they make.
-    planned, plan = planned_for_render(spec)
-    weights_gb = plan.weight_bytes / 1e9 if plan else None
-    values = chart_values(planned, weights_gb)
-    manifests.render(planned, weights_gb=weights_gb)  # every object schema-checked before anything is applied
-    startup = values["probes"]["startup"]["periodSeconds"] * values["probes"]["startup"]["failureThreshold"]
+    prepared = prepare(spec)
+    namespace, release, values = prepared.namespace, prepared.release, prepared.values
+    objects(prepared)  # every object schema-checked before anything is applied
+    startup = prepared.startup_window_s
     budget = budget_s if budget_s is not None else startup + MARGIN_S
     before = helm.history(release, namespace, context)
     try:

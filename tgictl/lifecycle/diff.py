@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tgictl.adapters.kube import Kube
-from tgictl.render import manifests, service
+from tgictl.render.prepare import prepare
+from tgictl.render.service import objects
 from tgictl.spec.model import Spec
 
 # Metadata the API server or Helm owns; never a difference we caused.
@@ -46,11 +47,10 @@ def _short(value: Any) -> str:
 
 
 def diff(spec: Spec, kube: Kube) -> list[ObjectDiff]:
-    namespace = manifests.namespace_of(spec)
-    objects = manifests.split(service.render(spec, "manifests").stream)
+    prepared = prepare(spec)
     result = []
-    for obj in objects:
-        live = kube.get(obj.obj["apiVersion"], obj.kind, namespace, obj.name)
+    for obj in objects(prepared):
+        live = kube.get(obj.obj["apiVersion"], obj.kind, prepared.namespace, obj.name)
         if live is None:
             result.append(ObjectDiff(obj.kind, obj.name, "new"))
             continue

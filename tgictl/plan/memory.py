@@ -3,14 +3,13 @@
 Weights depend on the checkpoint and the quantization; KV bytes per token on
 layers × KV heads × head dim × 2 (K and V) × KV dtype; both split across
 tensor-parallel shards. What is left for the KV cache follows each engine's
-own warm-up rule: ``MEMORY_RULES`` maps an engine name to its rule.
+own warm-up rule, which lives in the engine's package (``engines/<name>/memory.py``)
+and is built from the shared pieces here.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +127,14 @@ def prefill_activation_bytes(dims: ModelDims, prefill_tokens: int, shards: int) 
     return int(prefill_tokens * per_token * 2)
 
 
+def standard_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: str | None) -> int:
+    """K and V per token per shard; MLA models keep one compressed latent per layer
+    (kv_lora_rank + rope dims), replicated on every shard."""
+    if dims.is_mla:
+        return dims.layers * (dims.kv_lora_rank + dims.qk_rope_head_dim) * kv_dtype_bytes(kv_cache_dtype)
+    return dims.layers * kv_heads_per_shard(dims, shards) * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
+
+
 # --- engine memory rules -------------------------------------------------------------
 
 
@@ -143,78 +150,3 @@ class RuleInputs:
     memory_fraction: float
     version: str
     cuda_graphs: bool
-
-
-def tgi_wiggle_room(version: str) -> float:
-    """TGI_WIGGLE_ROOM default by TGI release: 0.90 in the 3.x Python server
-    (``models/globals.py``); 0.95 assumed before 3.0, as the warm-up comment
-    "leave 5% for some wiggle room" records."""
-    major = re.match(r"(\d+)", version)
-    return 0.90 if not major or int(major.group(1)) >= 3 else 0.95
-
-
-def tgi_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: str | None) -> int:
-    """Bytes one token's K and V take on one shard in TGI."""
-    if dims.is_mla:
-        # TGI's DeepSeek layers cache decompressed K and V for every head,
-        # V padded to the K head size (nope + rope).
-        heads = math.ceil(dims.heads / shards)
-        return dims.layers * heads * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
-    return dims.layers * kv_heads_per_shard(dims, shards) * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
-
-
-def tgi_budget(dims: ModelDims, r: RuleInputs) -> Budget:
-    """TGI's warm-up: after a max-size prefill, free memory minus (1 - fraction) of
-    the device, times TGI_WIGGLE_ROOM, becomes KV blocks."""
-    wiggle = tgi_wiggle_room(r.version)
-    overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if r.cuda_graphs else 0)
-    activations = prefill_activation_bytes(dims, r.prefill_tokens, r.shards)
-    free = r.device_bytes - r.weights_per_shard - overhead - activations
-    usable = max(0, int((free - (1 - r.memory_fraction) * r.device_bytes) * wiggle))
-    return Budget(r.device_bytes, r.weights_per_shard, overhead, activations, usable,
-                  tgi_kv_bytes_per_token(dims, r.shards, r.kv_cache_dtype), r.memory_fraction, wiggle)
-
-
-def standard_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: str | None) -> int:
-    """K and V per token per shard; MLA models keep one compressed latent per layer
-    (kv_lora_rank + rope dims), replicated on every shard."""
-    if dims.is_mla:
-        return dims.layers * (dims.kv_lora_rank + dims.qk_rope_head_dim) * kv_dtype_bytes(kv_cache_dtype)
-    return dims.layers * kv_heads_per_shard(dims, shards) * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
-
-
-def vllm_budget(dims: ModelDims, r: RuleInputs) -> Budget:
-    """vLLM's profile run: of ``gpu_memory_utilization`` x device memory, what the
-    weights, the profiled peak activations and CUDA graphs leave is KV cache.
-
-    The KV bytes per token are exact: given vLLM's own KV space (its CPU backend's
-    VLLM_CPU_KVCACHE_SPACE), they reproduce the "KV cache size: N tokens" vLLM 0.32
-    logs for Llama, Mistral, Qwen2, Qwen3, Gemma2, Phi3 and Mixtral
-    (tests/test_vllm_real.py). That figure counts whole 128-token blocks, and one
-    block more per request for sliding-window layers, which is why it reads below
-    KV space / bytes per token for Mistral and Gemma2."""
-    overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if r.cuda_graphs else 0)
-    activations = prefill_activation_bytes(dims, r.prefill_tokens, r.shards)
-    usable = max(0, int(r.device_bytes * r.memory_fraction) - r.weights_per_shard - overhead - activations)
-    return Budget(r.device_bytes, r.weights_per_shard, overhead, activations, usable,
-                  standard_kv_bytes_per_token(dims, r.shards, r.kv_cache_dtype), r.memory_fraction, 1.0)
-
-
-def llamacpp_budget(dims: ModelDims, r: RuleInputs) -> Budget:
-    """llama.cpp allocates exactly ctx-size of f16 KV cache, split by layers over
-    the GPUs like the weights; what fits beside the weights and the compute
-    buffer (one ubatch of activations) bounds ctx-size."""
-    overhead = RUNTIME_OVERHEAD_BYTES // 2
-    activations = prefill_activation_bytes(dims, min(r.prefill_tokens, 512), r.shards)
-    usable = max(0, r.device_bytes - r.weights_per_shard - overhead - activations)
-    per_token = -(-dims.layers * dims.kv_heads * dims.head_dim * 2 * 2 // r.shards)
-    return Budget(r.device_bytes, r.weights_per_shard, overhead, activations, usable, per_token, 1.0, 1.0)
-
-
-# Each engine's rule and its default memory fraction (TGI's CUDA_MEMORY_FRACTION,
-# vLLM's --gpu-memory-utilization; llama.cpp allocates what it is told).
-MEMORY_RULES: dict[str, Callable[[ModelDims, RuleInputs], Budget]] = {"tgi": tgi_budget, "vllm": vllm_budget, "llamacpp": llamacpp_budget}
-DEFAULT_MEMORY_FRACTION = {"tgi": 1.0, "vllm": 0.9, "llamacpp": 1.0}
-# Engines that split long prompts over prefill steps: vLLM always (chunked
-# prefill), TGI on NVIDIA Ampere+ (see planner), llama.cpp by ubatch.
-ALWAYS_CHUNKS = frozenset({"vllm", "llamacpp"})

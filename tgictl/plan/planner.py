@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tgictl import hardware
+from tgictl import engines, hardware
 from tgictl.errors import Problem, SpecError
 from tgictl.plan import memory
 from tgictl.plan.architectures import ModelDims, active_parameter_count, dims_from_config, parameter_count
@@ -46,6 +46,7 @@ class PlanRequest:
     count: int | None  # None: recommend the smallest that fits
     engine: str = "tgi"
     engine_version: str = "3.3.5"
+    attention: str | None = None  # features.attention: whether TGI can chunk prefill depends on it
     quantize: str | None = None
     kv_cache_dtype: str | None = None
     memory_fraction: float | None = None  # None: the engine's default
@@ -114,12 +115,9 @@ def _device_bytes(request: PlanRequest, accelerator: hardware.Accelerator) -> in
     return int(accelerator.memory_gib * memory.GiB)
 
 
-def _chunking(engine: str, accelerator: hardware.Accelerator) -> bool:
-    """Whether long prompts prefill in chunks: always in vLLM and llama.cpp, in
-    TGI on NVIDIA Ampere and newer (flash attention)."""
-    if engine in memory.ALWAYS_CHUNKS:
-        return True
-    return accelerator.vendor == "nvidia" and accelerator.compute_capability >= 8.0
+def _chunking(request: PlanRequest, accelerator: hardware.Accelerator) -> bool:
+    """Whether long prompts prefill in chunks: the engine's own rule (the one its validation applies)."""
+    return engines.get(request.engine).chunks_prefill(accelerator, request.attention)
 
 
 def _evaluate(request: PlanRequest, dims: ModelDims, weights: int, count: int) -> tuple[memory.Budget, int, int]:
@@ -130,20 +128,20 @@ def _evaluate(request: PlanRequest, dims: ModelDims, weights: int, count: int) -
     limits = request.limits
     if limits.max_batch_prefill_tokens:
         prefill = limits.max_batch_prefill_tokens
-    elif _chunking(request.engine, accelerator) or not limits.max_input_tokens:
+    elif _chunking(request, accelerator) or not limits.max_input_tokens:
         # Without chunking the longest prompt must prefill at once, so the
         # planned input limit is capped at this prefill size below.
         prefill = min(DEFAULT_PREFILL_TOKENS, context - 1)
     else:
         prefill = limits.max_input_tokens
-    rule = memory.MEMORY_RULES[request.engine]
-    budget = rule(dims, memory.RuleInputs(
+    engine = engines.get(request.engine)
+    budget = engine.memory_budget(dims, memory.RuleInputs(
         device_bytes=_device_bytes(request, accelerator),
         weights_per_shard=weights // count,
         shards=count,
         prefill_tokens=prefill,
         kv_cache_dtype=request.kv_cache_dtype,
-        memory_fraction=request.memory_fraction or memory.DEFAULT_MEMORY_FRACTION[request.engine],
+        memory_fraction=request.memory_fraction or engine.default_memory_fraction,
         version=request.engine_version,
         cuda_graphs=request.cuda_graphs and accelerator.vendor in ("nvidia", "amd"),
     ))
@@ -184,7 +182,9 @@ def plan(request: PlanRequest) -> Plan:
     fits = budget.kv_tokens >= needed
     shortfall = budget.shortfall_bytes(needed)
     context = _context(dims, files)
-    max_batch_total = _round(budget.kv_tokens)
+    # A batch limit the user set caps everything planned from it (the engine checks
+    # max total <= max batch total at start-up).
+    max_batch_total = min(_round(budget.kv_tokens), request.limits.max_batch_total_tokens or budget.kv_tokens)
     max_total = min(context, max_batch_total) if max_batch_total else 0
     if dims.sliding_window and dims.sliding_window < context:
         notes.append(f"sliding window {dims.sliding_window}: each request's cache stops growing there")
@@ -193,7 +193,7 @@ def plan(request: PlanRequest) -> Plan:
         notes.append(f"does not fit {what}: each device is {shortfall / 1e9:.1f} GB short of weights plus one {needed}-token request")
     accelerator = hardware.lookup(request.accelerator)
     assert accelerator is not None
-    max_input = max(0, max_total - 1) if _chunking(request.engine, accelerator) else max(0, min(max_total - 1, prefill))
+    max_input = max(0, max_total - 1) if _chunking(request, accelerator) else max(0, min(max_total - 1, prefill))
     cold = estimate(weights / 1e9, on_gpu=accelerator.vendor != "none", bandwidth_mbps=request.download_bandwidth_mbps,
                     offline=request.offline, model_id=files.source)
     return Plan(
@@ -224,6 +224,9 @@ def check_limits(result: Plan, limits: UserLimits) -> list[Problem]:
             f"holds {result.max_batch_total_tokens} tokens; TGI would fail warm-up")
     if limits.max_input_tokens and limits.max_input_tokens >= result.context:
         bad("maxInputTokens", f"{limits.max_input_tokens} leaves no room to generate within the context ({result.context})")
+    elif limits.max_input_tokens and not limits.max_total_tokens and limits.max_input_tokens >= result.max_total_tokens:
+        bad("maxInputTokens", f"{limits.max_input_tokens} leaves no room to generate: {result.count}x {result.accelerator} "
+            f"holds {result.max_total_tokens} tokens of one request")
     if limits.max_batch_total_tokens and limits.max_batch_total_tokens > result.budget.kv_tokens:
         bad("maxBatchTotalTokens", f"{limits.max_batch_total_tokens} exceeds the KV cache ({result.budget.kv_tokens} tokens "
             f"on {result.count}x {result.accelerator}); the engine would run out of memory")

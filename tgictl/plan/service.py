@@ -41,6 +41,7 @@ def request_for(spec: Spec, files: model_files.ModelFiles, *, fixed_count: bool 
         count=(s.hardware.accelerator.count or 1) if fixed_count else None,
         engine=engine.name,
         engine_version=engine_version(tag),
+        attention=s.features.attention,
         quantize=s.serving.quantize,
         kv_cache_dtype=s.serving.kv_cache_dtype,
         memory_fraction=s.serving.cuda_memory_fraction,

@@ -74,14 +74,19 @@ def namespace_of(spec: Spec) -> str:
     return spec.metadata.namespace or "default"
 
 
-def render(spec: Spec, *, include_tests: bool = False, weights_gb: float | None = None) -> list[RenderedObject]:
-    """Spec → chart values → ``helm template`` → validated objects."""
-    values = chart_values(spec, weights_gb)
-    running = helm.start_template(values, release=spec.metadata.name, namespace=namespace_of(spec), include_tests=include_tests)
+def from_values(values: dict[str, Any], *, release: str, namespace: str, include_tests: bool = False) -> list[RenderedObject]:
+    """Chart values → ``helm template`` → validated objects."""
+    running = helm.start_template(values, release=release, namespace=namespace, include_tests=include_tests)
     schemas.prepare()  # load the schema machinery while helm renders
     objects = split(running.result())
     validate(objects)
     return objects
+
+
+def render(spec: Spec, *, include_tests: bool = False) -> list[RenderedObject]:
+    """Spec → chart values → validated objects, exactly as written (no planning: see
+    ``tgictl.render.prepare`` for what the commands render)."""
+    return from_values(chart_values(spec), release=spec.metadata.name, namespace=namespace_of(spec), include_tests=include_tests)
 
 
 def as_stream(objects: list[RenderedObject]) -> str:

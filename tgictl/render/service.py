@@ -15,9 +15,8 @@ from pathlib import Path
 import yaml
 
 from tgictl.errors import UsageError
-from tgictl.plan.service import planned_for_render
 from tgictl.render import gitops, manifests
-from tgictl.render.values import chart_values, cold_start
+from tgictl.render.prepare import Prepared, prepare
 from tgictl.spec.model import Spec
 
 
@@ -57,46 +56,44 @@ class Options:
 
 @dataclass(frozen=True)
 class _Context:
-    spec: Spec
-    weights_gb: float | None
-    cold_start_s: int
+    prepared: Prepared
     options: Options
 
 
 def _values(ctx: _Context) -> Rendered:
-    return Rendered(dump_yaml(chart_values(ctx.spec, ctx.weights_gb)))
+    return Rendered(dump_yaml(ctx.prepared.values))
 
 
-def _objects(ctx: _Context) -> list[manifests.RenderedObject]:
-    return manifests.render(ctx.spec, include_tests=ctx.options.include_tests, weights_gb=ctx.weights_gb)
+def objects(prepared: Prepared, *, include_tests: bool = False) -> list[manifests.RenderedObject]:
+    """The prepared spec's objects, as helm renders them, schema-checked."""
+    return manifests.from_values(prepared.values, release=prepared.release, namespace=prepared.namespace,
+                                 include_tests=include_tests)
 
 
 def _manifests(ctx: _Context) -> Rendered:
-    objects = _objects(ctx)
-    return Rendered(manifests.as_stream(objects), {o.filename: o.text for o in objects}, manifests.unchecked(objects))
+    rendered = objects(ctx.prepared, include_tests=ctx.options.include_tests)
+    return Rendered(manifests.as_stream(rendered), {o.filename: o.text for o in rendered}, manifests.unchecked(rendered))
 
 
 def _kustomize(ctx: _Context) -> Rendered:
-    objects = _objects(ctx)
-    files = gitops.kustomize_tree(objects, ctx.options.source)
-    return Rendered("".join(f"# {name}\n{text}" for name, text in files.items()), files, manifests.unchecked(objects))
+    rendered = objects(ctx.prepared, include_tests=ctx.options.include_tests)
+    files = gitops.kustomize_tree(rendered, ctx.options.source)
+    return Rendered("".join(f"# {name}\n{text}" for name, text in files.items()), files, manifests.unchecked(rendered))
 
 
 def _gitops(kind: str) -> Callable[[_Context], Rendered]:
     def render_objects(ctx: _Context) -> Rendered:
-        o, spec = ctx.options, ctx.spec
-        values = chart_values(spec, ctx.weights_gb)
-        common = dict(cold_start_s=ctx.cold_start_s, kustomize=o.kustomize_path, path=o.path)
+        o, p = ctx.options, ctx.prepared
+        common = dict(cold_start_s=p.startup_budget_s, kustomize=o.kustomize_path, path=o.path)
         if kind == "argocd":
-            document = gitops.argocd_application(spec.metadata.name, manifests.namespace_of(spec), values,
+            document = gitops.argocd_application(p.release, p.namespace, p.values,
                                                  repo_url=o.repo_url, revision=o.revision, **common)  # type: ignore[arg-type]
         else:
-            document = gitops.flux_object(spec.metadata.name, manifests.namespace_of(spec), values,
-                                          source=o.flux_source, **common)  # type: ignore[arg-type]
+            document = gitops.flux_object(p.release, p.namespace, p.values, source=o.flux_source, **common)  # type: ignore[arg-type]
         stream = gitops.as_stream([document], o.source)
-        objects = manifests.split(stream)
-        manifests.validate(objects)
-        return Rendered(stream, {objects[0].filename: stream}, manifests.unchecked(objects))
+        documents = manifests.split(stream)
+        manifests.validate(documents)
+        return Rendered(stream, {documents[0].filename: stream}, manifests.unchecked(documents))
 
     return render_objects
 
@@ -110,15 +107,11 @@ FORMATS: dict[str, Callable[[_Context], Rendered]] = {
 }
 
 
-def render(spec: Spec, format: str, *, include_tests: bool = False, options: Options | None = None) -> Rendered:
-    """Render ``spec`` in ``format`` (a key of ``FORMATS``), with limits planned
-    from ``spec.model.files`` when the spec names them."""
+def render(spec: Spec | Prepared, format: str, *, include_tests: bool = False, options: Options | None = None) -> Rendered:
+    """Render ``spec`` (prepared here unless it already is) in ``format``, a key of ``FORMATS``."""
     try:
         renderer = FORMATS[format]
     except KeyError:
         raise UsageError(f"unknown format {format!r}; allowed: {', '.join(FORMATS)}") from None
-    options = options or Options(include_tests=include_tests)
-    planned, result = planned_for_render(spec)
-    weights_gb = result.weight_bytes / 1e9 if result else None
-    cold_start_s = planned.spec.probes.startup_budget_seconds or cold_start(planned, weights_gb).budget_s
-    return renderer(_Context(planned, weights_gb, cold_start_s, options))
+    prepared = spec if isinstance(spec, Prepared) else prepare(spec)
+    return renderer(_Context(prepared, options or Options(include_tests=include_tests)))

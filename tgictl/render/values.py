@@ -71,14 +71,21 @@ def _placement(spec: Spec) -> tuple[dict[str, str], list[dict[str, object]]]:
     return dict(sorted(selector.items())), tolerations
 
 
-def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
-    """The chart values for a validated spec."""
+def startup_window_s(spec: Spec, budget_s: int) -> int:
+    """Seconds the startup probe allows: ``budget_s`` rounded up to whole probe periods."""
+    period = spec.spec.probes.period_seconds
+    return period * math.ceil(budget_s / period)
+
+
+def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
+    """The chart values for a validated spec; ``start`` is its cold-start estimate
+    (``tgictl.render.prepare`` passes the planned one; without it, one from the spec alone)."""
     s = spec.spec
     engine = engine_for(spec)
     repository, tag = engine.image(spec)
     shards = engine.shard_count(spec)
     node_selector, tolerations = _placement(spec)
-    start = cold_start(spec, weights_gb)
+    start = start or cold_start(spec)
     budget = s.probes.startup_budget_seconds or start.budget_s
     period = s.probes.period_seconds
     return {
@@ -123,7 +130,7 @@ def chart_values(spec: Spec, weights_gb: float | None = None) -> dict[str, Any]:
         "podAnnotations": dict(sorted(s.pod_annotations.items())),
         "podLabels": dict(sorted(s.pod_labels.items())),
         "probes": {
-            "startup": {"periodSeconds": period, "failureThreshold": math.ceil(budget / period), "timeoutSeconds": 5},
+            "startup": {"periodSeconds": period, "failureThreshold": startup_window_s(spec, budget) // period, "timeoutSeconds": 5},
             "readiness": {"periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
             "liveness": {"periodSeconds": 30, "failureThreshold": 3, "timeoutSeconds": 10},
         },

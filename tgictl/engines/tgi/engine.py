@@ -7,8 +7,12 @@ argument"), checked here so a bad spec fails before anything is rendered.
 
 from __future__ import annotations
 
+from tgictl import hardware
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, field_value, stringify
+from tgictl.engines.tgi import memory
 from tgictl.errors import Problem
+from tgictl.plan.architectures import ModelDims
+from tgictl.plan.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
 
 # Image tag suffix per accelerator vendor (TGI publishes one image per backend).
@@ -39,6 +43,7 @@ _OFFLOAD_ENGINES = "vllm (--cpu-offload-gb) or llamacpp (--n-gpu-layers)"
 
 
 class TGI(Engine):
+    default_memory_fraction = memory.DEFAULT_MEMORY_FRACTION
     facts = EngineFacts(
         name="tgi",
         title="TGI",
@@ -73,13 +78,14 @@ class TGI(Engine):
         values["hostname"] = "0.0.0.0"
         return stringify(dict(sorted(values.items())))
 
-    def prefill_chunking(self, spec: Spec) -> bool:
-        """Whether TGI can split a long prompt over several prefill batches here:
-        its flash models do on CUDA with flashinfer/flashdecoding attention, which
-        TGI picks on compute capability 8.0+; ROCm images turn chunking off."""
-        accelerator = self.accelerator(spec)
-        return (accelerator.vendor == "nvidia" and accelerator.compute_capability >= 8.0
-                and spec.spec.features.attention != "paged")
+    def chunks_prefill(self, accelerator: hardware.Accelerator, attention: str | None) -> bool:
+        """TGI splits a long prompt over several prefill batches only in its flash models on
+        CUDA with flashinfer/flashdecoding attention, which it picks on compute capability
+        8.0+; paged attention and ROCm images prefill each prompt at once."""
+        return accelerator.vendor == "nvidia" and accelerator.compute_capability >= 8.0 and attention != "paged"
+
+    def memory_budget(self, dims: ModelDims, inputs: RuleInputs) -> Budget:
+        return memory.budget(dims, inputs)
 
     def _default_cuda_graphs(self, spec: Spec) -> list[int] | None:
         # CPU, Gaudi and graph-less quantizations run without CUDA graphs.

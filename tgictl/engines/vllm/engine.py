@@ -17,7 +17,10 @@ import re
 from typing import Any
 
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
+from tgictl.engines.vllm import memory
 from tgictl.errors import Problem
+from tgictl.plan.architectures import ModelDims
+from tgictl.plan.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
 
 QUANTIZATION = {"awq": "awq", "gptq": "gptq", "marlin": "gptq_marlin", "fp8": "fp8",
@@ -51,6 +54,7 @@ _ROUTER_ONLY = "has no such router setting (it is TGI's); remove it or rate-limi
 
 
 class VLLM(Engine):
+    default_memory_fraction = memory.DEFAULT_MEMORY_FRACTION
     facts = EngineFacts(
         name="vllm",
         title="vLLM",
@@ -80,6 +84,9 @@ class VLLM(Engine):
 
     def image_variant_tag(self, spec: Spec) -> str:
         return self.facts.image_tag  # the CUDA image; other vendors must name theirs (checked below)
+
+    def memory_budget(self, dims: ModelDims, inputs: RuleInputs) -> Budget:
+        return memory.budget(dims, inputs)
 
     def flags(self, spec: Spec) -> dict[str, FlagValue]:
         s = spec.spec

@@ -11,7 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
+from tgictl.engines.llamacpp import memory
 from tgictl.errors import Problem, UsageError
+from tgictl.plan.architectures import ModelDims
+from tgictl.plan.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
 from tgictl.spec.quantity import parse_quantity
 
@@ -22,6 +25,7 @@ _ROUTER_ONLY = "has no such setting (it is TGI's router)"
 
 
 class LlamaCpp(Engine):
+    default_memory_fraction = memory.DEFAULT_MEMORY_FRACTION
     facts = EngineFacts(
         name="llamacpp",
         title="llama.cpp",
@@ -85,6 +89,9 @@ class LlamaCpp(Engine):
         if not model.gguf_file:
             raise UsageError("set model.ggufFile: warming downloads one GGUF file, not every quantization in the repo")
         return [model.gguf_file]
+
+    def memory_budget(self, dims: ModelDims, inputs: RuleInputs) -> Budget:
+        return memory.budget(dims, inputs)
 
     def flags(self, spec: Spec) -> dict[str, FlagValue]:
         s = spec.spec

@@ -1,0 +1,27 @@
+"""vLLM's memory rule: its profile run's KV cache size."""
+
+from __future__ import annotations
+
+from tgictl.plan.architectures import ModelDims
+from tgictl.plan.memory import (CUDA_GRAPH_BYTES, RUNTIME_OVERHEAD_BYTES, Budget, RuleInputs, prefill_activation_bytes,
+                                standard_kv_bytes_per_token)
+
+# --gpu-memory-utilization's default.
+DEFAULT_MEMORY_FRACTION = 0.9
+
+
+def budget(dims: ModelDims, r: RuleInputs) -> Budget:
+    """vLLM's profile run: of ``gpu_memory_utilization`` x device memory, what the
+    weights, the profiled peak activations and CUDA graphs leave is KV cache.
+
+    The KV bytes per token are exact: given vLLM's own KV space (its CPU backend's
+    VLLM_CPU_KVCACHE_SPACE), they reproduce the "KV cache size: N tokens" vLLM 0.32
+    logs for Llama, Mistral, Qwen2, Qwen3, Gemma2, Phi3 and Mixtral
+    (tests/test_vllm_real.py). That figure counts whole 128-token blocks, and one
+    block more per request for sliding-window layers, which is why it reads below
+    KV space / bytes per token for Mistral and Gemma2."""
+    overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if r.cuda_graphs else 0)
+    activations = prefill_activation_bytes(dims, r.prefill_tokens, r.shards)
+    usable = max(0, int(r.device_bytes * r.memory_fraction) - r.weights_per_shard - overhead - activations)
+    return Budget(r.device_bytes, r.weights_per_shard, overhead, activations, usable,
+                  standard_kv_bytes_per_token(dims, r.shards, r.kv_cache_dtype), r.memory_fraction, 1.0)
