@@ -22,31 +22,6 @@ from tgictl.errors import Problem, SpecError, UsageError
 from tgictl.spec.load import parse
 from tgictl.spec.model import API_VERSION, KIND, SECRET_ENV, Spec
 
-# Where a target engine's flag means nearly, not exactly, what the field means.
-APPROXIMATE: dict[str, dict[str, str]] = {
-    "vllm": {
-        "serving.max_batch_prefill_tokens": "--max-num-batched-tokens caps all tokens in a step, decode included, not only prefill",
-        "serving.cuda_memory_fraction": "--gpu-memory-utilization bounds everything vLLM allocates; TGI's fraction only bounds what its KV budget may take",
-        "serving.max_batch_size": "--max-num-seqs bounds running sequences; requests past it wait in vLLM's queue",
-        "serving.quantize": "vLLM's kernel for this format may differ from TGI's (e.g. marlin → gptq_marlin)",
-        "features.attention": "VLLM_ATTENTION_BACKEND picks vLLM's own flashinfer integration",
-        "serving.graceful_termination_seconds": "vLLM has no drain flag: the value only sizes terminationGracePeriodSeconds",
-    },
-    "llamacpp": {
-        "model.id": "llama.cpp loads GGUF: point model.id at a GGUF repo (with model.ggufFile) or a .gguf path",
-        "serving.max_total_tokens": "becomes the per-slot context: --ctx-size = maxTotalTokens x slots",
-        "serving.max_concurrent_requests": "becomes --parallel slots: requests past them wait instead of getting 429",
-        "serving.max_batch_size": "becomes --parallel slots",
-        "serving.max_batch_prefill_tokens": "becomes --batch-size, llama.cpp's logical batch",
-        "hardware.accelerator": "llama.cpp splits layers (not tensors) over several GPUs",
-        "serving.graceful_termination_seconds": "llama-server has no drain: the value (max 30 s) only sizes terminationGracePeriodSeconds",
-    },
-    "tgi": {
-        "serving.max_total_tokens": "TGI also needs maxInputTokens < maxTotalTokens; it plans the input limit when unset",
-    },
-}
-
-
 @dataclass(frozen=True)
 class Row:
     field: str  # camelCase path under spec
@@ -121,7 +96,7 @@ def migrate(spec: Spec, target: str, *, unmapped: list[Row] | None = None) -> Mi
                 _drop(body, field)
     for field, reason in dropped.items():
         rows.append(Row(field, "not mapped", reason))
-    approximate = APPROXIMATE.get(target, {})
+    approximate: dict[str, str] = get(target).part("migration").APPROXIMATE
     for field in _set_fields(body):
         if _snake(field) in approximate or _snake(field.rsplit(".", 1)[0]) in approximate:
             status, note = "approximate", approximate.get(_snake(field)) or approximate[_snake(field.rsplit(".", 1)[0])]

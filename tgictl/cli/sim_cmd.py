@@ -39,11 +39,11 @@ def sim(
 
     from tgictl.errors import UsageError
     from tgictl.sim.batching import LatencyModel, Limits
-    from tgictl.sim.flavors import FLAVORS
+    from tgictl.engines import REGISTRY
     from tgictl.sim.server import SimConfig, serve
 
-    if engine not in FLAVORS:
-        raise UsageError(f"unknown --engine {engine!r}; allowed: {', '.join(FLAVORS)}")
+    if engine not in REGISTRY:
+        raise UsageError(f"unknown --engine {engine!r}; allowed: {', '.join(REGISTRY)}")
     if not max_input_tokens < max_total_tokens <= max_batch_total_tokens:
         raise UsageError("need max-input-tokens < max-total-tokens <= max-batch-total-tokens")
     if output_min < 1 or output_max < output_min:

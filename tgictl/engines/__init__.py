@@ -1,7 +1,9 @@
-"""The engine registry: one module per engine, looked up by the spec's engine name.
+"""The engine registry: one package per engine, looked up by the spec's engine name.
 
-Adding an engine means one module with an ``Engine`` subclass, one line in
-``REGISTRY`` and one chart partial ``charts/tgi/templates/engines/_<name>.tpl``.
+Adding an engine means one package (``engine.py`` with an ``Engine`` subclass,
+``memory.py``, ``simulator.py`` exporting ``FACE``, ``migration.py``), one line in
+``REGISTRY``, one chart partial ``charts/tgi/templates/engines/_<name>.tpl`` and
+one rule file ``charts/tgi/files/rules/<name>.yaml`` (tests/test_engine_homes.py).
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ honour. Everything engine-neutral (resources, probes, cache, shm) is built by
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic.alias_generators import to_camel
 
@@ -19,6 +20,9 @@ from tgictl.errors import Problem, UsageError
 from tgictl.plan.architectures import ModelDims
 from tgictl.plan.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
+
+if TYPE_CHECKING:
+    from tgictl.sim.flavors import SimulatorFace
 
 FlagValue = str | bool | list[str]
 AUTOSCALING_METRICS = frozenset({"llm:queue_size", "llm:running_requests", "llm:kv_cache_utilization"})
@@ -43,6 +47,9 @@ class EngineFacts:
     metrics_series: str = ""  # a series /metrics shows once the engine has served a request
     neutral_series: frozenset[str] = frozenset()  # llm: series its recording rules produce
     inference_pool: bool = False  # supported by the Gateway API Inference Extension
+    # A route that describes the server's limits (TGI's /info, with max_total_tokens). An
+    # engine with one also serves TGI's native API there; smoke checks it that way.
+    info_route: str | None = None
     # Log lines that mark start-up phases, in order: (regex, phase), phase one of
     # download, load, warmup, ready. `tgictl deploy` reads them to show progress.
     log_phases: tuple[tuple[str, str], ...] = ()
@@ -94,6 +101,16 @@ class Engine(ABC):
 
     def prefill_chunking(self, spec: Spec) -> bool:
         return self.chunks_prefill(self.accelerator(spec), spec.spec.features.attention)
+
+    def part(self, name: str) -> Any:
+        """A module of this engine's package (``simulator``, ``migration``), imported when first
+        needed: rendering never pays for the simulator's HTTP server."""
+        return importlib.import_module(f"{type(self).__module__.rpartition('.')[0]}.{name}")
+
+    def simulator_face(self) -> SimulatorFace:
+        """How the simulator shows this engine: its flavour and its /metrics."""
+        face: SimulatorFace = self.part("simulator").FACE
+        return face
 
     def problems(self, spec: Spec) -> list[Problem]:
         """Everything about the spec this engine cannot honour (empty when fine)."""

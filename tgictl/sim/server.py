@@ -17,10 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
+from tgictl import engines
 from tgictl.sim import tokens
 from tgictl.sim.batching import LatencyModel, Limits, Scheduler, Sequence, TokenEvent
-from tgictl.sim.flavors import FLAVORS, Flavor, Refusal
-from tgictl.sim.metrics import LlamaCppMetrics, TGIMetrics, VLLMMetrics
+from tgictl.sim.flavors import Flavor, Refusal
 
 VERSION = "3.3.5"
 
@@ -38,21 +38,14 @@ class SimConfig:
     api_key: str | None = None  # when set, the engine's guarded routes need `Authorization: Bearer <key>`
 
 
-def _metrics_for(config: SimConfig) -> Any:
-    if config.engine == "vllm":
-        return VLLMMetrics(config.limits, config.model_id)
-    if config.engine == "llamacpp":
-        return LlamaCppMetrics(config.limits)
-    return TGIMetrics(config.limits)
-
-
 class Simulator:
     """One simulated engine: scheduler, metrics, flavour and request handlers."""
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
-        self.flavor: Flavor = FLAVORS[config.engine]()
-        self.metrics = _metrics_for(config)
+        face = engines.get(config.engine).simulator_face()
+        self.flavor: Flavor = face.flavor()
+        self.metrics = face.metrics(config.limits, config.model_id)
         self.scheduler = Scheduler(config.latency, config.limits, self.metrics, tokens.word)
         self.in_flight = 0
         self.loaded_at = time.monotonic() + config.load_seconds
@@ -338,7 +331,7 @@ class Simulator:
             app.middlewares.append(stamp)
         if self.config.api_key:
             app.middlewares.append(self._authorize)
-        if self.flavor.name == "tgi":
+        if self.flavor.serves_tgi_routes:
             # TGI's router (router/src/server.rs, v3.3.5) also serves health on GET / and /ping.
             routes += [web.post("/", self.compat_generate), web.post("/invocations", self.invocations),
                        web.post("/generate", self.generate), web.post("/generate_stream", self.generate_stream),

@@ -52,12 +52,15 @@ class Context:
     timeouts: Timeouts
     headers: dict[str, str] = field(default_factory=dict)
     engine: str = ""  # detected by the first check
+    # The server's own description of its limits (TGI's /info), when it has one: then it
+    # speaks TGI's native API (/generate, POST /) beside the OpenAI routes.
+    info: dict[str, Any] | None = None
     context_limit: int | None = None  # max total tokens the server admits, once known
     model: str | None = None
 
     @property
     def api(self) -> str:
-        return "tgi" if self.engine == "tgi" else "completions"
+        return "tgi" if self.info is not None else "completions"
 
     async def get(self, path: str) -> tuple[int, str]:
         timeout = aiohttp.ClientTimeout(total=self.timeouts.read)
@@ -98,28 +101,35 @@ async def health(ctx: Context) -> Outcome:
     status, body = await ctx.get("/health")
     if status != 200:
         return FAIL, f"/health answered {status}: {body[:120]}"
-    # Identify the engine: TGI has /info; vLLM and llama.cpp name themselves in /metrics.
-    info_status, info = await ctx.get("/info")
-    data = _json(info) if info_status == 200 else None
-    if isinstance(data, dict) and "max_total_tokens" in data:
-        ctx.engine, ctx.context_limit = "tgi", data["max_total_tokens"]
-    else:
-        from tgictl.engines import REGISTRY
-
-        _, metrics = await ctx.get("/metrics")
-        named = [e.name for e in REGISTRY.values() if e.name != "tgi" and e.facts.metrics_prefix in metrics]
-        ctx.engine = named[0] if named else "openai"
+    await _identify(ctx)
     _, models = await ctx.get("/v1/models")
     listing = _json(models)
     if isinstance(listing, dict) and listing.get("data"):
         first = listing["data"][0]
         ctx.model = first.get("id")
         ctx.context_limit = ctx.context_limit or first.get("max_model_len") or (first.get("meta") or {}).get("n_ctx_train")
-    if ctx.engine == "llamacpp":
-        _, props = await ctx.get("/props")
-        settings = (_json(props) or {}).get("default_generation_settings") or {}
+    if ctx.info is None:  # llama-server's /props holds the context it really allocated
+        props_status, props = await ctx.get("/props")
+        settings = ((_json(props) if props_status == 200 else None) or {}).get("default_generation_settings") or {}
         ctx.context_limit = settings.get("n_ctx") or ctx.context_limit
     return PASS, f"healthy; engine {ctx.engine}" + (f", model {ctx.model}" if ctx.model else "")
+
+
+async def _identify(ctx: Context) -> None:
+    """Which engine answers: one with a limits route (TGI's /info) that answers it, else
+    the one whose metric prefix /metrics shows (vLLM, llama.cpp), else plain "openai"."""
+    from tgictl.engines import REGISTRY
+
+    for engine in REGISTRY.values():
+        if engine.facts.info_route:
+            status, text = await ctx.get(engine.facts.info_route)
+            data = _json(text) if status == 200 else None
+            if isinstance(data, dict) and "max_total_tokens" in data:
+                ctx.engine, ctx.info, ctx.context_limit = engine.name, data, data["max_total_tokens"]
+                return
+    _, metrics = await ctx.get("/metrics")
+    named = [e.name for e in REGISTRY.values() if not e.facts.info_route and e.facts.metrics_prefix in metrics]
+    ctx.engine = named[0] if named else "openai"
 
 
 @check("limits")
@@ -127,12 +137,11 @@ async def limits(ctx: Context) -> Outcome:
     e = ctx.expect
     if e.max_total_tokens is None and e.max_input_tokens is None and e.model_id is None:
         return SKIP, "no spec given: nothing to compare"
-    if ctx.engine != "tgi":
+    if ctx.info is None:
         if e.max_total_tokens is not None and ctx.context_limit != e.max_total_tokens:
             return FAIL, f"server context {ctx.context_limit}, spec wants {e.max_total_tokens}"
         return PASS, f"context {ctx.context_limit}"
-    _, text = await ctx.get("/info")
-    info = _json(text) or {}
+    info = ctx.info
     wrong = [f"{key} is {info.get(key)}, spec wants {want}"
              for key, want in (("max_input_tokens", e.max_input_tokens), ("max_total_tokens", e.max_total_tokens), ("model_id", e.model_id))
              if want is not None and info.get(key) != want]
@@ -141,7 +150,7 @@ async def limits(ctx: Context) -> Outcome:
 
 @check("generate")
 async def generate(ctx: Context) -> Outcome:
-    if ctx.engine == "tgi":
+    if ctx.info is not None:
         # details defaults to false in TGI (serde default), whatever its OpenAPI spec says.
         status, text = await ctx.post("/generate", {"inputs": "Hello, my name is", "parameters": {"max_new_tokens": 8, "details": True}})
         body = _json(text) or {}
@@ -165,7 +174,7 @@ async def generate(ctx: Context) -> Outcome:
 @check("compat")
 async def compat(ctx: Context) -> Outcome:
     """TGI's `POST /`: the route the official clients (text-generation, huggingface_hub) and SageMaker call."""
-    if ctx.engine != "tgi":
+    if ctx.info is None:
         return SKIP, f"no POST / route on {ctx.engine}"
     status, text = await ctx.post("/", {"inputs": "Hello, my name is", "parameters": {"max_new_tokens": 4}})
     body = _json(text)
@@ -213,7 +222,7 @@ async def token_limit(ctx: Context) -> Outcome:
     if not ctx.context_limit:
         return SKIP, "the server does not report its context limit"
     prompt = " ".join(["hello"] * (ctx.context_limit + 16))
-    if ctx.engine == "tgi":
+    if ctx.info is not None:
         status, text = await ctx.post("/generate", {"inputs": prompt, "parameters": {"max_new_tokens": 4}})
         kind = (_json(text) or {}).get("error_type")
         ok = status == 422 and kind == "validation"

@@ -4,6 +4,8 @@
   phases and failures, metric names (chart partial
   ``charts/tgi/templates/engines/_llamacpp.tpl``, rules ``charts/tgi/files/rules/llamacpp.yaml``);
 - ``memory``: the fixed-context rule that bounds its KV cache;
+- ``simulator``: how ``tgictl sim`` shows it (routes, errors, health, ``/metrics``);
+- ``migration``: where its flags mean only nearly what a spec field means.
 """
 
 from tgictl.engines.llamacpp.engine import LlamaCpp

@@ -53,7 +53,8 @@ class TGI(Engine):
         metrics_prefix="tgi_",
         runs_as_non_root=False,  # the image keeps Python under /root
         api_key_env="API_KEY",
-        metrics_series="tgi_request_count",  # present on /metrics once a request was served (smoke checks it)
+        metrics_series="tgi_request_count",
+        info_route="/info",  # present on /metrics once a request was served (smoke checks it)
         log_phases=(
             (r"Starting check and download process|Download file:|Download: \[", "download"),
             (r"Successfully downloaded weights|already present|Starting shard|Waiting for shard to be ready", "load"),
