@@ -127,9 +127,15 @@ FAILURES = {
                    "ImagePullBackOff: the image cannot be pulled"),
     "oom": ([Step(pod(running=True), [], ["Starting shard rank=0"]), Step(pod(waiting="CrashLoopBackOff", restarts=1, last_terminated="OOMKilled"))],
             "OOMKilled"),
+    # The launcher's last lines as TGI prints them (tests/fixtures/tgi-logs/sigill-shard-cannot-start.log, minus the cause).
     "crashloop": ([Step(pod(running=True), [], ["Starting shard"]),
-                   Step(pod(waiting="CrashLoopBackOff", restarts=2), [], [], ["Error: ShardCannotStart", "Shard 0 failed to start"])],
-                  "CrashLoopBackOff: the engine exits at start-up"),
+                   Step(pod(waiting="CrashLoopBackOff", restarts=2), [], [], [
+                       "Error: ShardCannotStart", "2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 failed to start",
+                       "2024-03-06T17:53:31.149481Z  INFO text_generation_launcher: Shutting down shards"])],
+                  "TGI stopped at start-up; the error it logged last: 2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 failed to start"),
+    "crashloop-silent": ([Step(pod(running=True), [], ["Starting shard"]),
+                          Step(pod(waiting="CrashLoopBackOff", restarts=2), [], [], ["Starting shard", "Waiting for shard to be ready..."])],
+                         "CrashLoopBackOff: the engine exits at start-up"),
     "gated": ([Step(pod(running=True), [], ["Starting check and download process", "huggingface_hub.errors.GatedRepoError: 401 Client Error. Cannot access gated repo"])],
               "gated or private model"),
     "missing-model": ([Step(pod(running=True), [], ["huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. Repository Not Found for url"])],
@@ -206,8 +212,9 @@ def test_a_refused_pod_shows_the_releases_own_event(cluster: Cluster, helm_log: 
 
 def test_crashloop_shows_the_last_log_lines(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
     cluster.steps = FAILURES["crashloop"][0]
-    result = deploy(spec_file(tmp_path))
-    assert "| Shard 0 failed to start" in result.stderr
+    assert "| 2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 failed to start" in deploy(spec_file(tmp_path)).stderr
+    cluster.steps = FAILURES["crashloop-silent"][0]
+    assert "| Waiting for shard to be ready..." in deploy(spec_file(tmp_path)).stderr
 
 
 def test_deploy_gives_up_after_the_budget(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:

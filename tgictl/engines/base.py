@@ -55,6 +55,10 @@ class EngineFacts:
     log_phases: tuple[tuple[str, str], ...] = ()
     # Log lines of start-up failures only this engine prints: (regex, the cause in words).
     log_failures: tuple[tuple[str, str], ...] = ()
+    # A line that means the engine is exiting (a failure even while the container still runs),
+    # and errors it logs but survives (their traceback is no failure).
+    log_fatal: str = ""
+    log_benign: str = ""
 
 
 class Engine(ABC):

@@ -104,8 +104,7 @@ def observe(kube: Kube, spec: Spec) -> Assessment:
                 previous = kube.log(namespace, pod["metadata"]["name"], previous=True)
         except ClusterError:
             pass  # the container has not started: there is no log yet
-    facts = engine_for(spec).facts
-    state = assess(pod, events, log, facts.log_phases, previous, facts.log_failures)
+    state = assess(pod, events, log, engine_for(spec).facts, previous)
     waiting = rollout_waiting(deployment) if deployment is not None else None
     if state.phase == "ready" and waiting:  # the newest pod is ready; the rollout is not done
         return Assessment("warmup", waiting)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tgictl.engines.base import EngineFacts
 
 PHASES = ("scheduling", "image pull", "starting", "download", "load", "warmup", "ready")
 
@@ -30,8 +33,11 @@ _LOG_FAILURES = (
      "the weights are not in the cache and the Hub is off (cache.offline): run `tgictl cache warm -f SPEC` first, or set cache.offline: false"),
     (r"Repo id must be in the form|HFValidationError",
      "model.id is neither a Hub id (org/name) nor a path that exists in the container: fix model.id, or mount the path"),
-    (r"CUDA out of memory|torch.OutOfMemoryError|Not enough memory to handle",
-     "the GPU ran out of memory at start-up: lower max batch prefill/total tokens or the memory fraction (`tgictl plan` shows the budget)"),
+    # "CUDA error: out of memory" is how an OOM inside CUDA-graph capture reads; "would exceed
+    # allowed memory" how PyTorch words one past the memory fraction (TGI issues 2572, 563).
+    (r"CUDA out of memory|CUDA error: out of memory|torch.OutOfMemoryError|Not enough memory to handle|would exceed allowed memory",
+     "the GPU ran out of memory at start-up: lower serving.maxBatchPrefillTokens and serving.maxBatchTotalTokens, or "
+     "serving.cudaMemoryFraction (`tgictl plan` shows the budget)"),
 )
 
 
@@ -65,6 +71,38 @@ def _log_phase(lines: list[str], log_phases: tuple[tuple[str, str], ...]) -> str
     return reached
 
 
+# A log line that starts a new record (an ISO 8601 timestamp, or a JSON log object);
+# traceback and continuation lines do not.
+_RECORD_START = re.compile(r"^\s*(\{|\d{4}-\d{2}-\d{2}T)")
+# What an error line looks like: a Python exception, a launcher "Error: Kind", or an ERROR record.
+_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception)(\[.*\])?: |^Error: \w+|\bERROR\b|panicked at")
+
+
+def _without_benign(lines: list[str], benign: str) -> list[str]:
+    """``lines`` minus each non-fatal error the engine logs and survives (``benign``),
+    with the traceback lines that follow it up to the next log record."""
+    if not benign:
+        return lines
+    kept, skipping = [], False
+    for line in lines:
+        if re.search(benign, line):
+            skipping = True
+            continue
+        if skipping and not _RECORD_START.match(line):
+            continue
+        skipping = False
+        kept.append(line)
+    return kept
+
+
+def _last_error(lines: list[str]) -> str | None:
+    """The most telling error line: the last Python exception line, else the last error record."""
+    # A named exception (RuntimeError: ...), not the launcher's own "Error: ShardCannotStart".
+    exceptions = [line for line in lines if re.match(r"^[\w.]*\w(Error|Exception)(\[.*\])?: ", line.strip())]
+    errors = exceptions or [line for line in lines if _ERROR_LINE.search(line)]
+    return errors[-1].strip() if errors else None
+
+
 def _log_failure(lines: list[str], engine_failures: tuple[tuple[str, str], ...]) -> tuple[str, list[str]] | None:
     for pattern, cause in (*_LOG_FAILURES, *engine_failures):
         hits = [line for line in lines if re.search(pattern, line)]
@@ -74,9 +112,8 @@ def _log_failure(lines: list[str], engine_failures: tuple[tuple[str, str], ...])
 
 
 def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[str],
-           log_phases: tuple[tuple[str, str], ...], previous_log: list[str] | None = None,
-           log_failures: tuple[tuple[str, str], ...] = ()) -> Assessment:
-    """The state of one pod of the release; ``log_phases`` and ``log_failures`` are the engine's.
+           engine: EngineFacts | None = None, previous_log: list[str] | None = None) -> Assessment:
+    """The state of one pod of the release, read with ``engine``'s log phases and failures.
     With no pod yet, ``events`` are those of the release's ReplicaSet."""
     if pod is None:
         refused = [e.get("message") or "" for e in events if e.get("reason") == "FailedCreate"]
@@ -117,10 +154,18 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
         if event.get("reason") in ("Killing", "Unhealthy") and "failed startup probe" in message:
             return Assessment("failed", message, "start-up probe budget exceeded: the engine did not become ready in time; "
                               "raise probes.startupBudgetSeconds or cache.downloadBandwidthMbps to what the network gives", [message])
-    found = _log_failure((previous_log or []) + log, log_failures)
+    title = engine.title if engine else "the engine"
+    lines = _without_benign((previous_log or []) + log, engine.log_benign if engine else "")
+    found = _log_failure(lines, engine.log_failures if engine else ())
     if found:
-        cause, lines = found
-        return Assessment("failed", lines[-1], cause, lines)
+        cause, hits = found
+        return Assessment("failed", hits[-1], cause, hits)
+    exiting = bool(engine and engine.log_fatal and any(re.search(engine.log_fatal, line) for line in lines))
+    if exiting or reason == "CrashLoopBackOff":
+        error = _last_error(lines)
+        if error:
+            return Assessment("failed", error, f"{title} stopped at start-up; the error it logged last: {error}",
+                              [line for line in lines if _ERROR_LINE.search(line)][-3:])
     if reason == "CrashLoopBackOff":
         tail = (previous_log or log)[-5:]
         return Assessment("failed", waiting.get("message", reason), "CrashLoopBackOff: the engine exits at start-up; its last log lines follow", tail)
@@ -133,7 +178,7 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
         return Assessment("image pull", f"pulling {container.get('image') or 'the image'}")
     if container.get("ready"):
         return Assessment("ready", "ready")
-    phase = _log_phase(log, log_phases)
+    phase = _log_phase(log, engine.log_phases if engine else ())
     if phase == "ready":
         return Assessment("warmup", "engine reports ready; waiting for the readiness probe")
     return Assessment(phase or "starting", log[-1] if log else "container started")

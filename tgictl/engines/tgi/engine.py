@@ -55,12 +55,29 @@ class TGI(Engine):
         api_key_env="API_KEY",
         metrics_series="tgi_request_count",
         info_route="/info",  # present on /metrics once a request was served (smoke checks it)
+        # Phrases of TGI 0.9 to 3.3 starts (tests/fixtures/tgi-logs, replayed by tests/test_tgi_logs.py).
         log_phases=(
             (r"Starting check and download process|Download file:|Download: \[", "download"),
-            (r"Successfully downloaded weights|already present|Starting shard|Waiting for shard to be ready", "load"),
-            (r"Warming up model|KV-cache blocks|Setting max batch total tokens", "warmup"),
+            (r"Successfully downloaded weights|already present|Starting shard|Waiting for shard to be ready|Server started at unix:|Shard ready in", "load"),
+            (r"Warming up model|KV-cache blocks|Setting max batch total tokens|\bwarmup\{", "warmup"),
             (r"\bConnected\b", "ready"),
         ),
+        log_failures=(
+            (r"FlashAttention only supports Ampere GPUs or newer",
+             "flash attention needs an Ampere-or-newer GPU and this one is older (T4 and V100 are): choose another "
+             "hardware.accelerator.type; features.flashAttention: false helps only models TGI can serve without it"),
+            (r"signaled to shutdown with signal 4\b",
+             "a shard died of SIGILL (signal 4): the node's CPU, or the CPU model its VM exposes, lacks instructions the "
+             "image needs (AVX); run on other nodes (hardware.nodeSelector) or expose the host CPU's flags to the VM"),
+            (r"error occurred while downloading using `hf_transfer`",
+             "the weights download failed inside hf_transfer (network or disk): check the cache volume's free space "
+             "(cache.size) and egress to the Hub; extraEnv HF_HUB_ENABLE_HF_TRANSFER=0 shows the underlying error"),
+        ),
+        # Last words before TGI exits: the launcher's (launcher/src/main.rs), the router's failed
+        # warm-up, and the server's failed model load (server.py logs it, then raises); v0.9 to v3.3.5.
+        log_fatal=r"Webserver Crashed|Shard \d+ (failed to start|crashed)|^Error: \w+|Server error: CANCELLED|Error when initializing model",
+        # Logged on an OOM while capturing CUDA graphs; TGI goes on without them (flash_causal_lm.py).
+        log_benign=r"Decode cuda graph warmup failed",
         # The recording rules in charts/tgi/files/rules/tgi.yaml (a test keeps them in step).
         neutral_series=frozenset({"llm:requests:rate5m", "llm:request_errors:rate5m", "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95", "llm:e2e_seconds:p50", "llm:e2e_seconds:p95", "llm:time_per_output_token_seconds:p95", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:kv_cache_utilization", "llm:queue_size:pod"}),
     )
