@@ -296,3 +296,17 @@ def test_cache_root_follows_huggingface_hub(env: dict[str, str]) -> None:
     theirs, ours = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
                                   check=True).stdout.splitlines()
     assert ours == theirs
+
+
+def test_public_tgi_warmups_are_benchmarked_with_their_sources() -> None:
+    """bench/planner.py plans each case in tests/fixtures/tgi-warmups.json: every case names its
+    public source and a model whose config is here, and the planner's error stays in the band
+    measured when the cases were collected (see the issue-16 note; the goal is not met yet)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import planner as bench
+
+    rows = bench.errors()
+    assert len(rows) >= 3
+    for case, tokens, error in rows:
+        assert str(case["source"]).startswith("https://github.com/huggingface/text-generation-inference/issues/")
+        assert tokens > 0 and -0.10 <= error <= 0.40, (case["model"], error)

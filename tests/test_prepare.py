@@ -43,11 +43,11 @@ def test_a_batch_limit_the_user_set_caps_the_planned_limits() -> None:
 
 def test_an_input_limit_beyond_what_the_cache_holds_names_the_field() -> None:
     doc = spec_doc(LLAMA_8B, "cpu", 0, serving={"maxInputTokens": 6000})
-    doc["spec"]["hardware"]["memory"] = "17Gi"
+    doc["spec"]["hardware"]["memory"] = "19700Mi"
     with pytest.raises(SpecError) as err:
         prepare(parse(doc))
     assert [(p.path, p.message) for p in err.value.problems] == [
-        ("spec.serving.maxInputTokens", "6000 leaves no room to generate: 1x cpu holds 4128 tokens of one request")]
+        ("spec.serving.maxInputTokens", "6000 leaves no room to generate: 1x cpu holds 4880 tokens of one request")]
 
 
 def test_planned_limits_go_through_the_engines_own_rules() -> None:

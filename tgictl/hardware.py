@@ -33,7 +33,8 @@ CATALOG: dict[str, Accelerator] = {
     a.key: a
     for a in (
         Accelerator("t4", "nvidia", 15.0, 320, 65, "nvidia.com/gpu", (_NV, "Tesla-T4"), 7.5),
-        Accelerator("a10g", "nvidia", 22.0, 600, 70, "nvidia.com/gpu", (_NV, "NVIDIA-A10G"), 8.6),
+        # 22.20 GiB: PyTorch's "Device limit" on an A10G at memory fraction 1.0 (TGI issue 563).
+        Accelerator("a10g", "nvidia", 22.2, 600, 70, "nvidia.com/gpu", (_NV, "NVIDIA-A10G"), 8.6),
         Accelerator("l4", "nvidia", 22.0, 300, 121, "nvidia.com/gpu", (_NV, "NVIDIA-L4"), 8.9),
         Accelerator("l40s", "nvidia", 44.5, 864, 362, "nvidia.com/gpu", (_NV, "NVIDIA-L40S"), 8.9),
         Accelerator("a100-40gb", "nvidia", 39.4, 1555, 312, "nvidia.com/gpu", (_NV, "NVIDIA-A100-SXM4-40GB"), 8.0),

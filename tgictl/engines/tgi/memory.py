@@ -32,12 +32,26 @@ def tgi_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: str | N
     return dims.layers * kv_heads_per_shard(dims, shards) * dims.head_dim * 2 * kv_dtype_bytes(kv_cache_dtype)
 
 
+# Bytes of one logit: the warm-up's logits and their log-softmax stay in the model's dtype.
+LOGIT_BYTES = 2
+
+
+def warmup_peak_bytes(dims: ModelDims, prefill_tokens: int, shards: int) -> int:
+    """What the warm-up prefill leaves reserved: the larger of the forward pass's activations
+    and its logits stage. The router's warm-up asks for prefill logprobs (``prefill_logprobs:
+    true`` in every release, v1.0 to v3.3.5), so every prompt token gets full-vocabulary
+    logits plus their log-softmax, and a sharded model all-gathers the logits once more
+    (TensorParallelHead): large vocabularies (Llama 3's 128k, Gemma's 256k) cost here."""
+    logits = prefill_tokens * dims.vocab * LOGIT_BYTES * (3 if shards > 1 else 2)
+    return max(prefill_activation_bytes(dims, prefill_tokens, shards), logits)
+
+
 def budget(dims: ModelDims, r: RuleInputs) -> Budget:
     """TGI's warm-up: after a max-size prefill, free memory minus (1 - fraction) of
     the device, times TGI_WIGGLE_ROOM, becomes KV blocks."""
     wiggle = tgi_wiggle_room(r.version)
     overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if r.cuda_graphs else 0)
-    activations = prefill_activation_bytes(dims, r.prefill_tokens, r.shards)
+    activations = warmup_peak_bytes(dims, r.prefill_tokens, r.shards)
     free = r.device_bytes - r.weights_per_shard - overhead - activations
     usable = max(0, int((free - (1 - r.memory_fraction) * r.device_bytes) * wiggle))
     return Budget(r.device_bytes, r.weights_per_shard, overhead, activations, usable,
