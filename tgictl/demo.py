@@ -12,12 +12,16 @@ import asyncio
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tgictl.adapters.files import write_files
-from tgictl.render.prepare import prepare
 from tgictl.render import service
+from tgictl.render.prepare import prepare
 from tgictl.spec import STARTER
 from tgictl.spec.load import load_file
+
+if TYPE_CHECKING:
+    from tgictl.sim.server import SimConfig  # imported when the demo runs: it brings in aiohttp
 
 DEMO_MODEL = Path(__file__).resolve().parent / "spec" / "demo-model"
 
@@ -32,7 +36,7 @@ class Step:
 class _BackgroundSimulator:
     """The simulator on a free loopback port, in a thread, for the demo's smoke test."""
 
-    def __init__(self, config: object) -> None:
+    def __init__(self, config: SimConfig) -> None:
         import socket
 
         with socket.socket() as sock:
@@ -50,7 +54,7 @@ class _BackgroundSimulator:
         async def main() -> None:
             self._stop = asyncio.Event()
             started = asyncio.Event()
-            task = asyncio.ensure_future(serve(self._config, "127.0.0.1", self.port, started, self._stop))  # type: ignore[arg-type]
+            task = asyncio.ensure_future(serve(self._config, "127.0.0.1", self.port, started, self._stop))
             await started.wait()
             self._ready.set()
             await task

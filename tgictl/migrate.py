@@ -154,7 +154,7 @@ def spec_from_tgi(text: str, name: str) -> tuple[Spec, list[Row]]:
             settings[flag] = value
             index += 1
     body: dict[str, Any] = {"model": {}}
-    for flag, value in settings.items():
+    for flag, setting in settings.items():
         if flag in ("hostname", "port"):
             continue  # the chart owns the listening address
         if flag == "api-key":
@@ -164,9 +164,9 @@ def spec_from_tgi(text: str, name: str) -> tuple[Spec, list[Row]]:
         if path is None:
             rows.append(Row(f"--{flag}", "not mapped", "a TGI flag tgictl does not model; carry it in extraArgs if the target has it"))
             continue
-        typed = [int(v) for v in str(value).split(",")] if flag == "cuda-graphs" else _typed(str(value))
+        typed = [int(v) for v in str(setting).split(",")] if flag == "cuda-graphs" else _typed(str(setting))
         if flag == "model-id":
-            typed = str(value)
+            typed = str(setting)
         node = body
         section, _, leaf = path.rpartition(".")
         for part in section.split(".") if section else []:

@@ -52,7 +52,9 @@ def _chart_version() -> tuple[str, str]:
         if path.suffix == ".tgz":  # a `helm package` archive holds <name>/Chart.yaml
             with tarfile.open(path) as archive:
                 member = next(m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml"))
-                chart_yaml = archive.extractfile(member).read()  # type: ignore[union-attr]
+                extracted = archive.extractfile(member)
+                assert extracted is not None  # Chart.yaml is a regular file
+                chart_yaml = extracted.read()
         else:
             chart_yaml = (path / "Chart.yaml").read_bytes()
         return str(yaml.safe_load(chart_yaml)["version"]), str(path)

@@ -67,7 +67,7 @@ def start_template(
     chart: Path | None = None,
     include_tests: bool = False,
     api_versions: tuple[str, ...] = (),
-) -> str:
+) -> Running:
     """Start rendering the chart with ``values``; ``.result()`` is helm's multi-document YAML."""
     args = ["template", release, _chart(chart), "--namespace", namespace, "--values", "-"]
     if not include_tests:
@@ -115,7 +115,7 @@ def history(release: str, namespace: str, kube_context: str | None = None) -> li
         if "not found" in str(err):
             return []
         raise
-    return json.loads(out or "[]")  # type: ignore[no-any-return]
+    return json.loads(out or "[]")
 
 
 def rollback(release: str, namespace: str, revision: int, kube_context: str | None = None) -> str:
@@ -128,7 +128,7 @@ def uninstall(release: str, namespace: str, kube_context: str | None = None, wai
 
 
 def status(release: str, namespace: str, kube_context: str | None = None) -> dict[str, Any]:
-    return json.loads(_run(["status", release, "--namespace", namespace, "--output", "json", *_context(kube_context)]))  # type: ignore[no-any-return]
+    return json.loads(_run(["status", release, "--namespace", namespace, "--output", "json", *_context(kube_context)]))
 
 
 def version() -> str:

@@ -7,6 +7,7 @@ turns connection and API failures into ``ClusterError`` with the call named.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from collections.abc import Iterator
@@ -67,13 +68,13 @@ class Kube:
             return data.decode(errors="replace")
 
     def version(self) -> dict[str, Any]:
-        return self._call("read the server version", self.version_api.get_code)  # type: ignore[no-any-return]
+        return self._call("read the server version", self.version_api.get_code)
 
     def nodes(self) -> list[dict[str, Any]]:
-        return self._call("list nodes", self.core.list_node)["items"]  # type: ignore[no-any-return]
+        return self._call("list nodes", self.core.list_node)["items"]
 
     def storage_classes(self) -> list[dict[str, Any]]:
-        return self._call("list storage classes", self.storage.list_storage_class)["items"]  # type: ignore[no-any-return]
+        return self._call("list storage classes", self.storage.list_storage_class)["items"]
 
     def crd_exists(self, name: str) -> bool:
         return self._call(f"read CRD {name}", self.extensions.read_custom_resource_definition, name, missing_ok=True) is not None
@@ -102,10 +103,10 @@ class Kube:
         return bool(((answer or {}).get("status") or {}).get("allowed"))
 
     def quotas(self, namespace: str) -> list[dict[str, Any]]:
-        return self._call("list resource quotas", self.core.list_namespaced_resource_quota, namespace)["items"]  # type: ignore[no-any-return]
+        return self._call("list resource quotas", self.core.list_namespaced_resource_quota, namespace)["items"]
 
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        return self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=selector)["items"]  # type: ignore[no-any-return]
+        return self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=selector)["items"]
 
     def watch(self, resource: str, namespace: str, *, selector: str | None = None, resource_version: str | None = None,
               timeout_s: int = 30) -> Iterator[dict[str, Any]]:
@@ -149,7 +150,7 @@ class Kube:
     def events(self, namespace: str, object_name: str | None = None) -> list[dict[str, Any]]:
         selector = f"involvedObject.name={object_name}" if object_name else None
         items = self._call("list events", self.core.list_namespaced_event, namespace, field_selector=selector)["items"]
-        return items  # type: ignore[no-any-return]
+        return items
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """Any namespaced object by apiVersion and kind (None when it does not exist)."""
@@ -161,7 +162,7 @@ class Kube:
                           [("labelSelector", selector)] if selector else None)
         return (found or {}).get("items") or []
 
-    def _raw(self, path: str, what: str, query: list[tuple[str, str]] | None = None) -> dict[str, Any] | None:
+    def _raw(self, path: str, what: str, query: builtins.list[tuple[str, str]] | None = None) -> dict[str, Any] | None:
         """GET a path of the API as JSON, for kinds the typed client has no method for (None on 404)."""
         from urllib3.exceptions import HTTPError
 
@@ -175,7 +176,7 @@ class Kube:
             return None
         if response.status >= 400:
             raise _refused(what, response.status)
-        return json.loads(response.data)  # type: ignore[no-any-return]
+        return json.loads(response.data)
 
     def follow_log(self, namespace: str, pod: str, container: str = "server", tail: int = 100) -> Iterator[str]:
         """The container's log lines as they are written, until the container stops."""
@@ -193,7 +194,7 @@ class Kube:
         for line in _lines(response, what):
             yield line.decode(errors="replace").rstrip("\r")
 
-    def log(self, namespace: str, pod: str, container: str = "server", tail: int = 200, previous: bool = False) -> list[str]:
+    def log(self, namespace: str, pod: str, container: str = "server", tail: int = 200, previous: bool = False) -> builtins.list[str]:
         text = self._call(f"read the log of {pod}", self.core.read_namespaced_pod_log, pod, namespace,
                           container=container, tail_lines=tail, previous=previous, missing_ok=True)
         if not text or not isinstance(text, str):

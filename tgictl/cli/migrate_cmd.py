@@ -22,14 +22,15 @@ def migrate(
 ) -> None:
     """Write the equivalent spec for another engine and report what maps exactly, approximately or not at all."""
     from tgictl.errors import UsageError
-    from tgictl.migrate import migrate as run_migrate, spec_from_tgi
+    from tgictl.migrate import Row, migrate as run_migrate, spec_from_tgi
     from tgictl.render.service import dump_yaml
     from tgictl.spec.load import load_file
 
     if (file is None) == (tgi_args is None):
         raise UsageError("give either --file or --tgi-args")
+    unmapped: list[Row] = []
     if file:
-        spec, unmapped = load_file(file), []
+        spec = load_file(file)
     else:
         assert tgi_args is not None
         try:

@@ -50,7 +50,7 @@ def handles_errors(command: F) -> F:
         except TgictlError as err:
             raise fail(err) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps F's signature, which typer reads
 
 
 def print_json(data: Any) -> None:

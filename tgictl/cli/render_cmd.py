@@ -49,5 +49,5 @@ def render(
     if out is None or str(out) == "-":
         typer.echo(result.stream, nl=False)
         return
-    for path in result.write(out, force=force):
-        typer.echo(str(path), err=True)
+    for written in result.write(out, force=force):
+        typer.echo(str(written), err=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -59,7 +60,7 @@ def sim(
     try:
         import uvloop
 
-        run = uvloop.run
+        run: Callable[..., Any] = uvloop.run
     except ImportError:  # uvloop is the optional `fast` extra
         run = asyncio.run
     try:

@@ -171,7 +171,7 @@ def _undo(release: str, namespace: str, before: list[dict[str, object]], context
     deployed = [r for r in before if r.get("status") in ("deployed", "superseded")]
     try:
         if deployed:
-            revision = int(deployed[-1]["revision"])  # type: ignore[call-overload]
+            revision = int(str(deployed[-1]["revision"]))
             helm.rollback(release, namespace, revision, context)
             return f"rolled back to revision {revision}"
         helm.uninstall(release, namespace, context)

@@ -51,7 +51,7 @@ def _quiet_tunnel_threads() -> None:
             return
         previous(args)
 
-    hook.tgictl_quiet = True  # type: ignore[attr-defined]
+    hook.tgictl_quiet = True  # type: ignore[attr-defined]  # a marker on our hook: a second install leaves it alone
     threading.excepthook = hook
 
 
@@ -115,14 +115,14 @@ class PortForward:
 
 def _pipe(a: Any, b: Any) -> None:
     """Copy bytes both ways until either side closes (HTTP needs no half-close)."""
-    peer = {a.fileno(): b, b.fileno(): a}
+    own, peer = {a.fileno(): a, b.fileno(): b}, {a.fileno(): b, b.fileno(): a}
     with selectors.DefaultSelector() as selector:
         selector.register(a, selectors.EVENT_READ)
         selector.register(b, selectors.EVENT_READ)
         while True:
             for key, _ in selector.select():
                 try:
-                    data = key.fileobj.recv(CHUNK)  # type: ignore[union-attr]
+                    data = own[key.fd].recv(CHUNK)
                     if not data:
                         return
                     peer[key.fd].sendall(data)

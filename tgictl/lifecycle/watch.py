@@ -9,6 +9,7 @@ since log lines change without any watch firing.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 
@@ -44,12 +45,12 @@ class Changes:
         self._changed.clear()
         return changed
 
-    def _relevant(self, resource: str, obj: dict[str, object]) -> bool:
+    def _relevant(self, resource: str, obj: dict[str, Any]) -> bool:
         if resource == "pods":
             return True  # the server filtered by the release's label selector
         # Events of the whole namespace arrive; only the release's objects (pods are named after it) matter.
         involved = obj.get("involvedObject") or {}
-        return release_owns(str(involved.get("name", "")), self.release)  # type: ignore[union-attr]
+        return release_owns(str(involved.get("name", "")), self.release)
 
     def _follow(self, resource: str) -> None:
         version: str | None = None

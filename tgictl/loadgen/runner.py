@@ -90,7 +90,8 @@ class RunOutput:
 
 def _arrivals(profile: Profile, duration: float, seed: int) -> list[float]:
     rng = random.Random(seed)
-    times, t = [], 0.0
+    times: list[float] = []
+    t = 0.0
     while True:
         t += rng.expovariate(profile.rate) if profile.kind == "poisson" else 1.0 / profile.rate
         if t >= duration:
@@ -228,7 +229,8 @@ def sweep(job: Job, slo: SLOTargets, steps: int, min_attainment: float, workers:
     ceiling_job = replace(job, profile=Profile("concurrency", concurrency=max(1, job.profile.concurrency or 32)))
     ceiling = bench(ceiling_job, slo, workers, progress)
     low, high = 0.0, max(ceiling["request_rate"], 0.1)
-    points, best = [], None
+    points: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
     rate = high
     for _ in range(steps):
         if points and abs(rate - points[-1]["client"]["target_rate"]) < 1e-9:

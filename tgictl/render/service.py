@@ -84,12 +84,12 @@ def _kustomize(ctx: _Context) -> Rendered:
 def _gitops(kind: str) -> Callable[[_Context], Rendered]:
     def render_objects(ctx: _Context) -> Rendered:
         o, p = ctx.options, ctx.prepared
-        common = dict(cold_start_s=p.startup_budget_s, kustomize=o.kustomize_path, path=o.path)
         if kind == "argocd":
-            document = gitops.argocd_application(p.release, p.namespace, p.values,
-                                                 repo_url=o.repo_url, revision=o.revision, **common)  # type: ignore[arg-type]
+            document = gitops.argocd_application(p.release, p.namespace, p.values, repo_url=o.repo_url, revision=o.revision,
+                                                 path=o.path, cold_start_s=p.startup_budget_s, kustomize=o.kustomize_path)
         else:
-            document = gitops.flux_object(p.release, p.namespace, p.values, source=o.flux_source, **common)  # type: ignore[arg-type]
+            document = gitops.flux_object(p.release, p.namespace, p.values, source=o.flux_source,
+                                          path=o.path, cold_start_s=p.startup_budget_s, kustomize=o.kustomize_path)
         stream = gitops.as_stream([document], o.source)
         documents = manifests.split(stream)
         manifests.validate(documents)

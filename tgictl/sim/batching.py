@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -87,11 +88,11 @@ class Observer(Protocol):
 class Scheduler:
     """The engine loop. ``submit`` a sequence, then read its ``events`` queue."""
 
-    def __init__(self, latency: LatencyModel, limits: Limits, observer: Observer, word: object) -> None:
+    def __init__(self, latency: LatencyModel, limits: Limits, observer: Observer, word: Callable[[str, int], str]) -> None:
         self.latency = latency
         self.limits = limits
         self.observer = observer
-        self._word = word  # callable(prompt, index) -> str
+        self._word = word  # (prompt, index) -> the index-th token's text
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
         self.reserved = 0  # tokens reserved by running sequences
@@ -139,7 +140,7 @@ class Scheduler:
 
     def _emit(self, sequence: Sequence) -> bool:
         """Produce the sequence's next token; True when it is finished."""
-        text = self._word(sequence.prompt, sequence.generated)  # type: ignore[operator]
+        text = self._word(sequence.prompt, sequence.generated)
         sequence.generated += 1
         sequence.text += text
         now = time.perf_counter()

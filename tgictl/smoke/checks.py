@@ -198,7 +198,7 @@ async def stream(ctx: Context) -> Outcome:
         # Everything arrived at once although generation took a while: something buffered the stream.
         return FAIL, f"{len(result.arrivals)} events arrived in one read after {took:.0f} ms: the stream is buffered"
     note = "" if distinct >= 2 else f" (all in one read: generated in {took:.1f} ms, faster than the client reads)"
-    return PASS, f"{result.output_tokens} tokens in {len(result.arrivals)} events, TTFT {result.ttft * 1000:.1f} ms{note}"  # type: ignore[operator]
+    return PASS, f"{result.output_tokens} tokens in {len(result.arrivals)} events, TTFT {(result.ttft or 0.0) * 1000:.1f} ms{note}"
 
 
 @check("chat")

@@ -92,9 +92,10 @@ class AcceleratorSpec(Strict):
     @field_validator("type")
     @classmethod
     def _known(cls, value: str) -> str:
-        if hardware.lookup(value) is None:
+        found = hardware.lookup(value)
+        if found is None:
             raise ValueError(f"unknown accelerator {value!r}; allowed: {', '.join(hardware.CATALOG)}")
-        return hardware.lookup(value).key  # type: ignore[union-attr]
+        return found.key
 
     @model_validator(mode="after")
     def _count_matches_type(self) -> AcceleratorSpec:

@@ -105,7 +105,7 @@ class LlamaCpp(Engine):
             "parallel": self.slots(spec),
             "ctx-size": self.context_size(spec),
             "batch-size": serving.max_batch_prefill_tokens,
-            "flash-attn": {True: "on", False: "off"}.get(features.flash_attention),  # type: ignore[arg-type]
+            "flash-attn": None if features.flash_attention is None else ("on" if features.flash_attention else "off"),
             "n-gpu-layers": features.gpu_layers,
             "no-cont-batching": not features.continuous_batching,
             "no-cache-prompt": features.prefix_caching is False,
