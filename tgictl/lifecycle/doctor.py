@@ -56,121 +56,141 @@ PERMISSIONS = (
 )
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What every check looks at: the spec, the cluster, the namespace and the accelerator."""
+
+    spec: Spec
+    kube: Kube
+    namespace: str
+    accelerator: hardware.Accelerator
+
+
+def _gpus(t: _Target) -> list[Check]:
+    s, kube, accelerator = t.spec.spec, t.kube, t.accelerator
+    if not s.hardware.accelerator.count:
+        return [Check("accelerators", PASS, "CPU only: no accelerator needed")]
+    nodes = kube.nodes()
+    resource, count = accelerator.resource, s.hardware.accelerator.count
+    fits = [n for n in nodes if int(str((n.get("status") or {}).get("allocatable", {}).get(resource, "0"))) >= count]
+    out = [Check("accelerators", PASS, f"{len(fits)} node(s) offer {count} {resource}") if fits else
+           Check("accelerators", FAIL, f"no node offers {count} {resource}",
+                 f"install the {accelerator.vendor} device plugin, add GPU nodes, or lower hardware.accelerator.count")]
+    if accelerator.product_label:
+        key, value = accelerator.product_label
+        value = s.hardware.accelerator.product_label or value
+        labelled = [n for n in fits if (n["metadata"].get("labels") or {}).get(key) == value]
+        out.append(Check("gpu product", PASS, f"{len(labelled)} node(s) labelled {key}={value}") if labelled else
+                   Check("gpu product", FAIL, f"no node with enough {resource} is labelled {key}={value}",
+                         "run GPU Feature Discovery, or set hardware.accelerator.productLabel to your nodes' value"))
+    return out
+
+
+def _storage(t: _Target) -> list[Check]:
+    s, kube = t.spec.spec, t.kube
+    if s.cache.ephemeral or s.cache.existing_claim:
+        return [Check("storage", PASS, "no PVC to provision")]
+    classes = kube.storage_classes()
+    wanted = s.cache.storage_class_name
+    if wanted:
+        ok = any(c["metadata"]["name"] == wanted for c in classes)
+        return [Check("storage", PASS if ok else FAIL, f"storage class {wanted} {'exists' if ok else 'does not exist'}",
+                      "" if ok else "create it or set cache.storageClassName to one of: " + ", ".join(c["metadata"]["name"] for c in classes))]
+    default = [c for c in classes if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
+    return [Check("storage", PASS, f"default storage class {default[0]['metadata']['name']}") if default else
+            Check("storage", WARN, "no default storage class: the cache PVC will stay Pending", "set cache.storageClassName")]
+
+
+def _crds_installed(t: _Target) -> list[Check]:
+    kube = t.kube
+    out = []
+    for crd, feature in _crds(t.spec).items():
+        ok = kube.crd_exists(crd)
+        out.append(Check(f"crd {crd}", PASS if ok else FAIL, f"{'installed' if ok else 'missing'}: needed by {feature}",
+                         "" if ok else f"install the operator that provides {crd.split('.', 1)[1]}, or turn off {feature}"))
+    return out
+
+
+def _metrics_apis(t: _Target) -> list[Check]:
+    s, kube = t.spec.spec, t.kube
+    if not s.autoscaling.enabled:
+        return []
+    group = "external.metrics.k8s.io" if s.autoscaling.kind == "keda" else "custom.metrics.k8s.io"
+    ok = group in kube.api_groups()
+    provider = "KEDA" if s.autoscaling.kind == "keda" else "prometheus-adapter (tgictl autoscale adapter-values)"
+    return [Check("metrics api", PASS if ok else FAIL, f"{group} {'served' if ok else 'not served'}",
+                  "" if ok else f"install {provider}")]
+
+
+def _secrets(t: _Target) -> list[Check]:
+    s, kube, namespace = t.spec.spec, t.kube, t.namespace
+    out = []
+    for field, ref in (("cache.hfTokenSecret", s.cache.hf_token_secret), ("serving.apiKeySecret", s.serving.api_key_secret)):
+        if ref is None:
+            continue
+        ok = kube.secret_exists(namespace, ref.name)
+        out.append(Check(f"secret {ref.name}", PASS if ok else FAIL, f"{field} {'exists' if ok else 'is missing'} in {namespace}",
+                         "" if ok else f"kubectl -n {namespace} create secret generic {ref.name} --from-literal={ref.key}=..."))
+    for name in s.image.pull_secrets:
+        ok = kube.secret_exists(namespace, name)
+        out.append(Check(f"secret {name}", PASS if ok else FAIL, f"image.pullSecrets {'exists' if ok else 'is missing'} in {namespace}",
+                         "" if ok else f"kubectl -n {namespace} create secret docker-registry {name} --docker-server=... "
+                                       "--docker-username=... --docker-password=..."))
+    return out
+
+
+def _quota(t: _Target) -> list[Check]:
+    s, kube, namespace, accelerator = t.spec.spec, t.kube, t.namespace, t.accelerator
+    if not s.hardware.accelerator.count:
+        return []
+    need = s.hardware.accelerator.count * max(1, s.replicas)
+    for q in kube.quotas(namespace):
+        hard = (q.get("status") or {}).get("hard") or (q.get("spec") or {}).get("hard") or {}
+        used = (q.get("status") or {}).get("used") or {}
+        key = f"requests.{accelerator.resource}"
+        if key in hard:
+            free = int(str(hard[key])) - int(str(used.get(key, "0")))
+            if free < need:
+                return [Check("quota", FAIL, f"quota {q['metadata']['name']} leaves {free} {accelerator.resource}, {need} needed",
+                              "raise the quota or lower replicas/accelerator count")]
+    return [Check("quota", PASS, f"no quota below {need} {accelerator.resource} in {namespace}")]
+
+
+def _permissions(t: _Target) -> list[Check]:
+    kube, namespace = t.kube, t.namespace
+    denied = [(verb, resource + (f"/{sub}" if sub else ""), required, why) for verb, group, resource, sub, required, why in PERMISSIONS
+              if not kube.can(verb, resource, namespace, group, sub)]
+    if not denied:
+        return [Check("permissions", PASS, f"RBAC allows all {len(PERMISSIONS)} verbs deploy uses in {namespace}")]
+    status = FAIL if any(required for _, _, required, _ in denied) else WARN
+    detail = "; ".join(f"cannot {verb} {resource} ({why})" for verb, resource, _, why in denied)
+    grant = ", ".join(f"{verb} {resource}" for verb, resource, _, _ in denied)
+    return [Check("permissions", status, detail, f"ask for a Role in {namespace} granting: {grant}")]
+
+
+# Each check by name; a cluster error inside one becomes that check's failure.
+CHECKS: tuple[tuple[str, Callable[[_Target], list[Check]]], ...] = (
+    ("permissions", _permissions), ("accelerators", _gpus), ("storage", _storage), ("crds", _crds_installed),
+    ("metrics api", _metrics_apis), ("secrets", _secrets), ("quota", _quota),
+)
+
+
 def run_doctor(spec: Spec, kube: Kube, context: str | None = None) -> list[Check]:
-    checks: list[Check] = []
-
-    def attempt(name: str, body: Callable[[], list[Check]]) -> None:
-        try:
-            checks.extend(body())
-        except TgictlError as err:
-            checks.append(Check(name, FAIL, str(err), "check the kubeconfig context and that the API server is reachable"))
-
-    def api() -> list[Check]:
-        v = kube.version()
-        return [Check("api", PASS, f"Kubernetes {v.get('gitVersion', '?')} at {kube.server}")]
-
-    attempt("api", api)
-    if checks[-1].status == FAIL:
-        return checks  # nothing else can be asked
+    try:
+        version = kube.version()
+    except TgictlError as err:  # nothing else can be asked
+        return [Check("api", FAIL, str(err), "check the kubeconfig context and that the API server is reachable")]
+    checks = [Check("api", PASS, f"Kubernetes {version.get('gitVersion', '?')} at {kube.server}")]
     try:
         checks.append(Check("helm", PASS, helm.version()))
     except TgictlError as err:
         checks.append(Check("helm", FAIL, str(err), "run scripts/setup.sh (installs helm)"))
-
-    s = spec.spec
-    accelerator = hardware.lookup(s.hardware.accelerator.type)
-    assert accelerator is not None
-    namespace = namespace_of(spec)
-
-    def gpus() -> list[Check]:
-        if not s.hardware.accelerator.count:
-            return [Check("accelerators", PASS, "CPU only: no accelerator needed")]
-        nodes = kube.nodes()
-        resource, count = accelerator.resource, s.hardware.accelerator.count
-        fits = [n for n in nodes if int(str((n.get("status") or {}).get("allocatable", {}).get(resource, "0"))) >= count]
-        out = [Check("accelerators", PASS, f"{len(fits)} node(s) offer {count} {resource}") if fits else
-               Check("accelerators", FAIL, f"no node offers {count} {resource}",
-                     f"install the {accelerator.vendor} device plugin, add GPU nodes, or lower hardware.accelerator.count")]
-        if accelerator.product_label:
-            key, value = accelerator.product_label
-            value = s.hardware.accelerator.product_label or value
-            labelled = [n for n in fits if (n["metadata"].get("labels") or {}).get(key) == value]
-            out.append(Check("gpu product", PASS, f"{len(labelled)} node(s) labelled {key}={value}") if labelled else
-                       Check("gpu product", FAIL, f"no node with enough {resource} is labelled {key}={value}",
-                             "run GPU Feature Discovery, or set hardware.accelerator.productLabel to your nodes' value"))
-        return out
-
-    def storage() -> list[Check]:
-        if s.cache.ephemeral or s.cache.existing_claim:
-            return [Check("storage", PASS, "no PVC to provision")]
-        classes = kube.storage_classes()
-        wanted = s.cache.storage_class_name
-        if wanted:
-            ok = any(c["metadata"]["name"] == wanted for c in classes)
-            return [Check("storage", PASS if ok else FAIL, f"storage class {wanted} {'exists' if ok else 'does not exist'}",
-                          "" if ok else "create it or set cache.storageClassName to one of: " + ", ".join(c["metadata"]["name"] for c in classes))]
-        default = [c for c in classes if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
-        return [Check("storage", PASS, f"default storage class {default[0]['metadata']['name']}") if default else
-                Check("storage", WARN, "no default storage class: the cache PVC will stay Pending", "set cache.storageClassName")]
-
-    def crds() -> list[Check]:
-        out = []
-        for crd, feature in _crds(spec).items():
-            ok = kube.crd_exists(crd)
-            out.append(Check(f"crd {crd}", PASS if ok else FAIL, f"{'installed' if ok else 'missing'}: needed by {feature}",
-                             "" if ok else f"install the operator that provides {crd.split('.', 1)[1]}, or turn off {feature}"))
-        return out
-
-    def metrics_apis() -> list[Check]:
-        if not s.autoscaling.enabled:
-            return []
-        group = "external.metrics.k8s.io" if s.autoscaling.kind == "keda" else "custom.metrics.k8s.io"
-        ok = group in kube.api_groups()
-        provider = "KEDA" if s.autoscaling.kind == "keda" else "prometheus-adapter (tgictl autoscale adapter-values)"
-        return [Check("metrics api", PASS if ok else FAIL, f"{group} {'served' if ok else 'not served'}",
-                      "" if ok else f"install {provider}")]
-
-    def secrets() -> list[Check]:
-        out = []
-        for field, ref in (("cache.hfTokenSecret", s.cache.hf_token_secret), ("serving.apiKeySecret", s.serving.api_key_secret)):
-            if ref is None:
-                continue
-            ok = kube.secret_exists(namespace, ref.name)
-            out.append(Check(f"secret {ref.name}", PASS if ok else FAIL, f"{field} {'exists' if ok else 'is missing'} in {namespace}",
-                             "" if ok else f"kubectl -n {namespace} create secret generic {ref.name} --from-literal={ref.key}=..."))
-        for name in s.image.pull_secrets:
-            ok = kube.secret_exists(namespace, name)
-            out.append(Check(f"secret {name}", PASS if ok else FAIL, f"image.pullSecrets {'exists' if ok else 'is missing'} in {namespace}",
-                             "" if ok else f"kubectl -n {namespace} create secret docker-registry {name} --docker-server=... "
-                                           "--docker-username=... --docker-password=..."))
-        return out
-
-    def quota() -> list[Check]:
-        if not s.hardware.accelerator.count:
-            return []
-        need = s.hardware.accelerator.count * max(1, s.replicas)
-        for q in kube.quotas(namespace):
-            hard = (q.get("status") or {}).get("hard") or (q.get("spec") or {}).get("hard") or {}
-            used = (q.get("status") or {}).get("used") or {}
-            key = f"requests.{accelerator.resource}"
-            if key in hard:
-                free = int(str(hard[key])) - int(str(used.get(key, "0")))
-                if free < need:
-                    return [Check("quota", FAIL, f"quota {q['metadata']['name']} leaves {free} {accelerator.resource}, {need} needed",
-                                  "raise the quota or lower replicas/accelerator count")]
-        return [Check("quota", PASS, f"no quota below {need} {accelerator.resource} in {namespace}")]
-
-    def permissions() -> list[Check]:
-        denied = [(verb, resource + (f"/{sub}" if sub else ""), required, why) for verb, group, resource, sub, required, why in PERMISSIONS
-                  if not kube.can(verb, resource, namespace, group, sub)]
-        if not denied:
-            return [Check("permissions", PASS, f"RBAC allows all {len(PERMISSIONS)} verbs deploy uses in {namespace}")]
-        status = FAIL if any(required for _, _, required, _ in denied) else WARN
-        detail = "; ".join(f"cannot {verb} {resource} ({why})" for verb, resource, _, why in denied)
-        grant = ", ".join(f"{verb} {resource}" for verb, resource, _, _ in denied)
-        return [Check("permissions", status, detail, f"ask for a Role in {namespace} granting: {grant}")]
-
-    for name, body in (("permissions", permissions), ("accelerators", gpus), ("storage", storage), ("crds", crds),
-                       ("metrics api", metrics_apis), ("secrets", secrets), ("quota", quota)):
-        attempt(name, body)
+    accelerator = hardware.lookup(spec.spec.hardware.accelerator.type)
+    assert accelerator is not None  # the spec model admits catalog keys only
+    target = _Target(spec, kube, namespace_of(spec), accelerator)
+    for name, check in CHECKS:
+        try:
+            checks.extend(check(target))
+        except TgictlError as err:
+            checks.append(Check(name, FAIL, str(err), "check the kubeconfig context and that the API server is reachable"))
     return checks

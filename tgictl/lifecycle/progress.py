@@ -111,6 +111,28 @@ def _log_failure(lines: list[str], engine_failures: tuple[tuple[str, str], ...])
     return None
 
 
+def _log_assessment(log: list[str], previous_log: list[str], engine: EngineFacts | None,
+                    waiting: dict[str, Any]) -> Assessment | None:
+    """A failure the engine's log shows (both containers' logs when it restarted): a known
+    cause, else its last error line once it is exiting or restarting; None while it starts."""
+    lines = _without_benign(previous_log + log, engine.log_benign if engine else "")
+    found = _log_failure(lines, engine.log_failures if engine else ())
+    if found:
+        cause, hits = found
+        return Assessment("failed", hits[-1], cause, hits)
+    restarting = waiting.get("reason") == "CrashLoopBackOff"
+    exiting = bool(engine and engine.log_fatal and any(re.search(engine.log_fatal, line) for line in lines))
+    error = _last_error(lines) if exiting or restarting else None
+    if error:
+        title = engine.title if engine else "the engine"
+        return Assessment("failed", error, f"{title} stopped at start-up; the error it logged last: {error}",
+                          [line for line in lines if _ERROR_LINE.search(line)][-3:])
+    if restarting:
+        return Assessment("failed", waiting.get("message", "CrashLoopBackOff"),
+                          "CrashLoopBackOff: the engine exits at start-up; its last log lines follow", (previous_log or log)[-5:])
+    return None
+
+
 def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[str],
            engine: EngineFacts | None = None, previous_log: list[str] | None = None) -> Assessment:
     """The state of one pod of the release, read with ``engine``'s log phases and failures.
@@ -154,21 +176,9 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
         if event.get("reason") in ("Killing", "Unhealthy") and "failed startup probe" in message:
             return Assessment("failed", message, "start-up probe budget exceeded: the engine did not become ready in time; "
                               "raise probes.startupBudgetSeconds or cache.downloadBandwidthMbps to what the network gives", [message])
-    title = engine.title if engine else "the engine"
-    lines = _without_benign((previous_log or []) + log, engine.log_benign if engine else "")
-    found = _log_failure(lines, engine.log_failures if engine else ())
-    if found:
-        cause, hits = found
-        return Assessment("failed", hits[-1], cause, hits)
-    exiting = bool(engine and engine.log_fatal and any(re.search(engine.log_fatal, line) for line in lines))
-    if exiting or reason == "CrashLoopBackOff":
-        error = _last_error(lines)
-        if error:
-            return Assessment("failed", error, f"{title} stopped at start-up; the error it logged last: {error}",
-                              [line for line in lines if _ERROR_LINE.search(line)][-3:])
-    if reason == "CrashLoopBackOff":
-        tail = (previous_log or log)[-5:]
-        return Assessment("failed", waiting.get("message", reason), "CrashLoopBackOff: the engine exits at start-up; its last log lines follow", tail)
+    failed = _log_assessment(log, previous_log or [], engine, waiting)
+    if failed:
+        return failed
     if status.get("phase") == "Pending" and not status.get("containerStatuses"):
         scheduled = any(c.get("type") == "PodScheduled" and c.get("status") == "True" for c in status.get("conditions") or [])
         if not scheduled:

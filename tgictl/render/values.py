@@ -86,22 +86,12 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
     shards = engine.shard_count(spec)
     node_selector, tolerations = _placement(spec)
     start = start or cold_start(spec)
-    budget = s.probes.startup_budget_seconds or start.budget_s
-    period = s.probes.period_seconds
     return {
         "fullnameOverride": spec.metadata.name,
         "replicaCount": s.replicas,
         "image": {"repository": repository, "tag": tag, "pullPolicy": s.image.pull_policy},
         "imagePullSecrets": [{"name": name} for name in s.image.pull_secrets],
-        "engine": {
-            "name": engine.name,
-            "positionalArgs": engine.positional_args(spec),
-            "flags": engine.flags(spec),
-            "extraArgs": list(s.extra_args),
-            "env": engine.env(spec),
-            "secretEnv": [],
-            "extraEnv": [],
-        },
+        "engine": _engine(spec),
         "apiKeySecret": {
             "name": s.serving.api_key_secret.name if s.serving.api_key_secret else "",
             "key": s.serving.api_key_secret.key if s.serving.api_key_secret else "api-key",
@@ -129,11 +119,7 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
         "priorityClassName": s.hardware.priority_class_name or "",
         "podAnnotations": dict(sorted(s.pod_annotations.items())),
         "podLabels": dict(sorted(s.pod_labels.items())),
-        "probes": {
-            "startup": {"periodSeconds": period, "failureThreshold": startup_window_s(spec, budget) // period, "timeoutSeconds": 5},
-            "readiness": {"periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
-            "liveness": {"periodSeconds": 30, "failureThreshold": 3, "timeoutSeconds": 10},
-        },
+        "probes": _probes(spec, s.probes.startup_budget_seconds or start.budget_s),
         "terminationGracePeriodSeconds": PRE_STOP_SLEEP_S + engine.drain_seconds(spec),
         "preStopSleepSeconds": PRE_STOP_SLEEP_S,
         "strategy": {"maxSurge": s.rollout.max_surge, "maxUnavailable": s.rollout.max_unavailable},
@@ -145,6 +131,29 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
         "exposure": _exposure(spec),
         "rateLimit": _rate_limit(spec),
         "inferencePool": {"enabled": s.inference_pool.enabled, "endpointPicker": {"name": "", "port": 9002}},
+    }
+
+
+def _engine(spec: Spec) -> dict[str, Any]:
+    engine = engine_for(spec)
+    return {
+        "name": engine.name,
+        "positionalArgs": engine.positional_args(spec),
+        "flags": engine.flags(spec),
+        "extraArgs": list(spec.spec.extra_args),
+        "env": engine.env(spec),
+        "secretEnv": [],
+        "extraEnv": [],
+    }
+
+
+def _probes(spec: Spec, budget_s: int) -> dict[str, Any]:
+    """The startup probe allows the start-up budget in whole periods; readiness and liveness are fixed."""
+    period = spec.spec.probes.period_seconds
+    return {
+        "startup": {"periodSeconds": period, "failureThreshold": startup_window_s(spec, budget_s) // period, "timeoutSeconds": 5},
+        "readiness": {"periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+        "liveness": {"periodSeconds": 30, "failureThreshold": 3, "timeoutSeconds": 10},
     }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from tgictl.loadgen.client import StreamResult, Timeouts, stream_one
+from tgictl.loadgen.stats import percentile
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 # A stream that takes longer than this yet arrives in one read was buffered on the way.
@@ -255,11 +256,6 @@ async def metrics(ctx: Context) -> Outcome:
     return PASS, f"{series} present"
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
 @check("slo")
 async def slo(ctx: Context) -> Outcome:
     if not ctx.slo.requests:
@@ -270,8 +266,8 @@ async def slo(ctx: Context) -> Outcome:
         return FAIL, f"{len(failed)}/{len(results)} requests failed ({failed[0].error_class})"
     ttfts = [r.ttft for r in results if r.ttft is not None]
     gaps = [g for r in results for g in r.gaps]
-    measured = {"ttft_p50": _percentile(ttfts, 50), "ttft_p95": _percentile(ttfts, 95),
-                "itl_p50": _percentile(gaps, 50) if gaps else 0.0, "itl_p95": _percentile(gaps, 95) if gaps else 0.0}
+    measured = {"ttft_p50": percentile(ttfts, 50), "ttft_p95": percentile(ttfts, 95),
+                "itl_p50": percentile(gaps, 50) if gaps else 0.0, "itl_p95": percentile(gaps, 95) if gaps else 0.0}
     limits = {"ttft_p50": ctx.slo.ttft_p50, "ttft_p95": ctx.slo.ttft_p95, "itl_p50": ctx.slo.itl_p50, "itl_p95": ctx.slo.itl_p95}
     misses = [f"{k} {measured[k] * 1000:.1f} ms > {v * 1000:.0f} ms" for k, v in limits.items() if v is not None and measured[k] > v]
     summary = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in measured.items())
