@@ -207,6 +207,23 @@ def test_plan_table_and_json() -> None:
     assert (data["count"], data["fits"], data["family"]) == (2, True, "mixtral")
 
 
+def test_plan_takes_the_engine_release_and_launcher_limits() -> None:
+    """The cases of bench/planner.py, as a user would plan them: the TGI release picks the
+    warm-up rule's wiggle room, the launcher's limits size the warm-up prefill, and the JSON
+    names each term of the per-device budget."""
+    args = ("plan", str(MODELS / "llama-2-7b"), "--gpu", "a10g", "--max-input-tokens", "4095", "--max-total-tokens", "4096",
+            "--max-batch-prefill-tokens", "4096", "-o", "json")
+    old, new = (json.loads(invoke(*args, "--engine-version", v).stdout) for v in ("0.9.4", "3.3.5"))
+    assert (old["engine"], old["engine_version"], new["engine_version"]) == ("tgi", "0.9.4", "3.3.5")
+    assert old["budget"]["wiggle_room"] == 0.95 and new["budget"]["wiggle_room"] == 0.90
+    assert old["max_batch_prefill_tokens"] == 4096 and old["max_total_tokens"] == 4096
+    assert set(old["budget"]) >= {"device_bytes", "weights_bytes", "overhead_bytes", "activation_bytes", "kv_budget_bytes"}
+    vllm = json.loads(invoke("plan", str(MODELS / "llama-2-7b"), "--gpu", "a10g", "--engine", "vllm", "-o", "json").stdout)
+    assert (vllm["engine"], vllm["engine_version"], vllm["budget"]["memory_fraction"]) == ("vllm", "0.32.0", 0.9)
+    bad = invoke("plan", str(MODELS / "gpt2"), "--engine", "trt")
+    assert bad.exit_code == 2 and "unknown --engine 'trt'" in bad.stderr
+
+
 def test_plan_exit_code_3_when_nothing_fits() -> None:
     result = invoke("plan", str(MODELS / "llama-3.1-70b"), "--gpu", "l4", "--count", "2")
     assert result.exit_code == 3

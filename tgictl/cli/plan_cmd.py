@@ -25,6 +25,7 @@ def _rows(p: Plan) -> list[tuple[str, str]]:
         params += f", {p.active_parameters / 1e9:.2f} B active"
     rows = [
         ("model", f"{p.model} ({p.family})"),
+        ("engine", f"{p.engine} {p.engine_version}"),
         ("parameters", params),
         ("quantization", p.quantization or "none (16-bit)"),
         ("weights", f"{_gb(p.weight_bytes)} total, {_gb(b.weights_bytes)} per shard"),
@@ -56,16 +57,22 @@ def plan(
     quantize: Annotated[Optional[str], typer.Option(help="Quantize at load (awq, fp8, bitsandbytes-nf4, ...).")] = None,
     kv_cache_dtype: Annotated[Optional[str], typer.Option(help="KV cache dtype (fp8_e4m3fn, fp8_e5m2).")] = None,
     memory: Annotated[Optional[str], typer.Option(help="Pod memory for CPU plans, e.g. 16Gi.")] = None,
+    engine: Annotated[str, typer.Option(help="Whose memory rule to plan with: tgi, vllm or llamacpp.")] = "tgi",
+    engine_version: Annotated[Optional[str], typer.Option(help="The engine release whose warm-up to follow (default: the one tgictl deploys).")] = None,
+    max_input_tokens: Annotated[Optional[int], typer.Option(help="The launcher's --max-input-tokens, when set.")] = None,
+    max_total_tokens: Annotated[Optional[int], typer.Option(help="The launcher's --max-total-tokens, when set.")] = None,
+    max_batch_prefill_tokens: Annotated[Optional[int], typer.Option(help="The launcher's --max-batch-prefill-tokens (the warm-up prefill).")] = None,
     hub: Annotated[bool, typer.Option(help="Read configs and safetensors headers from the Hub when not cached.")] = False,
     output: OutputOption = Format.table,
 ) -> None:
     """Size a deployment: weights, KV cache, limits, GPU count and cold start."""
     from tgictl import hardware
+    from tgictl.engines import REGISTRY
     from tgictl.plan import files as model_files
     from tgictl.plan.memory import quantity_bytes
-    from tgictl.plan.planner import PlanRequest
+    from tgictl.plan.planner import PlanRequest, UserLimits
     from tgictl.plan.planner import plan as run_plan
-    from tgictl.plan.service import plan_spec
+    from tgictl.plan.service import engine_version as release_of, plan_spec
     from tgictl.spec.load import load_file
 
     if model is not None and file is not None:
@@ -80,11 +87,15 @@ def plan(
         accelerator = hardware.lookup(gpu)
         if accelerator is None:
             raise UsageError(f"unknown --gpu {gpu!r}; allowed: {', '.join(hardware.CATALOG)}")
+        if engine not in REGISTRY:
+            raise UsageError(f"unknown --engine {engine!r}; allowed: {', '.join(REGISTRY)}")
         assert model is not None
         result = run_plan(PlanRequest(
             files=model_files.resolve(model, allow_hub=hub), accelerator=accelerator.key, count=count,
+            engine=engine, engine_version=engine_version or release_of(REGISTRY[engine].facts.image_tag),
             quantize=quantize, kv_cache_dtype=kv_cache_dtype,
             cpu_memory_bytes=quantity_bytes(memory) if memory else None,
+            limits=UserLimits(max_input_tokens, max_total_tokens, max_batch_prefill_tokens),
         ))
     if output is not Format.table:
         print_data(result.as_dict(), output)

@@ -60,6 +60,8 @@ class PlanRequest:
 @dataclass(frozen=True)
 class Plan:
     model: str
+    engine: str  # whose memory rule, at which release (engine_version)
+    engine_version: str
     family: str
     parameters: int
     parameters_source: str  # "safetensors" or "config"
@@ -197,7 +199,7 @@ def plan(request: PlanRequest) -> Plan:
     cold = estimate(weights / 1e9, on_gpu=accelerator.vendor != "none", bandwidth_mbps=request.download_bandwidth_mbps,
                     offline=request.offline, model_id=files.source)
     return Plan(
-        model=files.source, family=dims.family, parameters=parameters, parameters_source=source,
+        model=files.source, engine=request.engine, engine_version=request.engine_version, family=dims.family, parameters=parameters, parameters_source=source,
         active_parameters=active_parameter_count(dims) if dims.is_moe else parameters,
         quantization=method, weight_bytes=weights,
         kv_bytes_per_token=budget.kv_bytes_per_token * count,
