@@ -83,6 +83,16 @@ def test_logs_prints_each_pod(cluster: Cluster, helm_log: Path, tmp_path: Path) 
     assert json.loads(as_json.stdout) == [{"pod": "demo-7d9f-abcde", "lines": ["Warming up model", "Connected"]}]
 
 
+def test_a_json_log_line_is_a_line(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    """TGI's --json-output (serving.jsonLogs) writes one JSON object per line; a log of one such
+    line is itself valid JSON, and was parsed into a dict and dropped."""
+    line = ('{"timestamp":"2024-03-06T17:53:31.149443Z","level":"ERROR","fields":{"message":"Shard 0 failed to start"},'
+            '"target":"text_generation_launcher"}')
+    cluster.steps = [Step(pod(running=True), [], [line])]
+    result = runner.invoke(app, ["logs", "-f", spec_file(tmp_path), "-o", "json"])
+    assert json.loads(result.stdout) == [{"pod": "demo-7d9f-abcde", "lines": [line]}]
+
+
 def test_logs_follow_streams_every_pod(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
     other = pod(running=True, ready=True, name="demo-7d9f-zzzzz")
     cluster.steps = [Step(pod(running=True, ready=True), [], ["Warming up model", "Connected"], others=[other])]

@@ -49,7 +49,9 @@ class Kube:
         self.authorization = client.AuthorizationV1Api(self.api)
         self.server = self.api.configuration.host
 
-    def _call(self, what: str, method: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
+    def _call(self, what: str, method: Any, *args: Any, missing_ok: bool = False, text: bool = False, **kwargs: Any) -> Any:
+        """``method``'s response as JSON, or as text when ``text`` (a log is text even when a
+        line of it is valid JSON, as every line of TGI's --json-output is)."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -62,6 +64,8 @@ class Kube:
         except HTTPError as err:
             raise ClusterError(f"{what}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
         data = response.data
+        if text:
+            return data.decode(errors="replace")
         try:
             return json.loads(data)
         except ValueError:
@@ -196,10 +200,8 @@ class Kube:
 
     def log(self, namespace: str, pod: str, container: str = "server", tail: int = 200, previous: bool = False) -> builtins.list[str]:
         text = self._call(f"read the log of {pod}", self.core.read_namespaced_pod_log, pod, namespace,
-                          container=container, tail_lines=tail, previous=previous, missing_ok=True)
-        if not text or not isinstance(text, str):
-            return []
-        return text.splitlines()
+                          container=container, tail_lines=tail, previous=previous, missing_ok=True, text=True)
+        return text.splitlines() if text else []
 
 
 def _lines(response: Any, what: str) -> Iterator[bytes]:
