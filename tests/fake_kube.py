@@ -219,10 +219,14 @@ def app(cluster: Cluster) -> web.Application:
     @routes.get("/api/v1/namespaces/{ns}/pods/{name}/log")
     async def log(request: web.Request) -> web.Response:
         step = cluster.steps[min(max(cluster.position - 1, 0), len(cluster.steps) - 1)]
-        if step.pod is None or not (step.pod.get("status") or {}).get("containerStatuses"):
-            return web.json_response({"kind": "Status", "status": "Failure", "code": 400,
-                                      "message": "container \"server\" is waiting to start"}, status=400)
-        lines = step.previous_log if request.query.get("previous") == "true" else step.log
+        name = request.match_info["name"]
+        pod_ = next((p for p in (step.pod, *step.others) if p and p["metadata"]["name"] == name), None)
+        previous = request.query.get("previous") == "true"
+        refusal = _no_log(pod_, name, request.query.get("container", "server"), previous)
+        if refusal:
+            return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": refusal,
+                                      "reason": "BadRequest", "code": 400}, status=400)
+        lines = step.previous_log if previous else step.log
         if request.query.get("follow") == "true":
             # A followed log streams each line as the container writes it, then ends when it stops.
             response = web.StreamResponse(headers={"Content-Type": "text/plain"})
@@ -268,9 +272,29 @@ def fake_cluster(cluster: Cluster, workdir: Path) -> Iterator[Path]:
 # --- pods as the API shows them along a start-up ----------------------------------------
 
 
+def _no_log(pod: dict[str, Any] | None, name: str, container: str, previous: bool) -> str | None:
+    """Why the kubelet has no log to give (it answers 400 with this message), as
+    validateContainerLogStatus words it (pkg/kubelet/kubelet_pods.go): no status yet, no
+    earlier container for previous=true, or a container still waiting with none before it
+    (a restarted one serves its last terminated container's log)."""
+    statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or []
+    status = next((s for s in statuses if s.get("name") == container), None)
+    if status is None:
+        return f'container "{container}" in pod "{name}" is waiting to start - no logs yet'
+    terminated = (status.get("lastState") or {}).get("terminated")
+    if previous:
+        return None if terminated else f'previous terminated container "{container}" in pod "{name}" not found'
+    waiting = (status.get("state") or {}).get("waiting")
+    if waiting and not terminated:
+        return f'container "{container}" in pod "{name}" is waiting to start: {waiting.get("reason")}'
+    return None
+
+
 def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None = None, waiting_message: str = "",
         running: bool = False, ready: bool = False, restarts: int = 0, last_terminated: str | None = None,
         name: str = "demo-7d9f-abcde", template_hash: str = "7d9f", created: str = "2026-11-28T00:00:00Z") -> dict[str, Any]:
+    if waiting == "CrashLoopBackOff" and last_terminated is None:
+        last_terminated = "Error"  # a container backs off only after it terminated: the kubelet keeps that state
     conditions = [{"type": "PodScheduled", "status": "True" if scheduled else "False"},
                   {"type": "Ready", "status": "True" if ready else "False"}]
     status: dict[str, Any] = {"phase": phase, "conditions": conditions}
@@ -278,7 +302,8 @@ def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None =
         state: dict[str, Any] = {"waiting": {"reason": waiting, "message": waiting_message}} if waiting else {"running": {"startedAt": "2026-11-28T00:00:00Z"}}
         container: dict[str, Any] = {"name": "server", "ready": ready, "restartCount": restarts, "image": "img", "state": state}
         if last_terminated:
-            container["lastState"] = {"terminated": {"reason": last_terminated, "exitCode": 137}}
+            container["lastState"] = {"terminated": {"reason": last_terminated, "exitCode": 137 if last_terminated == "OOMKilled" else 1,
+                                                     "containerID": "containerd://0123"}}
         status["containerStatuses"] = [container]
     return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": "llm", "creationTimestamp": created,
             "labels": {"app.kubernetes.io/instance": "demo", "pod-template-hash": template_hash}},

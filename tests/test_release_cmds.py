@@ -83,6 +83,22 @@ def test_logs_prints_each_pod(cluster: Cluster, helm_log: Path, tmp_path: Path) 
     assert json.loads(as_json.stdout) == [{"pod": "demo-7d9f-abcde", "lines": ["Warming up model", "Connected"]}]
 
 
+def test_one_pod_without_a_log_does_not_hide_the_others(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    """A kubelet answers 400 for a container still waiting to start; the other pods' logs
+    still print, and the waiting one says why it has none."""
+    pulling = pod(waiting="ContainerCreating", name="demo-7d9f-pulls")
+    cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"], others=[pulling])]
+    result = runner.invoke(app, ["logs", "-f", spec_file(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["[demo-7d9f-abcde] Connected"]
+    assert 'note: [demo-7d9f-pulls] no log: read the log of demo-7d9f-pulls: the API server answered 400 Bad Request: ' \
+           'container "server" in pod "demo-7d9f-pulls" is waiting to start: ContainerCreating' in result.stderr
+    as_json = json.loads(runner.invoke(app, ["logs", "-f", spec_file(tmp_path), "-o", "json"]).stdout)
+    assert [sorted(entry) for entry in as_json] == [["lines", "pod"], ["error", "lines", "pod"]]
+    cluster.steps = [Step(pulling)]
+    assert runner.invoke(app, ["logs", "-f", spec_file(tmp_path)]).exit_code == 1  # no pod has a log to show
+
+
 def test_a_json_log_line_is_a_line(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
     """TGI's --json-output (serving.jsonLogs) writes one JSON object per line; a log of one such
     line is itself valid JSON, and was parsed into a dict and dropped."""

@@ -25,9 +25,15 @@ class Forbidden(ClusterError):
     """RBAC denies this request (403): retrying will not help."""
 
 
-def _refused(what: str, status: int, reason: str = "") -> ClusterError:
+def _refused(what: str, status: int, reason: str = "", body: Any = None) -> ClusterError:
+    """The error for an answer other than 2xx, with the Status message the API server (or the
+    kubelet behind it) gave, e.g. 'container "server" ... is waiting to start'."""
     kind = Forbidden if status == 403 else ClusterError
-    return kind(f"{what}: the API server answered {status}{f' {reason}' if reason else ''}")
+    try:
+        message = json.loads(body).get("message") if body else None
+    except (ValueError, AttributeError):
+        message = None
+    return kind(f"{what}: the API server answered {status}{f' {reason}' if reason else ''}{f': {message}' if message else ''}")
 
 
 class Kube:
@@ -60,7 +66,7 @@ class Kube:
         except ApiException as err:
             if missing_ok and err.status == 404:
                 return None
-            raise _refused(what, err.status, err.reason) from None
+            raise _refused(what, err.status, err.reason, err.body) from None
         except HTTPError as err:
             raise ClusterError(f"{what}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
         data = response.data

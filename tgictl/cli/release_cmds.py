@@ -88,13 +88,18 @@ def logs(
         if errors:
             raise typer.Exit(1)
         return
-    lines = pod_logs.tails(kube, spec, tail, previous)
+    found = pod_logs.tails(kube, spec, tail, previous)
     if output is not Format.table:
-        print_data([{"pod": name, "lines": found} for name, found in lines.items()], output)
-        return
-    for name, found in lines.items():
-        for line in found:
-            typer.echo(f"[{name}] {line}")
+        print_data([log.as_dict() for log in found], output)
+    else:
+        for log in found:
+            for line in log.lines:
+                typer.echo(f"[{log.pod}] {line}")
+    for log in found:
+        if log.error:
+            typer.echo(f"note: [{log.pod}] no log: {log.error}", err=True)
+    if found and all(log.error for log in found):
+        raise typer.Exit(1)
 
 
 @handles_errors

@@ -6,18 +6,42 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from tgictl.adapters.kube import ClusterError, Kube
+from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 from tgictl.lifecycle.deploy import selector
 from tgictl.render.manifests import namespace_of
 from tgictl.spec.model import Spec
 
 
-def tails(kube: Kube, spec: Spec, tail: int, previous: bool = False) -> dict[str, list[str]]:
-    """Pod name → its last ``tail`` log lines (of the crashed container with ``previous``)."""
+@dataclass(frozen=True)
+class PodLog:
+    """One pod's last log lines, or why it has none to show (a container still waiting to
+    start, no earlier container for ``previous``: the kubelet answers 400 for those)."""
+
+    pod: str
+    lines: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def tails(kube: Kube, spec: Spec, tail: int, previous: bool = False) -> list[PodLog]:
+    """Each pod's last ``tail`` log lines (of the crashed container with ``previous``); one
+    pod without a log does not hide the others'. RBAC refusing pods/log still fails."""
     namespace = namespace_of(spec)
-    return {pod["metadata"]["name"]: kube.log(namespace, pod["metadata"]["name"], tail=tail, previous=previous)
-            for pod in kube.pods(namespace, selector(spec))}
+    found = []
+    for pod in kube.pods(namespace, selector(spec)):
+        name = pod["metadata"]["name"]
+        try:
+            found.append(PodLog(name, kube.log(namespace, name, tail=tail, previous=previous)))
+        except Forbidden:
+            raise
+        except ClusterError as err:
+            found.append(PodLog(name, error=str(err)))
+    return found
 
 
 def follow(kube: Kube, spec: Spec, tail: int, emit: Callable[[str, str], None]) -> list[str]:
