@@ -148,9 +148,12 @@ FAILURES = {
         "to remove this error."])], "set model.trustRemoteCode: true"),
     "missing-secret": ([Step(pod(waiting="CreateContainerConfigError", waiting_message='secret "hf-token" not found'))],
                        "CreateContainerConfigError: the container cannot be created as specified"),
+    # An evicted pod stays Failed/Evicted and the ReplicaSet creates a replacement at once
+    # (failed pods are not active: pkg/controller/replicaset, controller.FilterActivePods).
     "evicted": ([Step(pod(running=True), [], ["Download: [3/30] -- ETA: 0:40:00"]),
-                 Step({**pod("Failed"), "status": {"phase": "Failed", "reason": "Evicted",
-                                                   "message": "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi."}})],
+                 Step(pod("Pending", scheduled=False, name="demo-7d9f-fghij", created="2026-11-28T00:05:00Z"), others=[
+                     {**pod("Failed"), "status": {"phase": "Failed", "reason": "Evicted",
+                                                  "message": "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi."}}])],
                 "Evicted: the node ran short of a resource"),
     "quota": ([Step(None, [
         {**event("FailedCreate", 'Error creating: pods "demo2-5c6-x" is forbidden: exceeded quota: other', "Warning"),
@@ -180,6 +183,15 @@ def test_failures_are_explained_and_a_first_install_is_uninstalled(case: str, cl
     assert cause in result.stderr and "uninstalled (it was the first install)" in result.stderr
     assert "Traceback" not in result.output
     assert [c["args"][0] for c in helm_calls(helm_log)] == ["history", "upgrade", "uninstall"]
+
+
+def test_a_ready_replacement_outweighs_an_old_eviction(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    evicted = FAILURES["evicted"][0][1].others[0]
+    replacement = pod(running=True, ready=True, name="demo-7d9f-fghij", created="2026-11-28T00:05:00Z")
+    cluster.steps = [Step(replacement, [], ["Connected"], others=[evicted])]
+    result = runner.invoke(app, ["deploy", "-f", spec_file(tmp_path), "--no-smoke", "--poll", "0.01", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["phases"][-1] == "ready"
 
 
 def test_failed_upgrade_rolls_back_to_the_last_good_revision(cluster: Cluster, helm_log: Path, tmp_path: Path,

@@ -79,6 +79,10 @@ def rollout_selector(kube: Kube, spec: Spec) -> tuple[str | None, dict[str, Any]
     return None, deployment
 
 
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+
+
 def observe(kube: Kube, spec: Spec) -> Assessment:
     """One look at the newest pod of the release's current revision."""
     namespace = manifests.namespace_of(spec)
@@ -86,7 +90,10 @@ def observe(kube: Kube, spec: Spec) -> Assessment:
     if current is None:
         return Assessment("scheduling", "waiting for the Deployment controller to start the new revision")
     pods = sorted(kube.pods(namespace, current), key=lambda p: p["metadata"].get("creationTimestamp", ""))
-    pod = pods[-1] if pods else None
+    # An evicted pod stays Failed while the ReplicaSet starts its replacement: until one is
+    # ready, the newest pod would hide why the first one went (and the next goes the same way).
+    evicted = [p for p in pods if (p.get("status") or {}).get("reason") == "Evicted"]
+    pod = evicted[-1] if evicted and not any(_ready(p) for p in pods) else pods[-1] if pods else None
     try:
         events = kube.events(namespace)
     except Forbidden:
