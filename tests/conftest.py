@@ -1,31 +1,37 @@
-"""Shared fixtures: a minimal valid spec document and a builder for variants."""
+"""The test tiers, each a directory and a marker of the same name (``-m unit``):
+
+- unit:    tgictl's own code; real helm renders the chart (no network, no server)
+- golden:  rendered manifests, values and plans against committed bytes
+- real:    real engines and tools (the simulator, llama-server, vLLM, Prometheus, promtool, pip)
+- cluster: cluster commands against the fake API server and fake helm (tests/support)
+- e2e:     a real cluster named by KUBECONFIG (skipped without one)
+
+Every test has a time limit (pytest-timeout, ``timeout`` in pyproject.toml; a module
+that starts vLLM sets its own). Shared code lives in ``tests/support``.
+"""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytest_plugins = ["cluster_fixtures"]
+from support.data import document
 
-SPECS = Path(__file__).parent / "specs"
-GOLDEN = Path(__file__).parent / "golden"
+pytest_plugins = ["support.cluster_fixtures"]
 
-BASE: dict[str, Any] = {
-    "apiVersion": "tgictl.dev/v1alpha1",
-    "kind": "InferenceDeployment",
-    "metadata": {"name": "demo"},
-    "spec": {"model": {"id": "meta-llama/Llama-3.1-8B-Instruct"}},
-}
+TIERS = ("unit", "golden", "real", "cluster", "e2e")
 
 
-def document(**spec: Any) -> dict[str, Any]:
-    """A spec document with ``spec`` sections replaced (deep-copied)."""
-    doc = copy.deepcopy(BASE)
-    doc["spec"].update(copy.deepcopy(spec))
-    return doc
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier: the directory under tests/ it lives in."""
+    root = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(root).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in one tier directory: {', '.join(TIERS)}")
+        item.add_marker(tier)
 
 
 @pytest.fixture

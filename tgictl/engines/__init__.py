@@ -3,7 +3,7 @@
 Adding an engine means one package (``engine.py`` with an ``Engine`` subclass,
 ``memory.py``, ``simulator.py`` exporting ``FACE``, ``migration.py``), one line in
 ``REGISTRY``, one chart partial ``charts/tgi/templates/engines/_<name>.tpl`` and
-one rule file ``charts/tgi/files/rules/<name>.yaml`` (tests/test_engine_homes.py).
+one rule file ``charts/tgi/files/rules/<name>.yaml`` (tests/unit/test_engine_homes.py).
 """
 
 from __future__ import annotations

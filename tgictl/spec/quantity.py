@@ -1,7 +1,7 @@
 """Kubernetes resource quantities ("64Gi", "500m", "1.5G", "2e3") as exact decimals.
 
 The same grammar and suffixes as apimachinery's resource.Quantity, and the same
-answers as ``kubernetes.utils.parse_quantity`` (tests/test_spec.py checks both
+answers as ``kubernetes.utils.parse_quantity`` (tests/unit/test_spec.py checks both
 agree on generated quantities). That function is not imported here because
 ``kubernetes.utils`` loads the whole API client (~0.4 s), more than half of a
 render's run time, to read one string.

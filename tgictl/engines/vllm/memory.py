@@ -17,7 +17,7 @@ def budget(dims: ModelDims, r: RuleInputs) -> Budget:
     The KV bytes per token are exact: given vLLM's own KV space (its CPU backend's
     VLLM_CPU_KVCACHE_SPACE), they reproduce the "KV cache size: N tokens" vLLM 0.32
     logs for Llama, Mistral, Qwen2, Qwen3, Gemma2, Phi3 and Mixtral
-    (tests/test_vllm_real.py). That figure counts whole 128-token blocks, and one
+    (tests/real/test_vllm_real.py). That figure counts whole 128-token blocks, and one
     block more per request for sliding-window layers, which is why it reads below
     KV space / bytes per token for Mistral and Gemma2."""
     overhead = RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if r.cuda_graphs else 0)

@@ -10,7 +10,7 @@ from tgictl.sim.metrics import EngineSideOnly, Registry
 
 
 class VLLMFlavor(Flavor):
-    """vLLM 0.32.0's OpenAI server, as tests/test_vllm_real.py sees it (the same requests to both)."""
+    """vLLM 0.32.0's OpenAI server, as tests/real/test_vllm_real.py sees it (the same requests to both)."""
 
     name = "vllm"
     # vLLM binds its socket early but answers HTTP only once the engine is built (measured on

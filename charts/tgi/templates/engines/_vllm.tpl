@@ -15,7 +15,7 @@ after the engine is built (weights loaded, KV cache allocated, warm-up done): a
 probe before then gets no answer and times out, which the kubelet counts as a
 failure; after, /health is 200 (503 once the engine dies). It needs no API key,
 while /v1/models answers 401 without one, so a keyed pod never became Ready on it.
-Measured on vLLM 0.32.0 (tests/test_vllm_real.py).
+Measured on vLLM 0.32.0 (tests/real/test_vllm_real.py).
 */}}
 {{- define "tgi.engine.vllm.startupPath" -}}/health{{- end }}
 {{- define "tgi.engine.vllm.readinessPath" -}}/health{{- end }}

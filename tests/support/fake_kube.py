@@ -1,0 +1,332 @@
+"""A fake Kubernetes API server at the HTTP level, for the cluster-facing code.
+
+It serves the endpoints tgictl uses (version, nodes, storage classes, CRDs,
+API groups, secrets, quotas, pods and events with their watches, logs, and
+port-forward over WebSocket) from a scenario: a list of steps, each the pod,
+events and log lines the API would show at that moment. Every pod list
+advances one step (the cluster moves on after each look), and watches report
+each step as it is reached, so a deploy replays a start-up (or a failure) as a
+real cluster would show it. Port-forwards reach real local servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from support.servers import app_in_thread
+
+
+@dataclass
+class Step:
+    pod: dict[str, Any] | None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    previous_log: list[str] = field(default_factory=list)
+    others: list[dict[str, Any]] = field(default_factory=list)  # more pods listed beside ``pod`` (e.g. an old revision's)
+
+
+@dataclass
+class Cluster:
+    steps: list[Step] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    storage_classes: list[dict[str, Any]] = field(default_factory=list)
+    crds: set[str] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
+    secrets: set[tuple[str, str]] = field(default_factory=set)
+    secret_data: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (ns, name) -> key -> plain value
+    quotas: list[dict[str, Any]] = field(default_factory=list)
+    # request path -> live object, or a list of them shown one per read (the last one stays)
+    objects: dict[str, Any] = field(default_factory=dict)
+    # collection path (e.g. /apis/apps/v1/namespaces/llm/replicasets) -> its objects
+    collections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # (pod, container port) -> (host, port) of the real server a port-forward reaches
+    forwards: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    position: int = 0
+    watches: dict[str, int] = field(default_factory=dict)  # resource -> watch requests
+    watch_events: dict[str, int] = field(default_factory=dict)  # resource -> events sent on watches
+    tunnels: int = 0
+    forbidden: set[str] = field(default_factory=set)  # resources RBAC denies (403), e.g. {"events", "pods/log"}
+
+    @property
+    def reached(self) -> int:
+        """The index of the newest step the cluster has reached (the last step stays)."""
+        return min(self.position, len(self.steps) - 1) if self.steps else 0
+
+    @property
+    def step(self) -> Step:
+        return self.steps[min(self.position, len(self.steps) - 1)] if self.steps else Step(None)
+
+
+def _list(kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
+
+
+def _matching(items: list[dict[str, Any]], selector: str | None) -> list[dict[str, Any]]:
+    """Objects whose labels satisfy an equality label selector (``k=v,k2=v2``)."""
+    wanted = dict(term.split("=", 1) for term in selector.split(",")) if selector else {}
+    return [i for i in items if all((i["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
+
+
+def _missing(what: str) -> web.Response:
+    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                              "message": f"{what} not found", "code": 404}, status=404)
+
+
+def app(cluster: Cluster) -> web.Application:
+    routes = web.RouteTableDef()
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        cluster.requests.append(f"{request.method} {request.path_qs}")
+        return await handler(request)
+
+    @routes.get("/version/")
+    @routes.get("/version")
+    async def version(_: web.Request) -> web.Response:
+        return web.json_response({"major": "1", "minor": "35", "gitVersion": "v1.35.0", "platform": "linux/amd64"})
+
+    @routes.get("/api/v1/nodes")
+    async def nodes(_: web.Request) -> web.Response:
+        return web.json_response(_list("NodeList", cluster.nodes))
+
+    @routes.get("/apis/storage.k8s.io/v1/storageclasses")
+    async def classes(_: web.Request) -> web.Response:
+        return web.json_response(_list("StorageClassList", cluster.storage_classes))
+
+    @routes.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+    async def crd(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in cluster.crds:
+            return _missing(f"customresourcedefinitions {name}")
+        return web.json_response({"kind": "CustomResourceDefinition", "apiVersion": "apiextensions.k8s.io/v1", "metadata": {"name": name}})
+
+    @routes.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+    async def access_review(request: web.Request) -> web.Response:
+        review = await request.json()
+        wanted = review["spec"]["resourceAttributes"]
+        resource = wanted["resource"] + (f"/{wanted['subresource']}" if wanted.get("subresource") else "")
+        return web.json_response({**review, "status": {"allowed": resource not in cluster.forbidden}}, status=201)
+
+    @routes.get("/apis/")
+    async def apis(_: web.Request) -> web.Response:
+        groups = [{"name": g, "versions": [{"groupVersion": f"{g}/v1beta1", "version": "v1beta1"}],
+                   "preferredVersion": {"groupVersion": f"{g}/v1beta1", "version": "v1beta1"}} for g in sorted(cluster.groups)]
+        return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+
+    @routes.get("/api/v1/namespaces/{ns}/secrets/{name}")
+    async def secret(request: web.Request) -> web.Response:
+        key = (request.match_info["ns"], request.match_info["name"])
+        if key not in cluster.secrets and key not in cluster.secret_data:
+            return _missing(f"secrets {key[1]}")
+        data = {k: base64.b64encode(v.encode()).decode() for k, v in cluster.secret_data.get(key, {}).items()}
+        return web.json_response({"kind": "Secret", "apiVersion": "v1", "metadata": {"name": key[1], "namespace": key[0]}, "data": data})
+
+    @routes.get("/api/v1/namespaces/{ns}/resourcequotas")
+    async def quotas(_: web.Request) -> web.Response:
+        return web.json_response(_list("ResourceQuotaList", cluster.quotas))
+
+    async def watch(request: web.Request, resource: str) -> web.StreamResponse:
+        """Stream changes after ``resourceVersion`` (each step's index is its version) until the timeout;
+        without one, first what exists now, as ADDED."""
+        cluster.watches[resource] = cluster.watches.get(resource, 0) + 1
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        since = int(request.query.get("resourceVersion") or -1)
+        deadline = time.monotonic() + float(request.query.get("timeoutSeconds", "30"))
+        sent = since
+        while time.monotonic() < deadline:
+            now = cluster.reached
+            if now > sent:
+                for kind, obj in _changes(resource, sent, now):
+                    versioned = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(now)}}
+                    await response.write((json.dumps({"type": kind, "object": versioned}) + "\n").encode())
+                    cluster.watch_events[resource] = cluster.watch_events.get(resource, 0) + 1
+                sent = now
+            await asyncio.sleep(0.005)
+        return response
+
+    def _changes(resource: str, sent: int, now: int) -> list[tuple[str, dict[str, Any]]]:
+        """What a watch reports between two steps: the pod when it differs (log lines alone are no
+        change to the API), and each step's new events."""
+        if resource == "pods":
+            pod = cluster.steps[now].pod if cluster.steps else None
+            before = cluster.steps[sent].pod if sent >= 0 else None
+            return [("ADDED" if before is None else "MODIFIED", pod)] if pod and pod != before else []
+        return [("ADDED", e) for step in cluster.steps[sent + 1: now + 1] for e in step.events]
+
+    @routes.get("/api/v1/namespaces/{ns}/pods")
+    async def pods(request: web.Request) -> web.StreamResponse:
+        if request.query.get("watch") in ("true", "1"):
+            return await watch(request, "pods")
+        step = cluster.step
+        cluster.position += 1
+        listed = ([step.pod] if step.pod else []) + step.others
+        return web.json_response(_list("PodList", _matching(listed, request.query.get("labelSelector"))))
+
+    @routes.get("/api/v1/namespaces/{ns}/events")
+    async def events(request: web.Request) -> web.StreamResponse:
+        if "events" in cluster.forbidden:
+            if request.query.get("watch") in ("true", "1"):
+                cluster.watches["events"] = cluster.watches.get("events", 0) + 1
+            return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+                                      "message": 'events is forbidden: User "dev" cannot list resource "events"'}, status=403)
+        if request.query.get("watch") in ("true", "1"):
+            return await watch(request, "events")
+        seen = [e for s in cluster.steps[: min(cluster.position, len(cluster.steps))] for e in s.events]
+        return web.json_response(_list("EventList", seen))
+
+    @routes.get("/api/v1/namespaces/{ns}/pods/{name}/portforward")
+    async def portforward(request: web.Request) -> web.StreamResponse:
+        """The API server's WebSocket port-forward: channel 0 carries data, 1 errors; each
+        channel opens with its port number (uint16, little endian)."""
+        port = int(request.query["ports"])
+        upstream = cluster.forwards.get((request.match_info["name"], port))
+        if upstream is None:
+            return _missing(f"pods {request.match_info['name']} port {port}")
+        ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
+        await ws.prepare(request)
+        cluster.tunnels += 1
+        for channel in (0, 1):
+            await ws.send_bytes(bytes([channel]) + port.to_bytes(2, "little"))
+        reader, writer = await asyncio.open_connection(*upstream)
+
+        async def to_client() -> None:
+            while data := await reader.read(65536):
+                await ws.send_bytes(b"\x00" + data)
+            await ws.close()
+
+        copying = asyncio.create_task(to_client())
+        async for message in ws:
+            if message.type == web.WSMsgType.BINARY and message.data[:1] == b"\x00":
+                writer.write(message.data[1:])
+                await writer.drain()
+        copying.cancel()
+        writer.close()
+        return ws
+
+    @routes.get("/api/v1/namespaces/{ns}/pods/{name}/log")
+    async def log(request: web.Request) -> web.Response:
+        step = cluster.steps[min(max(cluster.position - 1, 0), len(cluster.steps) - 1)]
+        name = request.match_info["name"]
+        pod_ = next((p for p in (step.pod, *step.others) if p and p["metadata"]["name"] == name), None)
+        previous = request.query.get("previous") == "true"
+        refusal = _no_log(pod_, name, request.query.get("container", "server"), previous)
+        if refusal:
+            return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": refusal,
+                                      "reason": "BadRequest", "code": 400}, status=400)
+        lines = step.previous_log if previous else step.log
+        if request.query.get("follow") == "true":
+            # A followed log streams each line as the container writes it, then ends when it stops.
+            response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+            await response.prepare(request)
+            for line in lines:
+                await response.write((line + "\n").encode())
+                await asyncio.sleep(0.01)
+            return response
+        return web.Response(text="".join(line + "\n" for line in lines))
+
+    async def any_object(request: web.Request) -> web.Response:
+        found = cluster.objects.get(request.path)
+        if isinstance(found, list):
+            found = found.pop(0) if len(found) > 1 else found[0]
+        return web.json_response(found) if found is not None else _missing(request.path)
+
+    async def any_collection(request: web.Request) -> web.Response:
+        items = cluster.collections.get(request.path, [])
+        return web.json_response(_list("List", _matching(items, request.query.get("labelSelector"))))
+
+    routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}")(any_collection)
+    routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}")(any_object)
+    routes.get("/api/v1/namespaces/{ns}/{plural}/{name}")(any_object)
+    application = web.Application(middlewares=[record])
+    application.add_routes(routes)
+    return application
+
+
+@contextlib.contextmanager
+def fake_cluster(cluster: Cluster, workdir: Path) -> Iterator[Path]:
+    """Serve ``cluster``; yields a kubeconfig file pointing at it."""
+    with app_in_thread(app(cluster)) as url:
+        kubeconfig = workdir / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": url}}],
+            "users": [{"name": "fake", "user": {"token": "not-a-secret"}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+        }))
+        yield kubeconfig
+
+
+# --- pods as the API shows them along a start-up ----------------------------------------
+
+
+def _no_log(pod: dict[str, Any] | None, name: str, container: str, previous: bool) -> str | None:
+    """Why the kubelet has no log to give (it answers 400 with this message), as
+    validateContainerLogStatus words it (pkg/kubelet/kubelet_pods.go): no status yet, no
+    earlier container for previous=true, or a container still waiting with none before it
+    (a restarted one serves its last terminated container's log)."""
+    statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or []
+    status = next((s for s in statuses if s.get("name") == container), None)
+    if status is None:
+        return f'container "{container}" in pod "{name}" is waiting to start - no logs yet'
+    terminated = (status.get("lastState") or {}).get("terminated")
+    if previous:
+        return None if terminated else f'previous terminated container "{container}" in pod "{name}" not found'
+    waiting = (status.get("state") or {}).get("waiting")
+    if waiting and not terminated:
+        return f'container "{container}" in pod "{name}" is waiting to start: {waiting.get("reason")}'
+    return None
+
+
+def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None = None, waiting_message: str = "",
+        running: bool = False, ready: bool = False, restarts: int = 0, last_terminated: str | None = None,
+        name: str = "demo-7d9f-abcde", template_hash: str = "7d9f", created: str = "2026-11-28T00:00:00Z") -> dict[str, Any]:
+    if waiting == "CrashLoopBackOff" and last_terminated is None:
+        last_terminated = "Error"  # a container backs off only after it terminated: the kubelet keeps that state
+    conditions = [{"type": "PodScheduled", "status": "True" if scheduled else "False"},
+                  {"type": "Ready", "status": "True" if ready else "False"}]
+    status: dict[str, Any] = {"phase": phase, "conditions": conditions}
+    if scheduled and (waiting or running):
+        state: dict[str, Any] = {"waiting": {"reason": waiting, "message": waiting_message}} if waiting else {"running": {"startedAt": "2026-11-28T00:00:00Z"}}
+        container: dict[str, Any] = {"name": "server", "ready": ready, "restartCount": restarts, "image": "img", "state": state}
+        if last_terminated:
+            container["lastState"] = {"terminated": {"reason": last_terminated, "exitCode": 137 if last_terminated == "OOMKilled" else 1,
+                                                     "containerID": "containerd://0123"}}
+        status["containerStatuses"] = [container]
+    return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": "llm", "creationTimestamp": created,
+            "labels": {"app.kubernetes.io/instance": "demo", "pod-template-hash": template_hash}},
+            "spec": {"nodeName": "gpu-node-1" if scheduled else None,
+                     "containers": [{"name": "server", "ports": [{"name": "http", "containerPort": 8080}]}]},
+            "status": status}
+
+
+def event(reason: str, message: str, kind: str = "Normal") -> dict[str, Any]:
+    return {"kind": "Event", "apiVersion": "v1", "metadata": {"name": f"demo.{reason}", "namespace": "llm"},
+            "involvedObject": {"kind": "Pod", "name": "demo-7d9f-abcde", "namespace": "llm"},
+            "reason": reason, "message": message, "type": kind}
+
+
+def rollout(revision: int, template_hash: str, *, replicas: int = 1, observed: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Deployment at ``revision`` (rolled out) and its ReplicaSet, as the Deployment controller labels them."""
+    annotations = {"deployment.kubernetes.io/revision": str(revision)}
+    deployment = {"kind": "Deployment", "apiVersion": "apps/v1",
+                  "metadata": {"name": "demo", "namespace": "llm", "generation": revision + 1, "annotations": annotations},
+                  "spec": {"replicas": replicas},
+                  "status": {"observedGeneration": revision + 1 if observed else revision, "replicas": replicas,
+                             "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}}
+    replica_set = {"kind": "ReplicaSet", "apiVersion": "apps/v1",
+                   "metadata": {"name": f"demo-{template_hash}", "namespace": "llm", "annotations": annotations,
+                                "labels": {"app.kubernetes.io/instance": "demo", "pod-template-hash": template_hash}}}
+    return deployment, replica_set

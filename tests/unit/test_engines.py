@@ -1,0 +1,207 @@
+"""One spec, three engines: flag mapping, refusals, the chart's engine
+partials, rendered flags against each engine's documented flag list, and the
+rendered llama.cpp container really starting llama-server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from support.data import FIXTURES, SPECS, document
+from support.llama import llama_server_binary
+from support.servers import free_port, wait_until_up
+from tgictl.engines import REGISTRY, get
+from tgictl.errors import SpecError
+from tgictl.render import manifests, service
+from tgictl.smoke.runner import run_smoke
+from tgictl.spec.load import load_file, parse
+from support.tiny_model import write_tiny_llama
+from support.vllm import vllm_python
+
+FLAGS = FIXTURES / "engine-flags"
+
+
+def engine_doc(engine: str, **spec: Any) -> dict[str, Any]:
+    return document(engine={"name": engine}, **spec)
+
+
+def problems_of(doc: dict[str, Any]) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse(doc)
+    return [str(p) for p in caught.value.problems]
+
+
+def container(objects: list[Any]) -> dict[str, Any]:
+    deployment = next(o.obj for o in objects if o.kind == "Deployment")
+    return deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_registry_has_the_three_engines_with_their_facts() -> None:
+    assert list(REGISTRY) == ["tgi", "vllm", "llamacpp"]
+    assert {e.facts.port for e in REGISTRY.values()} == {80, 8000, 8080}
+    assert {e.facts.metrics_prefix for e in REGISTRY.values()} == {"tgi_", "vllm:", "llamacpp:"}
+
+
+def test_vllm_mapping() -> None:
+    doc = engine_doc("vllm", hardware={"accelerator": {"type": "h100", "count": 4}},
+                     serving={"maxTotalTokens": 16384, "maxBatchPrefillTokens": 8192, "maxBatchSize": 256,
+                              "cudaMemoryFraction": 0.92, "quantize": "awq", "kvCacheDtype": "fp8_e4m3fn", "cudaGraphs": [0]},
+                     features={"cpuOffloadGb": 8, "prefixCaching": False, "attention": "flashinfer"})
+    spec = parse(doc)
+    vllm = get("vllm")
+    assert vllm.positional_args(spec) == ["meta-llama/Llama-3.1-8B-Instruct"]
+    assert vllm.flags(spec) == {
+        "host": "0.0.0.0", "port": "8000", "tensor-parallel-size": "4", "max-model-len": "16384",
+        "max-num-batched-tokens": "8192", "max-num-seqs": "256", "gpu-memory-utilization": "0.92",
+        "quantization": "awq", "kv-cache-dtype": "fp8_e4m3", "enforce-eager": True,
+        "no-enable-prefix-caching": True, "cpu-offload-gb": "8", "attention-backend": "FLASHINFER",
+    }
+    assert not any(name.startswith("VLLM_ATTENTION") for name in vllm.env(spec))  # no supported release reads it
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    ({"features": {"swapSpaceGb": 4}}, "spec.features.swapSpaceGb", "vLLM 0.18.0 and newer have no such setting"),
+    ({"image": {"repository": "vllm/vllm-openai", "tag": "v0.17.1"}}, "spec.image.tag", "older than the oldest release tgictl supports (0.18.0)"),
+])
+def test_vllm_refuses_what_its_releases_dropped(change: dict[str, Any], field: str, words: str) -> None:
+    doc = engine_doc("vllm", hardware={"accelerator": {"type": "h100", "count": 1}}, **change)
+    with pytest.raises(SpecError) as refused:
+        parse(doc)
+    assert any(p.path == field and words in p.message for p in refused.value.problems), refused.value.problems
+
+
+def test_llamacpp_mapping_slots_and_context() -> None:
+    spec = parse(engine_doc("llamacpp", model={"id": "org/m-GGUF", "ggufFile": "m-Q4_K_M.gguf"},
+                            hardware={"cpu": "6", "memory": "8Gi"},
+                            serving={"maxTotalTokens": 4096, "maxConcurrentRequests": 3, "maxBatchPrefillTokens": 1024},
+                            features={"flashAttention": False, "continuousBatching": False, "prefixCaching": False}))
+    flags = get("llamacpp").flags(spec)
+    assert flags == {
+        "hf-repo": "org/m-GGUF", "hf-file": "m-Q4_K_M.gguf", "host": "0.0.0.0", "port": "8080", "metrics": True,
+        "parallel": "3", "ctx-size": str(4096 * 3), "batch-size": "1024", "flash-attn": "off",
+        "no-cont-batching": True, "no-cache-prompt": True, "threads": "6",
+    }
+
+
+@pytest.mark.parametrize(("vendor_type", "tag"), [("cpu", "server-b11434"), ("l4", "server-cuda-b11434"), ("mi300x", "server-rocm-b11434")])
+def test_llamacpp_image_variants(vendor_type: str, tag: str) -> None:
+    count = 0 if vendor_type == "cpu" else 1
+    spec = parse(engine_doc("llamacpp", model={"id": "/models/m.gguf"}, hardware={"accelerator": {"type": vendor_type, "count": count}}))
+    assert get("llamacpp").image(spec) == ("ghcr.io/ggml-org/llama.cpp", tag)
+
+
+@pytest.mark.parametrize(
+    ("engine", "spec", "path", "fragment"),
+    [
+        ("tgi", {"features": {"gpuLayers": 10}}, "spec.features.gpuLayers", "TGI cannot keep layers on the CPU; use vllm"),
+        ("tgi", {"model": {"id": "org/m", "ggufFile": "m.gguf"}}, "spec.model.ggufFile", "use llamacpp"),
+        ("vllm", {"serving": {"maxConcurrentRequests": 10}}, "spec.serving.maxConcurrentRequests", "no 429"),
+        ("vllm", {"serving": {"maxInputTokens": 10}}, "spec.serving.maxInputTokens", "no separate input limit"),
+        ("vllm", {"serving": {"quantize": "exl2"}}, "spec.serving.quantize", "vLLM has no exl2"),
+        ("vllm", {"features": {"continuousBatching": False}}, "spec.features.continuousBatching", "always batches"),
+        ("vllm", {"hardware": {"accelerator": {"type": "mi300x", "count": 1}}}, "spec.image.repository", "CUDA-only"),
+        ("llamacpp", {"serving": {"quantize": "awq"}}, "spec.serving.quantize", "GGUF"),
+        ("llamacpp", {"features": {"cpuOffloadGb": 4}}, "spec.features.cpuOffloadGb", "set gpuLayers"),
+        ("llamacpp", {"model": {"id": "org/m", "revision": "abc"}}, "spec.model.revision", "cannot pin a Hub revision"),
+        ("llamacpp", {"hardware": {"accelerator": {"type": "gaudi2", "count": 1}}}, "spec.hardware.accelerator.type", "no Gaudi"),
+    ],
+)
+def test_fields_an_engine_cannot_honour_are_errors(engine: str, spec: dict[str, Any], path: str, fragment: str) -> None:
+    found = problems_of(engine_doc(engine, **spec))
+    assert any(p.startswith(path + ": ") and fragment in p for p in found), found
+
+
+def test_api_key_comes_from_a_secret_per_engine() -> None:
+    for engine, variable in (("tgi", "API_KEY"), ("vllm", "VLLM_API_KEY"), ("llamacpp", "LLAMA_API_KEY")):
+        model = {"id": "/models/m.gguf"} if engine == "llamacpp" else {"id": "org/m"}
+        gpu = {"accelerator": {"type": "l4", "count": 1}}
+        objects = manifests.render(parse(engine_doc(engine, model=model, hardware=gpu, serving={"apiKeySecret": {"name": "keys", "key": "k"}})))
+        env = {e["name"]: e for e in container(objects)["env"]}
+        assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "keys", "key": "k"}
+
+
+@pytest.mark.parametrize(("engine", "startup", "readiness", "port"), [
+    ("tgi", "/health", "/health", 80), ("vllm", "/health", "/health", 8000), ("llamacpp", "/health", "/health", 8080)])
+def test_chart_partials_set_probes_and_ports(engine: str, startup: str, readiness: str, port: int) -> None:
+    model = {"id": "/models/m.gguf"} if engine == "llamacpp" else {"id": "org/m"}
+    c = container(manifests.render(parse(engine_doc(engine, model=model, hardware={"accelerator": {"type": "l4", "count": 1}}))))
+    assert c["startupProbe"]["httpGet"]["path"] == startup and c["readinessProbe"]["httpGet"]["path"] == readiness
+    assert c["ports"][0]["containerPort"] == port
+
+
+def _rendered_flags(spec_file: Path) -> set[str]:
+    args = container(manifests.render(load_file(spec_file))).get("args", [])
+    return {a[2:] for a in args if a.startswith("--")}
+
+
+def _documented(engine: str) -> set[str]:
+    if engine == "llamacpp":
+        help_text = subprocess.run([llama_server_binary(), "--help"], capture_output=True, text=True).stdout
+        return set(re.findall(r"--([a-z][a-z0-9-]*)", help_text))
+    if engine == "vllm":  # the installed release's own argument parser, not a hand-kept list
+        help_text = subprocess.run([vllm_python(), "-m", "vllm.entrypoints.openai.api_server", "--help=all"],
+                                   capture_output=True, text=True, timeout=300).stdout
+        flags = set(re.findall(r"--([a-z][a-z0-9-]*)", help_text))
+        assert {"max-model-len", "attention-backend"} <= flags and "swap-space" not in flags  # vLLM 0.32's parser
+        return flags
+    lines = (FLAGS / f"{engine}.txt").read_text().splitlines()
+    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+
+
+@pytest.mark.parametrize("engine", ["tgi", "vllm", "llamacpp"])
+def test_every_rendered_flag_is_one_the_engine_documents(engine: str) -> None:
+    rendered: set[str] = set()
+    for spec_file in sorted(SPECS.glob("*.yaml")):
+        if yaml.safe_load(spec_file.read_text())["spec"].get("engine", {}).get("name", "tgi") == engine:
+            rendered |= _rendered_flags(spec_file)
+    assert rendered, f"no golden spec uses {engine}"
+    unknown = rendered - _documented(engine)
+    assert not unknown, f"{engine} does not know {sorted(unknown)}"
+
+
+def test_rendered_llamacpp_container_starts_the_real_server(tmp_path: Path) -> None:
+    """Run the chart's command and args for a llamacpp spec outside Kubernetes
+    (two substitutions: the binary's path, and loopback with a free port)."""
+    model = write_tiny_llama(tmp_path / "tiny.gguf")
+    doc = engine_doc("llamacpp", model={"id": str(model)}, hardware={"cpu": "1", "memory": "2Gi"},
+                     serving={"maxTotalTokens": 256, "maxConcurrentRequests": 2, "maxBatchPrefillTokens": 512})
+    c = container(manifests.render(parse(doc)))
+    assert c["command"] == ["/app/llama-server"]
+    args = list(c["args"])
+    port = free_port()
+    args[args.index("--port") + 1] = str(port)
+    args[args.index("--host") + 1] = "127.0.0.1"
+    env = {e["name"]: e["value"] for e in c["env"]} | {"LLAMA_CACHE": str(tmp_path / "cache")}
+    process = subprocess.Popen([llama_server_binary(), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, timeout=60, path=c["readinessProbe"]["httpGet"]["path"], require_ok=True)
+        report = asyncio.run(run_smoke(url))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert report.passed, report.checks
+    assert report.engine == "llamacpp"
+    assert {c.name: c.status for c in report.checks}["token-limit"] == "pass"  # ctx 512 / 2 slots refuses 272 tokens
+
+
+def test_golden_specs_cover_every_engine() -> None:
+    engines = {yaml.safe_load(f.read_text())["spec"].get("engine", {}).get("name", "tgi") for f in SPECS.glob("*.yaml")}
+    assert engines == set(REGISTRY)
+    for spec_file in SPECS.glob("*.yaml"):
+        service.render(load_file(spec_file), "manifests")
+
+
+def test_engine_neutral_series_match_the_chart_rules() -> None:
+    """Each engine's declared llm: series are exactly what its recording rules produce."""
+    from support.monitoring import rule_groups
+
+    for name, engine in REGISTRY.items():
+        records = {r["record"] for g in rule_groups(name) for r in g["rules"] if "record" in r}
+        assert records == set(engine.facts.neutral_series), name
