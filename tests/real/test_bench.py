@@ -80,28 +80,28 @@ def items(n: int = 200) -> list[workload.Item]:
 @pytest.mark.parametrize("api", ["completions", "chat", "tgi"])
 def test_closed_loop_against_the_simulator(sim: str, api: str) -> None:
     out = bench(Job(sim, api, items(), Profile("concurrency", concurrency=4), duration=1.0), SLOTargets())
-    assert out["failed"] == 0 and out["succeeded"] >= 20
-    assert out["token_source"] == {"server": out["succeeded"]}
-    assert set(out["integrity"]["finish_reasons"]) <= {"stop", "length", "eos_token"}
-    assert out["tpot_ms"]["p50"] >= 2.0  # a decode step sleeps 2 ms at least: TPOT cannot be less
+    assert out.summary["failed"] == 0 and out.summary["succeeded"] >= 20
+    assert out.summary["token_source"] == {"server": out.summary["succeeded"]}
+    assert set(out.summary["integrity"]["finish_reasons"]) <= {"stop", "length", "eos_token"}
+    assert out.summary["tpot_ms"]["p50"] >= 2.0  # a decode step sleeps 2 ms at least: TPOT cannot be less
 
 
 def test_open_loop_poisson_holds_its_schedule(sim: str) -> None:
     out = bench(Job(sim, "completions", items(), Profile("poisson", rate=40), duration=2.0, seed=3), SLOTargets())
-    client = out["client"]
-    assert out["failed"] == 0
+    client = out.summary["client"]
+    assert out.summary["failed"] == 0
     assert client["achieved_rate"] == pytest.approx(client["scheduled_rate"], rel=0.1)
     assert client["dispatch_lag_ms"]["p50"] < 10
 
 
 def test_max_requests_caps_the_run(sim: str) -> None:
     out = bench(Job(sim, "completions", items(), Profile("constant", rate=200), duration=5.0, max_requests=7), SLOTargets())
-    assert out["requests"] == 7
+    assert out.summary["requests"] == 7
 
 
 def test_workers_split_the_load(sim: str) -> None:
     out = bench(Job(sim, "completions", items(), Profile("concurrency", concurrency=4), duration=1.0), SLOTargets(), workers=2)
-    assert out["client"]["workers"] == 2 and out["succeeded"] >= 10 and out["failed"] == 0
+    assert out.summary["client"]["workers"] == 2 and out.summary["succeeded"] >= 10 and out.summary["failed"] == 0
 
 
 def test_cli_writes_json_csv_and_gates_on_slo(sim: str, tmp_path: Path) -> None:
@@ -203,13 +203,13 @@ def test_faults_are_counted_by_class() -> None:
                              ("server_error", "http_5xx"), ("no_terminator", "incomplete")):
             out = bench(Job(f"{base}/{fault}", "completions", items(10), Profile("concurrency", concurrency=2),
                             duration=0.3, max_requests=4), SLOTargets())
-            assert out["errors"] == {error: 4}, fault
+            assert out.summary["errors"] == {error: 4}, fault
 
 
 def test_bench_against_real_llama_server(tmp_path: Path) -> None:
     with llama_server(tmp_path) as url:
         out = bench(Job(url, "completions", items(), Profile("concurrency", concurrency=2), duration=2.0), SLOTargets(ttft=1.0))
-    assert out["failed"] == 0 and out["succeeded"] > 20
-    assert out["token_source"] == {"server": out["succeeded"]}  # llama-server reports usage when asked
-    assert out["integrity"]["finish_reasons"] == {"length": out["succeeded"]}
-    assert out["slo_attainment"] == 1.0
+    assert out.summary["failed"] == 0 and out.summary["succeeded"] > 20
+    assert out.summary["token_source"] == {"server": out.summary["succeeded"]}  # llama-server reports usage when asked
+    assert out.summary["integrity"]["finish_reasons"] == {"length": out.summary["succeeded"]}
+    assert out.summary["slo_attainment"] == 1.0

@@ -29,7 +29,7 @@ def traffic(url: str, api: str) -> None:
     """Steady load across several scrapes, so counters and histograms rise between samples."""
     items = workload.synthetic(50, workload.Length.parse("fixed:16"), workload.Length.parse("fixed:16"))
     out = bench(Job(url, api, items, Profile("constant", rate=20), duration=4.0), SLOTargets())
-    assert out["succeeded"] > 0
+    assert out.summary["succeeded"] > 0
 
 
 @pytest.fixture(scope="module")

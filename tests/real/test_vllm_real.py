@@ -145,8 +145,8 @@ def test_bench_on_real_vllm(started: Started) -> None:
     job = Job(started.url, "completions", items, Profile("concurrency", 1.0, 2), 30.0, 8, started.container["args"][0],
               Timeouts(read=60, total=300), 0, headers=_headers(started))
     result = bench(job, SLOTargets(None, None, None), 1, None)
-    assert result["succeeded"] == 8 and result["failed"] == 0, result["errors"]
-    assert result["token_source"] == {"server": 8} and result["ttft_ms"]["p50"] > 0
+    assert result.summary["succeeded"] == 8 and result.summary["failed"] == 0, result.summary["errors"]
+    assert result.summary["token_source"] == {"server": 8} and result.summary["ttft_ms"]["p50"] > 0
 
 
 # --- the simulator's vLLM face against the real thing ---------------------------------------

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from tgictl.cli import target
 from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors, print_data, print_table
+from tgictl.errors import UsageError
+
+if TYPE_CHECKING:  # the load generator (aiohttp) is imported when bench runs: `tgictl --help` stays fast
+    from tgictl.loadgen.runner import BenchRun, SweepRun
+    from tgictl.loadgen.stats import SLOTargets
+    from tgictl.loadgen.workload import Item
 
 EXIT_SLO_MISSED = 1
 EXIT_CLIENT_BOUND = 4
@@ -47,15 +54,43 @@ def _print_summary(result: dict[str, Any]) -> None:
         typer.echo(f"WARNING client-bound: {warning}", err=True)
 
 
-def _print_sweep(result: dict[str, Any], min_attainment: float) -> None:
-    steps = [result["ceiling"], *result["points"]]
+def _print_sweep(sweep: SweepRun) -> None:
     print_table(["STEP", "TARGET/s", "ACHIEVED req/s", "TTFT p95 ms", "TPOT p95 ms", "ATTAINMENT"],
                 [(p["profile"], f"{p['client']['target_rate']:.2f}" if p["client"]["target_rate"] else "-", f"{p['request_rate']:.2f}",
                   f"{p['ttft_ms'].get('p95', float('nan')):.1f}", f"{p['tpot_ms'].get('p95', float('nan')):.1f}",
-                  f"{p['slo_attainment']:.1%}") for p in steps])
-    best = result["best"]
-    typer.echo(f"best rate meeting the SLO for {min_attainment:.0%} of requests: "
+                  f"{p['slo_attainment']:.1%}") for p in (run.summary for run in sweep.runs)])
+    best = sweep.best.summary if sweep.best else None
+    typer.echo(f"best rate meeting the SLO for {sweep.min_attainment:.0%} of requests: "
                + (f"{best['client']['target_rate']:.2f}/s (goodput {best['goodput_rps']:.2f} req/s)" if best else "none"))
+
+
+def _print_run(run: BenchRun | SweepRun, output: Format) -> None:
+    from tgictl.loadgen.runner import SweepRun
+
+    if output is not Format.table:
+        print_data(run.as_dict(), output)
+    elif isinstance(run, SweepRun):
+        _print_sweep(run)
+    else:
+        _print_summary(run.summary)
+
+
+def _items(dataset: Path | None, requests: int, input_len: str, output_len: str, seed: int) -> list[Item]:
+    """The requests to send: a JSONL dataset's, or synthetic prompts of the given lengths."""
+    from tgictl.loadgen import workload
+
+    if dataset:
+        return workload.from_jsonl(dataset, workload.Length.parse(output_len).draw(random.Random(seed)))
+    return workload.synthetic(max(requests, 1000), workload.Length.parse(input_len), workload.Length.parse(output_len), seed)
+
+
+def _slo(ttft_ms: float | None, tpot_ms: float | None, e2e_ms: float | None, profile: str) -> SLOTargets:
+    from tgictl.loadgen.stats import SLOTargets
+
+    if profile == "sweep" and all(v is None for v in (ttft_ms, tpot_ms, e2e_ms)):
+        raise UsageError("a sweep searches for the best rate meeting an SLO: give --slo-ttft-ms, --slo-tpot-ms or --slo-e2e-ms")
+    seconds = [v / 1000 if v is not None else None for v in (ttft_ms, tpot_ms, e2e_ms)]
+    return SLOTargets(*seconds)
 
 
 @handles_errors
@@ -95,60 +130,27 @@ def bench(
 ) -> None:
     """Load-test a server: open or closed loop, or a sweep for the best rate meeting the SLO."""
     from tgictl.adapters.files import check_writable, write_file
-    from tgictl.errors import UsageError
-    from tgictl.loadgen import report, workload
     from tgictl.loadgen.client import Timeouts
+    from tgictl.loadgen.report import ReportPaths, report_files
     from tgictl.loadgen.runner import Job, Profile, bench as run_bench, sweep
-    from tgictl.loadgen.stats import SLOTargets
 
-    if profile == "sweep" and not any(v is not None for v in (slo_ttft_ms, slo_tpot_ms, slo_e2e_ms)):
-        raise UsageError("a sweep searches for the best rate meeting an SLO: give --slo-ttft-ms, --slo-tpot-ms or --slo-e2e-ms")
-    if dataset:
-        items = workload.from_jsonl(dataset, workload.Length.parse(output_len).draw(__import__("random").Random(seed)))
-    else:
-        items = workload.synthetic(max(requests, 1000), workload.Length.parse(input_len), workload.Length.parse(output_len), seed)
-    check_writable([p for p in (json_out, csv_out, plot, html) if p], force=force)  # before the load, not after it
-    ms = lambda v: v / 1000 if v is not None else None  # noqa: E731
-    slo = SLOTargets(ms(slo_ttft_ms), ms(slo_tpot_ms), ms(slo_e2e_ms))
+    slo = _slo(slo_ttft_ms, slo_tpot_ms, slo_e2e_ms, profile)
+    items = _items(dataset, requests, input_len, output_len, seed)
+    paths = ReportPaths(json_out, csv_out, plot, html)
+    check_writable(paths.asked, force=force)  # before the load, not after it
     progress = _progress if sys.stderr.isatty() else None
     with contextlib.ExitStack() as stack:  # holds the port-forward open for the run, with --release
         url, headers = target.server(stack, url, release, file, namespace, context, api_key)
         job = Job(url.rstrip("/"), api, items, Profile(profile if profile != "sweep" else "concurrency", rate, concurrency),
                   duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed, headers=headers)
-        if profile == "sweep":
-            result = sweep(job, slo, sweep_steps, min_attainment, workers, progress)
-        else:
-            result = run_bench(job, slo, workers, progress)
-    files: dict[Path, str | bytes] = {}
-    if profile == "sweep":
-        steps = [result["ceiling"], *result["points"]]
-        if plot:
-            files[plot] = report.plot_png(result["points"], f"{url} sweep")
-        if csv_out:
-            files[csv_out] = report.as_csv([r for p in steps for r in p["_results"]])
-        client_bound = any(p["client"]["client_bound"] for p in steps)
-        missed = result["best"] is None
-    else:
-        if progress:
-            sys.stderr.write("\n")
-        if csv_out:
-            files[csv_out] = report.as_csv(result["_results"])
-        client_bound = result["client"]["client_bound"]
-        missed = (slo.any and result["slo_attainment"] < min_attainment) or result["succeeded"] == 0
-    if json_out:
-        files[json_out] = report.as_json(result)
-    if html:
-        files[html] = report.as_html(result)
-    for path, data in files.items():
+        run = sweep(job, slo, sweep_steps, min_attainment, workers, progress) if profile == "sweep" \
+            else run_bench(job, slo, workers, progress)
+    if progress:
+        sys.stderr.write("\n")
+    for path, data in report_files(run, paths, f"{url} sweep").items():
         write_file(path, data, writer="bench", force=force)
-    if output is not Format.table:
-        print_data(report.public(result), output)
-    elif profile == "sweep":
-        _print_sweep(result, min_attainment)
-    else:
-        _print_summary(result)
-    if missed:
+    _print_run(run, output)
+    if run.missed(slo, min_attainment):
         raise typer.Exit(EXIT_SLO_MISSED)
-    if strict and client_bound:
+    if strict and run.client_bound:
         raise typer.Exit(EXIT_CLIENT_BOUND)
-

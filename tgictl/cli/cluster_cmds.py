@@ -8,17 +8,18 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tgictl.cli.cluster_options import ContextOption, KubeconfigOption, NamespaceOption, kube_for, spec_in
-from tgictl.cli.output import Format, OutputOption, SpecOption, fail, handles_errors, print_data, print_table
+from tgictl.cli.cluster_options import Release, release_command
+from tgictl.cli.output import Format, OutputOption, fail, handles_errors, print_data, print_table
 
 
 @handles_errors
-def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
+@release_command
+def doctor(release: Release,
            output: OutputOption = Format.table) -> None:
     """Pre-flight checks of the cluster for a spec: API, helm, GPUs, storage, CRDs, metrics APIs, secrets, quota."""
     from tgictl.lifecycle.doctor import FAIL, run_doctor
 
-    checks = run_doctor(spec_in(file, namespace), kube_for(context), context)
+    checks = run_doctor(release.spec, release.kube, release.context)
     if output is not Format.table:
         print_data([c.__dict__ for c in checks], output)
     else:
@@ -28,10 +29,9 @@ def doctor(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubecon
 
 
 @handles_errors
+@release_command
 def deploy(
-    file: SpecOption = "tgi.yaml",
-    context: ContextOption = None, kubeconfig: KubeconfigOption = None,
-    namespace: NamespaceOption = None,
+    release: Release,
     smoke: Annotated[bool, typer.Option(help="Smoke-test through a port-forward once ready.")] = True,
     poll: Annotated[float, typer.Option(help="Seconds between looks at the pods.")] = 2.0,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds to wait for ready (default: the start-up probe budget + 60).")] = None,
@@ -42,15 +42,15 @@ def deploy(
 
     import time
 
-    spec = spec_in(file, namespace)
+    spec = release.spec
     started = time.monotonic()
 
     def progress(state: Any) -> None:
         if output is Format.table:  # seconds since the deploy began, the phase, what it is doing
             typer.echo(f"  {time.monotonic() - started:5.0f}s  {state.phase:<11} {state.detail}", err=True)
 
-    kube = kube_for(context)
-    result = run_deploy(spec, kube, context=context, progress=progress, poll_s=poll, budget_s=timeout)
+    kube = release.kube
+    result = run_deploy(spec, kube, context=release.context, progress=progress, poll_s=poll, budget_s=timeout)
     report: dict[str, Any] = {"release": result.release, "namespace": result.namespace, "revision": result.revision,
                               "phases": result.phases, "seconds": round(result.seconds, 1),
                               "timeline": [{"phase": phase, "at_s": at} for phase, at in result.timeline],
@@ -71,17 +71,16 @@ def deploy(
 
 
 @handles_errors
+@release_command
 def status(
-    file: SpecOption = "tgi.yaml",
-    context: ContextOption = None, kubeconfig: KubeconfigOption = None,
-    namespace: NamespaceOption = None,
+    release: Release,
     prometheus: Annotated[Optional[str], typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS", help="Also show key SLIs from this Prometheus.")] = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Release, revision, pods, readiness, restarts, where they run, and key metrics when Prometheus is known."""
     from tgictl.lifecycle.status import release_status
 
-    data = release_status(spec_in(file, namespace), kube_for(context), context, prometheus)
+    data = release_status(release.spec, release.kube, release.context, prometheus)
     if output is not Format.table:
         print_data(data, output)
         return
@@ -97,7 +96,8 @@ EXIT_DIFF_ERROR = 2
 
 
 @handles_errors
-def diff(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
+@release_command
+def diff(release: Release,
          output: OutputOption = Format.table) -> None:
     """What a deploy would change in the cluster, field by field. Exit codes as `kubectl diff`:
     0 nothing would change, 1 something would, 2 or more an error."""
@@ -105,7 +105,7 @@ def diff(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfi
     from tgictl.lifecycle.diff import diff as run_diff
 
     try:
-        changes = run_diff(spec_in(file, namespace), kube_for(context))
+        changes = run_diff(release.spec, release.kube)
     except TgictlError as err:  # 1 means "changes" here, so no error may exit 1
         raise fail(err, exit_code=max(EXIT_DIFF_ERROR, err.exit_code)) from None
     if output is not Format.table:

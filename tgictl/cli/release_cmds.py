@@ -7,17 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from tgictl.cli.cluster_options import ContextOption, KubeconfigOption, NamespaceOption, kube_for, spec_in
-from tgictl.cli.output import Format, OutputOption, SpecOption, format_data, handles_errors, print_data, print_table
+from tgictl.cli.cluster_options import Release, release_command
+from tgictl.cli.output import Format, OutputOption, format_data, handles_errors, print_data, print_table
 
 
 @handles_errors
-def history(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
+@release_command
+def history(release: Release,
             output: OutputOption = Format.table) -> None:
     """The release's revisions, oldest first, as Helm keeps them (what `rollback --revision` takes)."""
     from tgictl.lifecycle.release import revisions
 
-    found = revisions(spec_in(file, namespace), context)
+    found = revisions(release.spec, release.context)
     if output is not Format.table:
         print_data(found, output)
         return
@@ -26,42 +27,39 @@ def history(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeco
 
 
 @handles_errors
-def rollback(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
+@release_command
+def rollback(release: Release,
              revision: Annotated[Optional[int], typer.Option(help="Revision to return to (the previous one when unset).")] = None,
              output: OutputOption = Format.table) -> None:
     """Return the release to an earlier revision (Helm keeps them)."""
     from tgictl.lifecycle.release import rollback as run_rollback
-    from tgictl.render.manifests import namespace_of
 
-    spec = spec_in(file, namespace)
-    revision = run_rollback(spec, context, revision)
+    revision = run_rollback(release.spec, release.context, revision)
     if output is not Format.table:
-        print_data({"release": spec.metadata.name, "namespace": namespace_of(spec), "rolled_back_to": revision}, output)
+        print_data({"release": release.name, "namespace": release.namespace, "rolled_back_to": revision}, output)
     else:
-        typer.echo(f"{spec.metadata.name} rolled back to revision {revision}")
+        typer.echo(f"{release.name} rolled back to revision {revision}")
 
 
 @handles_errors
-def delete(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
+@release_command
+def delete(release: Release,
            wait: Annotated[bool, typer.Option(help="Return once the release's objects are gone.")] = True,
            output: OutputOption = Format.table) -> None:
     """Uninstall the release. The model-cache PVC is kept (weights are slow to download)."""
     from tgictl.lifecycle.release import delete as run_delete
-    from tgictl.render.manifests import namespace_of
 
-    spec = spec_in(file, namespace)
-    kept = run_delete(spec, context, wait)
+    kept = run_delete(release.spec, release.context, wait)
     if output is not Format.table:
-        print_data({"release": spec.metadata.name, "namespace": namespace_of(spec), "uninstalled": True, "kept_pvc": kept}, output)
+        print_data({"release": release.name, "namespace": release.namespace, "uninstalled": True, "kept_pvc": kept}, output)
     else:
-        typer.echo(f"{spec.metadata.name} uninstalled" + (f"; PVC {kept} kept" if kept else ""))
+        typer.echo(f"{release.name} uninstalled" + (f"; PVC {kept} kept" if kept else ""))
 
 
 @handles_errors
+@release_command
 def logs(
-    file: SpecOption = "tgi.yaml",
-    context: ContextOption = None, kubeconfig: KubeconfigOption = None,
-    namespace: NamespaceOption = None,
+    release: Release,
     tail: Annotated[int, typer.Option(help="Lines from the end of each pod's log.")] = 100,
     previous: Annotated[bool, typer.Option(help="The previous (crashed) container's log.")] = False,
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing lines as they are written (JSON lines with -o json).")] = False,
@@ -72,7 +70,7 @@ def logs(
 
     from tgictl.lifecycle import logs as pod_logs
 
-    spec, kube = spec_in(file, namespace), kube_for(context)
+    spec, kube = release.spec, release.kube
     if follow:
         def emit(pod: str, line: str) -> None:
             record = {"pod": pod, "line": line}  # JSON lines, or one YAML document a line
@@ -103,14 +101,15 @@ def logs(
 
 
 @handles_errors
-def port_forward(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
+@release_command
+def port_forward(release: Release,
                  local_port: Annotated[int, typer.Option(help="Local port (a free one when 0).")] = 0) -> None:
     """Reach a ready pod of the release on a local port until interrupted (Ctrl-C)."""
     import signal
 
     from tgictl.lifecycle.portforward import forwarded
 
-    with forwarded(spec_in(file, namespace), kube_for(context), local_port) as url:
+    with forwarded(release.spec, release.kube, local_port) as url:
         typer.echo(url)  # alone on stdout, for scripts: URL=$(tgictl port-forward ... | head -1)
         typer.echo("forwarding; Ctrl-C to stop", err=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the same way on SIGTERM
@@ -125,15 +124,16 @@ cache = typer.Typer(help="The model-cache PVC.", no_args_is_help=True)
 
 @cache.command("warm")
 @handles_errors
-def cache_warm(file: SpecOption = "tgi.yaml", context: ContextOption = None, kubeconfig: KubeconfigOption = None, namespace: NamespaceOption = None,
+@release_command
+def cache_warm(release: Release,
                poll: Annotated[float, typer.Option(help="Seconds between looks at the Job.")] = 2.0,
                output: OutputOption = Format.table) -> None:
     """Download the model into the cache PVC with a Job, before the first deploy."""
     from tgictl.lifecycle.cachewarm import check_warmable, warm
 
-    spec = spec_in(file, namespace)
+    spec = release.spec
     check_warmable(spec)
-    last = warm(spec, kube_for(context), context=context, progress=lambda line: typer.echo(f"  {line}", err=True), poll_s=poll)
+    last = warm(spec, release.kube, context=release.context, progress=lambda line: typer.echo(f"  {line}", err=True), poll_s=poll)
     if output is not Format.table:
         print_data({"release": spec.metadata.name, "pvc": f"{spec.metadata.name}-cache", "warm": True, "last_log_line": last}, output)
     else:

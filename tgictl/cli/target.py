@@ -27,12 +27,12 @@ def server(stack: contextlib.ExitStack, url: str | None, release: bool, file: st
     if release:
         if not file or url:
             raise UsageError("--release reaches the release of a spec: give -f tgi.yaml and no URL")
-        from tgictl.cli.cluster_options import kube_for, spec_in
+        from tgictl.cli.cluster_options import Release, spec_in
         from tgictl.lifecycle.portforward import api_key_headers, forwarded
 
-        spec, kube = spec or spec_in(file, namespace), kube_for(context)
-        headers = api_key_headers(spec, kube, api_key)
-        return stack.enter_context(forwarded(spec, kube)), headers
+        target = Release(spec or spec_in(file, namespace), context)
+        headers = api_key_headers(target.spec, target.kube, api_key)
+        return stack.enter_context(forwarded(target.spec, target.kube)), headers
     if not url:
         raise UsageError("give the server's URL, or --release -f tgi.yaml")
     return url, {"Authorization": f"Bearer {api_key}"} if api_key else {}

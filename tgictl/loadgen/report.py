@@ -7,26 +7,48 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tgictl.errors import UsageError
 from tgictl.loadgen.client import StreamResult
+from tgictl.loadgen.runner import BenchRun, SweepRun
 
 CSV_FIELDS = ("t_sched", "t_send", "dispatch_lag_ms", "status", "error_class", "ttft_ms", "tpot_ms", "e2e_ms",
               "output_tokens", "token_source", "prompt_tokens", "finish_reason", "events", "longest_gap_ms")
 
 
-def public(data: Any) -> Any:
-    """Drop raw per-request results (keys starting with "_") for JSON output."""
-    if isinstance(data, dict):
-        return {k: public(v) for k, v in data.items() if not k.startswith("_")}
-    if isinstance(data, list):
-        return [public(v) for v in data]
-    return data
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where ``tgictl bench`` writes its reports (None: not asked for)."""
+
+    json: Path | None = None
+    csv: Path | None = None
+    plot: Path | None = None  # sweeps only
+    html: Path | None = None
+
+    @property
+    def asked(self) -> list[Path]:
+        return [p for p in (self.json, self.csv, self.plot, self.html) if p]
 
 
-def as_json(data: Any) -> str:
-    return json.dumps(public(data), indent=2) + "\n"
+def report_files(run: BenchRun | SweepRun, paths: ReportPaths, title: str) -> dict[Path, str | bytes]:
+    """The contents of each report asked for, by path."""
+    files: dict[Path, str | bytes] = {}
+    if paths.json:
+        files[paths.json] = as_json(run.as_dict())
+    if paths.csv:
+        files[paths.csv] = as_csv(list(run.results))
+    if paths.plot and isinstance(run, SweepRun):
+        files[paths.plot] = plot_png([p.summary for p in run.points], title)
+    if paths.html:
+        files[paths.html] = as_html(run.as_dict())
+    return files
+
+
+def as_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2) + "\n"
 
 
 def _ms(value: float | None) -> str:
@@ -102,7 +124,7 @@ def _svg_chart(points: list[dict[str, Any]], width: int = 600, height: int = 260
             f'<text x="8" y="{pad - 8}">TTFT ms (max {y_max:.0f})</text>{lines}</svg>')
 
 
-def as_html(result: dict[str, Any]) -> str:
+def as_html(data: dict[str, Any]) -> str:
     """A self-contained HTML page of one run or a sweep (its ceiling probe, then each rate)."""
     from importlib import resources
 
@@ -111,7 +133,6 @@ def as_html(result: dict[str, Any]) -> str:
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                      trim_blocks=True, lstrip_blocks=True)
     template = environment.from_string(resources.files("tgictl.loadgen").joinpath("templates/report.html.j2").read_text())
-    data = public(result)
     if "points" in data:  # a sweep
         runs, sweep = [data["ceiling"], *data["points"]], {"best": data["best"], "chart": _svg_chart(data["points"])}
     else:

@@ -211,16 +211,70 @@ def client_health(job: Job, output: RunOutput, workers: int) -> dict[str, Any]:
             "dispatch_lag_ms": lag, "client_bound": bool(warnings), "warnings": warnings}
 
 
-def bench(job: Job, slo: SLOTargets, workers: int = 1, progress: Progress | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BenchRun:
+    """One run: its summary (metrics and client health, what ``-o json`` prints) and
+    the raw per-request results (what ``--csv`` writes)."""
+
+    summary: dict[str, Any]
+    results: tuple[StreamResult, ...]
+
+    @property
+    def runs(self) -> tuple[BenchRun, ...]:
+        return (self,)
+
+    @property
+    def client_bound(self) -> bool:
+        return bool(self.summary["client"]["client_bound"])
+
+    def missed(self, slo: SLOTargets, min_attainment: float) -> bool:
+        """Nothing succeeded, or fewer than ``min_attainment`` of requests met the SLO."""
+        return self.summary["succeeded"] == 0 or (slo.any and self.summary["slo_attainment"] < min_attainment)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.summary
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """A sweep: the closed-loop ceiling probe, each open-loop rate tried, and the best
+    rate whose SLO attainment held (None when none did)."""
+
+    ceiling: BenchRun
+    points: tuple[BenchRun, ...]
+    best: BenchRun | None
+    min_attainment: float
+
+    @property
+    def runs(self) -> tuple[BenchRun, ...]:
+        return (self.ceiling, *self.points)
+
+    @property
+    def results(self) -> tuple[StreamResult, ...]:
+        return tuple(r for run in self.runs for r in run.results)
+
+    @property
+    def client_bound(self) -> bool:
+        return any(run.client_bound for run in self.runs)
+
+    def missed(self, slo: SLOTargets, min_attainment: float) -> bool:
+        return self.best is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ceiling": self.ceiling.summary, "points": [p.summary for p in self.points],
+                "best": self.best.summary if self.best else None, "min_attainment": self.min_attainment}
+
+
+def bench(job: Job, slo: SLOTargets, workers: int = 1, progress: Progress | None = None) -> BenchRun:
     """One run, summarized: metrics, client health and the raw results."""
     output = run(job, workers, progress)
     summary = summarize(output.results, output.duration, slo)
-    return {"profile": job.profile.describe(), "api": job.api, "url": job.url, **summary,
-            "client": client_health(job, output, workers), "_results": output.results}
+    return BenchRun({"profile": job.profile.describe(), "api": job.api, "url": job.url, **summary,
+                     "client": client_health(job, output, workers)}, tuple(output.results))
 
 
 def sweep(job: Job, slo: SLOTargets, steps: int, min_attainment: float, workers: int = 1,
-          progress: Progress | None = None) -> dict[str, Any]:
+          progress: Progress | None = None) -> SweepRun:
     """Find the highest request rate whose SLO attainment stays at ``min_attainment``.
 
     First a closed-loop run at the job's concurrency measures the server's
@@ -228,19 +282,19 @@ def sweep(job: Job, slo: SLOTargets, steps: int, min_attainment: float, workers:
     that ceiling, keeping the best rate that met the SLO."""
     ceiling_job = replace(job, profile=Profile("concurrency", concurrency=max(1, job.profile.concurrency or 32)))
     ceiling = bench(ceiling_job, slo, workers, progress)
-    low, high = 0.0, max(ceiling["request_rate"], 0.1)
-    points: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
+    low, high = 0.0, max(ceiling.summary["request_rate"], 0.1)
+    points: list[BenchRun] = []
+    best: BenchRun | None = None
     rate = high
     for _ in range(steps):
-        if points and abs(rate - points[-1]["client"]["target_rate"]) < 1e-9:
+        if points and abs(rate - points[-1].summary["client"]["target_rate"]) < 1e-9:
             break  # converged
         point = bench(replace(job, profile=Profile("poisson", rate=rate)), slo, workers, progress)
         points.append(point)
-        if point["slo_attainment"] >= min_attainment:
-            best = point if best is None or rate > best["client"]["target_rate"] else best
+        if point.summary["slo_attainment"] >= min_attainment:
+            best = point if best is None or rate > best.summary["client"]["target_rate"] else best
             low = rate
         else:
             high = rate
         rate = (low + high) / 2 if low else high / 2
-    return {"ceiling": ceiling, "points": points, "best": best, "min_attainment": min_attainment}
+    return SweepRun(ceiling, tuple(points), best, min_attainment)
