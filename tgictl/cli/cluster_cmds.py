@@ -21,7 +21,7 @@ def doctor(release: Release,
 
     checks = run_doctor(release.spec, release.kube, release.context)
     if output is not Format.table:
-        print_data([c.__dict__ for c in checks], output)
+        print_data([c.as_dict() for c in checks], output)
     else:
         print_table(["CHECK", "RESULT", "DETAIL", "FIX"], [(c.name, c.status.upper(), c.detail, c.fix) for c in checks])
     if any(c.status == FAIL for c in checks):
@@ -51,22 +51,19 @@ def deploy(
 
     kube = release.kube
     result = run_deploy(spec, kube, context=release.context, progress=progress, poll_s=poll, budget_s=timeout)
-    report: dict[str, Any] = {"release": result.release, "namespace": result.namespace, "revision": result.revision,
-                              "phases": result.phases, "seconds": round(result.seconds, 1),
-                              "timeline": [{"phase": phase, "at_s": at} for phase, at in result.timeline],
-                              "startup_budget_s": result.startup_budget_s}
     if smoke:
         from tgictl.lifecycle.portforward import smoke_release
 
-        report["smoke"] = smoke_release(spec, kube)
+        result.smoke = smoke_release(spec, kube)
+    smoke_passed = result.smoke is None or bool(result.smoke["passed"])
     if output is not Format.table:
-        print_data(report, output)
+        print_data(result.as_dict(), output)
     else:
         typer.echo(f"{result.release} revision {result.revision} ready in {result.seconds:.0f}s of a "
                    f"{result.startup_budget_s:.0f}s start-up budget ({' → '.join(result.phases)})")
-        if smoke:
-            typer.echo(f"smoke: {'PASSED' if report['smoke']['passed'] else 'FAILED'}")
-    if smoke and not report["smoke"]["passed"]:
+        if result.smoke is not None:
+            typer.echo(f"smoke: {'PASSED' if smoke_passed else 'FAILED'}")
+    if not smoke_passed:
         raise typer.Exit(1)
 
 
@@ -80,16 +77,15 @@ def status(
     """Release, revision, pods, readiness, restarts, where they run, and key metrics when Prometheus is known."""
     from tgictl.lifecycle.status import release_status
 
-    data = release_status(release.spec, release.kube, release.context, prometheus)
+    found = release_status(release.spec, release.kube, release.context, prometheus)
     if output is not Format.table:
-        print_data(data, output)
+        print_data(found.as_dict(), output)
         return
-    typer.echo(f"{data['release']} ({data['engine']} serving {data['model']}) revision {data['revision']}: {data['status']}, "
-               f"{data['phase']}")
+    typer.echo(f"{found.release} ({found.engine} serving {found.model}) revision {found.revision}: {found.status}, {found.phase}")
     print_table(["POD", "PHASE", "READY", "RESTARTS", "NODE", "GPU"],
-                [(r["pod"], r["phase"], r["ready"], r["restarts"], r["node"], r["gpu"] or "-") for r in data["pods"]])
-    if data.get("metrics"):
-        typer.echo("  ".join(f"{k}={v:.3g}" for k, v in data["metrics"].items() if v is not None))
+                [(r.pod, r.phase, r.ready, r.restarts, r.node, r.gpu or "-") for r in found.pods])
+    if found.metrics:
+        typer.echo("  ".join(f"{k}={v:.3g}" for k, v in found.metrics.items() if v is not None))
 
 
 EXIT_DIFF_ERROR = 2
@@ -109,7 +105,7 @@ def diff(release: Release,
     except TgictlError as err:  # 1 means "changes" here, so no error may exit 1
         raise fail(err, exit_code=max(EXIT_DIFF_ERROR, err.exit_code)) from None
     if output is not Format.table:
-        print_data([c.__dict__ for c in changes], output)
+        print_data([c.as_dict() for c in changes], output)
     else:
         for change in changes:
             mark = {"new": "+", "changed": "~", "unchanged": " "}[change.status]

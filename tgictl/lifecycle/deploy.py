@@ -46,6 +46,16 @@ class DeployResult:
     # to hold against the planned start-up budget.
     timeline: list[tuple[str, float]] = field(default_factory=list)
     startup_budget_s: float = 0.0
+    smoke: dict[str, Any] | None = None  # the closing smoke test's report, when one ran
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"release": self.release, "namespace": self.namespace, "revision": self.revision,
+                                "phases": self.phases, "seconds": round(self.seconds, 1),
+                                "timeline": [{"phase": phase, "at_s": at} for phase, at in self.timeline],
+                                "startup_budget_s": self.startup_budget_s}
+        if self.smoke is not None:
+            data["smoke"] = self.smoke
+        return data
 
 
 def selector(spec: Spec) -> str:

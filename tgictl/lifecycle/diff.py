@@ -7,7 +7,7 @@ value, or an object that does not exist yet, is a change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tgictl.adapters.kube import Kube
@@ -26,6 +26,9 @@ class ObjectDiff:
     name: str
     status: str  # new | changed | unchanged
     fields: list[str] = field(default_factory=list)  # "path: live → rendered"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _compare(rendered: Any, live: Any, path: str, out: list[str]) -> None:

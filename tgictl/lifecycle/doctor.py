@@ -4,7 +4,7 @@ and a failure says in one line how to fix it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from tgictl import hardware
 from tgictl.adapters import helm
@@ -22,6 +22,9 @@ class Check:
     status: str
     detail: str
     fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
 
 
 def _crds(spec: Spec) -> dict[str, str]:

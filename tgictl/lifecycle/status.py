@@ -4,6 +4,7 @@ key SLIs when Prometheus is known."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from tgictl import hardware
@@ -28,25 +29,59 @@ def _gpu_products(kube: Kube, spec: Spec) -> dict[str, str]:
     return {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(key, "") for n in nodes}
 
 
-def release_status(spec: Spec, kube: Kube, context: str | None = None, prometheus: str | None = None) -> dict[str, Any]:
-    namespace = namespace_of(spec)
-    release = helm.status(spec.metadata.name, namespace, context)
+@dataclass(frozen=True)
+class PodRow:
+    pod: str
+    phase: str | None
+    ready: bool
+    restarts: int
+    node: str | None
+    gpu: str | None  # the node's accelerator product label
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    """What `tgictl status` reports: Helm's view of the release, the engine's phase, its pods,
+    and the key SLIs when a Prometheus was named (empty when it has none for the release)."""
+
+    release: str
+    namespace: str
+    revision: int | None
+    status: str | None
+    engine: str
+    model: str
+    gpus_per_pod: int
+    phase: str
+    pods: tuple[PodRow, ...]
+    metrics: dict[str, float | None] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.metrics is None:
+            del data["metrics"]
+        return data
+
+
+def _pod_rows(kube: Kube, spec: Spec, namespace: str) -> tuple[PodRow, ...]:
     products = _gpu_products(kube, spec)
     rows = []
     for pod in kube.pods(namespace, selector(spec)):
         statuses = (pod.get("status") or {}).get("containerStatuses") or [{}]
         node = (pod.get("spec") or {}).get("nodeName")
-        rows.append({"pod": pod["metadata"]["name"], "phase": (pod.get("status") or {}).get("phase"),
-                     "ready": all(c.get("ready") for c in statuses), "restarts": sum(c.get("restartCount", 0) for c in statuses),
-                     "node": node, "gpu": products.get(node or "") or None})
-    data: dict[str, Any] = {
-        "release": spec.metadata.name, "namespace": namespace, "revision": release.get("version"),
-        "status": (release.get("info") or {}).get("status"), "engine": spec.spec.engine.name, "model": spec.spec.model.id,
-        "gpus_per_pod": spec.spec.hardware.accelerator.count, "phase": observe(kube, spec).phase, "pods": rows,
-    }
+        rows.append(PodRow(pod["metadata"]["name"], (pod.get("status") or {}).get("phase"), all(c.get("ready") for c in statuses),
+                           sum(c.get("restartCount", 0) for c in statuses), node, products.get(node or "") or None))
+    return tuple(rows)
+
+
+def release_status(spec: Spec, kube: Kube, context: str | None = None, prometheus: str | None = None) -> ReleaseStatus:
+    namespace = namespace_of(spec)
+    release = helm.status(spec.metadata.name, namespace, context)
+    metrics = None
     if prometheus:
         from tgictl.monitor import read_slis
 
         found = read_slis(prometheus, namespace, spec.metadata.name)
-        data["metrics"] = found[0].values if found else None
-    return data
+        metrics = found[0].values if found else {}
+    return ReleaseStatus(spec.metadata.name, namespace, release.get("version"), (release.get("info") or {}).get("status"),
+                         spec.spec.engine.name, spec.spec.model.id, spec.spec.hardware.accelerator.count,
+                         observe(kube, spec).phase, _pod_rows(kube, spec, namespace), metrics)
