@@ -9,6 +9,7 @@ from typing import Any
 from tgictl.errors import UsageError
 from tgictl.render.prepare import prepare
 from tgictl.render.service import objects
+from tgictl.render.values import with_chart_defaults
 from tgictl.spec.model import Spec
 
 # The HPA controller re-evaluates every 15 s (kube-controller-manager default).
@@ -19,7 +20,7 @@ def explain(spec: Spec) -> dict[str, Any]:
     if not spec.spec.autoscaling.enabled:
         raise UsageError("spec.autoscaling.enabled is false: nothing to explain")
     prepared = prepare(spec)
-    a = prepared.values["autoscaling"]
+    a = with_chart_defaults(prepared.values)["autoscaling"]
     budget = prepared.startup_window_s
     if a["kind"] == "keda":
         scaled = next(o.obj for o in objects(prepared) if o.kind == "ScaledObject")

@@ -29,6 +29,22 @@ def chart_path() -> Path:
     return shipped if shipped.is_dir() or not checkout.is_dir() else checkout
 
 
+def chart_defaults() -> dict[str, Any]:
+    """The chart's own values.yaml, from a chart directory or a packaged .tgz."""
+    import tarfile
+
+    import yaml
+
+    chart = chart_path()
+    if chart.is_dir():
+        return yaml.safe_load((chart / "values.yaml").read_text()) or {}
+    with tarfile.open(chart) as archive:  # helm package: <name>/values.yaml
+        member = next(m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/values.yaml"))
+        handle = archive.extractfile(member)
+        assert handle is not None
+        return yaml.safe_load(handle.read()) or {}
+
+
 class Running:
     """A helm process started but not yet waited for, so callers can overlap work with it."""
 

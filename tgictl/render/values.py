@@ -4,7 +4,10 @@ The engine supplies flags, env and image; this module supplies everything
 engine-neutral: resources and GPU requests, node placement, cache volume,
 shared memory for sharding, probe budgets from the cold-start estimate, and
 termination grace from the engine's drain time. The output is plain data in
-a fixed key order, so the same spec always gives the same bytes.
+a fixed key order, so the same spec always gives the same bytes. Only what the
+spec decides is emitted: everything else is the chart's own default (its
+values.yaml), so a value has one home (``with_chart_defaults`` merges them for
+code that reads the whole set).
 """
 
 from __future__ import annotations
@@ -124,13 +127,13 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
         "preStopSleepSeconds": PRE_STOP_SLEEP_S,
         "strategy": {"maxSurge": s.rollout.max_surge, "maxUnavailable": s.rollout.max_unavailable},
         "service": {"type": s.service.type, "port": s.service.port},
-        "podDisruptionBudget": {"enabled": s.pod_disruption_budget.enabled, "maxUnavailable": 1},
+        "podDisruptionBudget": {"enabled": s.pod_disruption_budget.enabled},
         "networkPolicy": {"enabled": s.network_policy.enabled},
         "monitoring": _monitoring(spec),
         "autoscaling": _autoscaling(spec, start.total_s),
         "exposure": _exposure(spec),
         "rateLimit": _rate_limit(spec),
-        "inferencePool": {"enabled": s.inference_pool.enabled, "endpointPicker": {"name": "", "port": 9002}},
+        "inferencePool": {"enabled": s.inference_pool.enabled},
     }
 
 
@@ -142,19 +145,14 @@ def _engine(spec: Spec) -> dict[str, Any]:
         "flags": engine.flags(spec),
         "extraArgs": list(spec.spec.extra_args),
         "env": engine.env(spec),
-        "secretEnv": [],
-        "extraEnv": [],
     }
 
 
 def _probes(spec: Spec, budget_s: int) -> dict[str, Any]:
-    """The startup probe allows the start-up budget in whole periods; readiness and liveness are fixed."""
+    """The startup probe allows the start-up budget in whole periods; the chart's defaults
+    set its timeout, and readiness and liveness."""
     period = spec.spec.probes.period_seconds
-    return {
-        "startup": {"periodSeconds": period, "failureThreshold": startup_window_s(spec, budget_s) // period, "timeoutSeconds": 5},
-        "readiness": {"periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
-        "liveness": {"periodSeconds": 30, "failureThreshold": 3, "timeoutSeconds": 10},
-    }
+    return {"startup": {"periodSeconds": period, "failureThreshold": startup_window_s(spec, budget_s) // period}}
 
 
 # An HPA scaling policy's period may not exceed 30 minutes.
@@ -166,11 +164,10 @@ def _autoscaling(spec: Spec, cold_start_s: float) -> dict[str, Any]:
     return {
         "enabled": a.enabled, "kind": a.kind, "minReplicas": a.min_replicas, "maxReplicas": a.max_replicas,
         "metric": a.metric, "target": a.target, "activationTarget": a.activation_target,
-        "prometheusAddress": a.prometheus_address, "pollingInterval": 15, "cooldownPeriod": a.cooldown_seconds,
+        "prometheusAddress": a.prometheus_address, "cooldownPeriod": a.cooldown_seconds,
         "fallbackReplicas": a.fallback_replicas, "upstreamQuery": a.upstream_query or "",
         # One new pod per planned cold start: a loading pod does not shrink the queue.
         "scaleUpPeriodSeconds": min(MAX_POLICY_PERIOD_S, max(60, math.ceil(cold_start_s))),
-        "scaleDownStabilizationSeconds": 900,
     }
 
 
@@ -181,7 +178,7 @@ def _exposure(spec: Spec) -> dict[str, Any]:
         "kind": e.kind, "hostnames": list(e.hostnames),
         "gateway": {"name": gateway.name if gateway else "", "namespace": (gateway.namespace or "") if gateway else "",
                     "sectionName": (gateway.section_name or "") if gateway else ""},
-        "ingressClassName": e.ingress_class_name or "", "path": "/", "timeoutSeconds": e.timeout_seconds,
+        "ingressClassName": e.ingress_class_name or "", "timeoutSeconds": e.timeout_seconds,
     }
 
 
@@ -194,9 +191,21 @@ def _monitoring(spec: Spec) -> dict[str, Any]:
     m = spec.spec.monitoring
     return {
         "serviceMonitor": {"enabled": m.enabled, "release": m.release, "interval": m.interval},
-        "rules": {"enabled": m.enabled, "interval": "30s", "ttftP95Seconds": m.slo.ttft_p95_seconds,
-                  "errorRatio": m.slo.error_ratio, "queueSize": m.slo.queue_size,
-                  "runbookBaseUrl": "https://github.com/tgictl/tgictl/blob/main/docs/runbooks.md"},
-        "dashboards": {"enabled": m.dashboards, "kind": m.dashboard_kind, "sidecarLabel": "grafana_dashboard",
-                       "instanceSelector": {"dashboards": "grafana"}},
+        "rules": {"enabled": m.enabled, "ttftP95Seconds": m.slo.ttft_p95_seconds,
+                  "errorRatio": m.slo.error_ratio, "queueSize": m.slo.queue_size},
+        "dashboards": {"enabled": m.dashboards, "kind": m.dashboard_kind},
     }
+
+
+def _merged(defaults: Any, overrides: Any) -> Any:
+    """Helm's coalescing: maps merge key by key, anything else the override replaces."""
+    if isinstance(defaults, dict) and isinstance(overrides, dict):
+        return {**defaults, **{k: _merged(defaults.get(k), v) for k, v in overrides.items()}}
+    return overrides
+
+
+def with_chart_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` over the chart's values.yaml: the values Helm renders with."""
+    from tgictl.adapters.helm import chart_defaults
+
+    return _merged(chart_defaults(), values)
