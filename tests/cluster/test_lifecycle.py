@@ -122,7 +122,9 @@ def test_deploy_works_when_rbac_hides_events(cluster: Cluster, helm_log: Path, t
 
 SCHEDULED = pod("Pending", waiting="ContainerCreating")
 FAILURES = {
-    "insufficient-gpu": ([Step(pod("Pending", scheduled=False), [event("FailedScheduling", "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.", "Warning")])],
+    # Unschedulable for an hour, with no cluster autoscaler adding a node: past --node-wait.
+    "insufficient-gpu": ([Step(pod("Pending", scheduled=False, unschedulable_since=time.time() - 3600),
+                               [event("FailedScheduling", "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.", "Warning")])],
                          "Insufficient GPU"),
     "image-pull": ([Step(SCHEDULED), Step(pod(waiting="ImagePullBackOff", waiting_message='Back-off pulling image "ghcr.io/x:nope"'))],
                    "ImagePullBackOff: the image cannot be pulled"),

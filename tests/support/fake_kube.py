@@ -58,15 +58,67 @@ class Cluster:
     watch_events: dict[str, int] = field(default_factory=dict)  # resource -> events sent on watches
     tunnels: int = 0
     forbidden: set[str] = field(default_factory=set)  # resources RBAC denies (403), e.g. {"events", "pods/log"}
+    # Events recorded before this scenario (an earlier deploy's): they outlive what they
+    # described, for the API server's --event-ttl (1h by default, cmd/kube-apiserver/app/options).
+    past_events: list[dict[str, Any]] = field(default_factory=list)
+    reached_at: dict[int, float] = field(default_factory=dict)  # step index -> wall-clock time it was reached
 
     @property
     def reached(self) -> int:
         """The index of the newest step the cluster has reached (the last step stays)."""
         return min(self.position, len(self.steps) - 1) if self.steps else 0
 
+    def advance(self) -> None:
+        """The cluster moves on one step (a pod list is a look: the next look sees the next step)."""
+        self.reached_at.setdefault(self.reached, time.time())
+        self.position += 1
+        self.reached_at.setdefault(self.reached, time.time())
+
+    def events_seen(self) -> list[dict[str, Any]]:
+        """Events as a list shows them now: the past ones, then each reached step's, stamped with
+        the time the step was reached. Repeats of one event (same object, reason and message) are
+        one Event whose count grows and whose lastTimestamp moves, as client-go's EventCorrelator
+        aggregates them (tools/record/events_cache.go)."""
+        merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for e in self.past_events:
+            merged[_event_key(e)] = e
+        for index, step in enumerate(self.steps[: min(self.position, len(self.steps))]):
+            at = _timestamp(self.reached_at.get(index, time.time()))
+            for e in step.events:
+                key = _event_key(e)
+                if key in merged:
+                    old = merged[key]
+                    merged[key] = {**old, "count": old.get("count", 1) + 1, "lastTimestamp": e.get("lastTimestamp") or at}
+                else:
+                    merged[key] = {"firstTimestamp": at, "lastTimestamp": at, "count": 1, **e}
+        return list(merged.values())
+
+    def served(self, pod: dict[str, Any]) -> dict[str, Any]:
+        """``pod`` as the API serves it now: an unscheduled pod's PodScheduled condition carries
+        the time the scheduler first found no node (when the step it first appears in was reached)."""
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        if not any(c.get("type") == "PodScheduled" and c.get("status") == "False" and "lastTransitionTime" not in c
+                   for c in conditions):
+            return pod
+        first = next((i for i, step in enumerate(self.steps) if step.pod and step.pod["metadata"]["name"] == pod["metadata"]["name"]),
+                     self.reached)
+        since = _timestamp(self.reached_at.get(first, time.time()))
+        stamped = [{**c, "lastTransitionTime": since} if c.get("type") == "PodScheduled" and "lastTransitionTime" not in c else c
+                   for c in conditions]
+        return {**pod, "status": {**pod["status"], "conditions": stamped}}
+
     @property
     def step(self) -> Step:
         return self.steps[min(self.position, len(self.steps) - 1)] if self.steps else Step(None)
+
+
+def _timestamp(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _event_key(e: dict[str, Any]) -> tuple[str, str, str]:
+    involved = e.get("involvedObject") or {}
+    return f"{involved.get('kind')}/{involved.get('name')}", e.get("reason", ""), e.get("message", "")
 
 
 def _list(kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -163,16 +215,17 @@ def app(cluster: Cluster) -> web.Application:
         if resource == "pods":
             pod = cluster.steps[now].pod if cluster.steps else None
             before = cluster.steps[sent].pod if sent >= 0 else None
-            return [("ADDED" if before is None else "MODIFIED", pod)] if pod and pod != before else []
-        return [("ADDED", e) for step in cluster.steps[sent + 1: now + 1] for e in step.events]
+            return [("ADDED" if before is None else "MODIFIED", cluster.served(pod))] if pod and pod != before else []
+        stamped = {_event_key(e): e for e in cluster.events_seen()}
+        return [("ADDED", stamped.get(_event_key(e), e)) for step in cluster.steps[sent + 1: now + 1] for e in step.events]
 
     @routes.get("/api/v1/namespaces/{ns}/pods")
     async def pods(request: web.Request) -> web.StreamResponse:
         if request.query.get("watch") in ("true", "1"):
             return await watch(request, "pods")
         step = cluster.step
-        cluster.position += 1
-        listed = ([step.pod] if step.pod else []) + step.others
+        cluster.advance()
+        listed = [cluster.served(p) for p in ([step.pod] if step.pod else []) + step.others]
         return web.json_response(_list("PodList", _matching(listed, request.query.get("labelSelector"))))
 
     @routes.get("/api/v1/namespaces/{ns}/events")
@@ -184,8 +237,7 @@ def app(cluster: Cluster) -> web.Application:
                                       "message": 'events is forbidden: User "dev" cannot list resource "events"'}, status=403)
         if request.query.get("watch") in ("true", "1"):
             return await watch(request, "events")
-        seen = [e for s in cluster.steps[: min(cluster.position, len(cluster.steps))] for e in s.events]
-        return web.json_response(_list("EventList", seen))
+        return web.json_response(_list("EventList", cluster.events_seen()))
 
     @routes.get("/api/v1/namespaces/{ns}/pods/{name}/portforward")
     async def portforward(request: web.Request) -> web.StreamResponse:
@@ -292,11 +344,18 @@ def _no_log(pod: dict[str, Any] | None, name: str, container: str, previous: boo
 
 def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None = None, waiting_message: str = "",
         running: bool = False, ready: bool = False, restarts: int = 0, last_terminated: str | None = None,
-        name: str = "demo-7d9f-abcde", template_hash: str = "7d9f", created: str = "2026-11-28T00:00:00Z") -> dict[str, Any]:
+        name: str = "demo-7d9f-abcde", template_hash: str = "7d9f", created: str = "2026-11-28T00:00:00Z",
+        unschedulable_since: float | None = None) -> dict[str, Any]:
+    """A pod of the release as the API shows it. An unscheduled pod's PodScheduled condition
+    is False with reason Unschedulable from the scheduler's first failed attempt
+    (``unschedulable_since``, epoch seconds; default: when the scenario first shows the pod),
+    as pkg/scheduler sets it."""
     if waiting == "CrashLoopBackOff" and last_terminated is None:
         last_terminated = "Error"  # a container backs off only after it terminated: the kubelet keeps that state
-    conditions = [{"type": "PodScheduled", "status": "True" if scheduled else "False"},
-                  {"type": "Ready", "status": "True" if ready else "False"}]
+    scheduling = {"type": "PodScheduled", "status": "True"} if scheduled else {
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        **({"lastTransitionTime": _timestamp(unschedulable_since)} if unschedulable_since is not None else {})}
+    conditions = [scheduling, {"type": "Ready", "status": "True" if ready else "False"}]
     status: dict[str, Any] = {"phase": phase, "conditions": conditions}
     if scheduled and (waiting or running):
         state: dict[str, Any] = {"waiting": {"reason": waiting, "message": waiting_message}} if waiting else {"running": {"startedAt": "2026-11-28T00:00:00Z"}}

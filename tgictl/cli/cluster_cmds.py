@@ -34,7 +34,9 @@ def deploy(
     release: Release,
     smoke: Annotated[bool, typer.Option(help="Smoke-test through a port-forward once ready.")] = True,
     poll: Annotated[float, typer.Option(help="Seconds between looks at the pods.")] = 2.0,
-    timeout: Annotated[Optional[float], typer.Option(help="Seconds to wait for ready (default: the start-up probe budget + 60).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds to wait for ready in all (default: the start-up probe budget + 60 "
+                                                      "once the pod has a node, and --node-wait for the node).")] = None,
+    node_wait: Annotated[float, typer.Option(help="Seconds a pod may wait for a node when no cluster autoscaler is adding one.")] = 600.0,
     output: OutputOption = Format.table,
 ) -> None:
     """Install or upgrade the release and watch it start; explain and undo a failure."""
@@ -50,7 +52,7 @@ def deploy(
             typer.echo(f"  {time.monotonic() - started:5.0f}s  {state.phase:<11} {state.detail}", err=True)
 
     kube = release.kube
-    result = run_deploy(spec, kube, context=release.context, progress=progress, poll_s=poll, budget_s=timeout)
+    result = run_deploy(spec, kube, context=release.context, progress=progress, poll_s=poll, budget_s=timeout, node_wait_s=node_wait)
     if smoke:
         from tgictl.lifecycle.portforward import smoke_release
 

@@ -7,6 +7,7 @@ a callback so the CLI can print it; the result is data.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 from tgictl.engines import engine_for
 from tgictl.errors import TgictlError, ToolFailedError
-from tgictl.lifecycle.progress import Assessment, assess
+from tgictl.lifecycle.progress import NODE_WAIT_S, Assessment, assess, event_time
 from tgictl.lifecycle.watch import Changes, release_owns
 from tgictl.render import manifests
 from tgictl.render.prepare import prepare
@@ -93,8 +94,25 @@ def _ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
 
 
-def observe(kube: Kube, spec: Spec) -> Assessment:
-    """One look at the newest pod of the release's current revision."""
+CLOCK_SKEW_S = 2
+
+
+def _replica_set_events(events: list[dict[str, Any]], spec: Spec, current: str, since: float | None) -> list[dict[str, Any]]:
+    """Events of the current revision's ReplicaSet (named deployment-<pod-template-hash>, as
+    pkg/controller/deployment/sync.go names it) that happened after ``since``: a FailedCreate from
+    before a quota was raised lives on for an hour, and must not fail the next deploy."""
+    template_hash = current.rpartition("pod-template-hash=")[2] if "pod-template-hash=" in current else None
+    # Event times are whole seconds of the API server's clock: allow for that and a little skew.
+    since = None if since is None else math.floor(since) - CLOCK_SKEW_S
+    return [e for e in events if (e.get("involvedObject") or {}).get("kind") == "ReplicaSet"
+            and release_owns((e.get("involvedObject") or {}).get("name", ""), spec.metadata.name)
+            and (template_hash is None or (e.get("involvedObject") or {}).get("name") == f"{spec.metadata.name}-{template_hash}")
+            and (since is None or (event_time(e) or since) >= since)]
+
+
+def observe(kube: Kube, spec: Spec, since: float | None = None, node_wait_s: float = NODE_WAIT_S) -> Assessment:
+    """One look at the newest pod of the release's current revision; ``since`` (epoch seconds)
+    is when this deploy began: older events of the ReplicaSet no longer count."""
     namespace = manifests.namespace_of(spec)
     current, deployment = rollout_selector(kube, spec)
     if current is None:
@@ -109,8 +127,7 @@ def observe(kube: Kube, spec: Spec) -> Assessment:
     except Forbidden:
         events = []  # RBAC may hide events; pod status and logs still tell most of the story
     if pod is None:  # nothing to see but why the ReplicaSet makes no pod (quota, admission)
-        events = [e for e in events if (e.get("involvedObject") or {}).get("kind") == "ReplicaSet"
-                  and release_owns((e.get("involvedObject") or {}).get("name", ""), spec.metadata.name)]
+        events = _replica_set_events(events, spec, current, since)
     log: list[str] = []
     previous: list[str] = []
     if pod is not None:
@@ -121,7 +138,7 @@ def observe(kube: Kube, spec: Spec) -> Assessment:
                 previous = kube.log(namespace, pod["metadata"]["name"], previous=True)
         except ClusterError:
             pass  # the container has not started: there is no log yet
-    state = assess(pod, events, log, engine_for(spec).facts, previous)
+    state = assess(pod, events, log, engine_for(spec).facts, previous, node_wait_s=node_wait_s)
     waiting = rollout_waiting(deployment) if deployment is not None else None
     if state.phase == "ready" and waiting:  # the newest pod is ready; the rollout is not done
         return Assessment("warmup", waiting)
@@ -143,7 +160,10 @@ def rollout_waiting(deployment: dict[str, Any]) -> str | None:
 
 
 def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Progress | None = None,
-           poll_s: float = 2.0, budget_s: float | None = None) -> DeployResult:
+           poll_s: float = 2.0, budget_s: float | None = None, node_wait_s: float = NODE_WAIT_S) -> DeployResult:
+    """Install or upgrade the release and watch its newest pod until ready, or until it fails or
+    runs out of time: the start-up budget (+ margin) once it has a node, ``node_wait_s`` for one
+    before (``budget_s``, when given, bounds the whole wait). A failure is explained and undone."""
     prepared = prepare(spec)
     namespace, release, values = prepared.namespace, prepared.release, prepared.values
     objects(prepared)  # every object schema-checked before anything is applied
@@ -157,11 +177,15 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
         raise DeployFailed(f"{err}\n{_undo(release, namespace, before, context)}") from None
     revision = (before[-1]["revision"] + 1) if before else 1
     result = DeployResult(release, namespace, revision, startup_budget_s=startup)
-    started = time.monotonic()
+    started, since = time.monotonic(), time.time()
+    waiting_for_node = 0.0  # seconds spent in "scheduling": the start-up budget starts at a node
     with Changes(kube, namespace, selector(spec), release) as changes:
-        last = None
+        last, looked_at = None, started
         while True:
-            state = observe(kube, spec)
+            if last is not None and last.phase == "scheduling" and budget_s is None:
+                waiting_for_node = min(node_wait_s, waiting_for_node + time.monotonic() - looked_at)
+            looked_at = time.monotonic()
+            state = observe(kube, spec, since, node_wait_s)
             if progress and (last is None or (state.phase, state.detail) != (last.phase, last.detail)):
                 progress(state)
             if not result.phases or result.phases[-1] != state.phase:
@@ -171,7 +195,7 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
             if state.phase == "ready":
                 result.seconds = time.monotonic() - started
                 return result
-            if state.failed or time.monotonic() - started > budget:
+            if state.failed or time.monotonic() - started - waiting_for_node > budget:
                 cause = state.failure or f"not ready after {budget:.0f}s (last phase: {state.phase}: {state.detail})"
                 undone = _undo(release, namespace, before, context)
                 evidence = "".join(f"\n  | {line}" for line in state.evidence)

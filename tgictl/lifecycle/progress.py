@@ -10,7 +10,9 @@ in plain words and carries the evidence (event message, last log lines).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -60,6 +62,69 @@ def _container(pod: dict[str, Any]) -> dict[str, Any]:
 
 def _events_about(events: list[dict[str, Any]], pod_name: str) -> list[dict[str, Any]]:
     return [e for e in events if (e.get("involvedObject") or {}).get("name") == pod_name]
+
+
+def parse_time(value: str | None) -> float | None:
+    """An RFC 3339 time from the API (``2026-11-28T00:00:00Z``, maybe with microseconds) in epoch seconds."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def event_time(event: dict[str, Any]) -> float | None:
+    """When an event last happened. Components on the events.k8s.io API (the scheduler, since
+    1.19) leave lastTimestamp empty and set eventTime, and series.lastObservedTime for repeats;
+    older ones set lastTimestamp (count for repeats)."""
+    for value in ((event.get("series") or {}).get("lastObservedTime"), event.get("lastTimestamp"), event.get("eventTime"),
+                  (event.get("metadata") or {}).get("creationTimestamp")):
+        if (parsed := parse_time(value)) is not None:
+            return parsed
+    return None
+
+
+# How long deploy lets a pod wait for a node when no cluster autoscaler says one is coming
+# (`deploy --node-wait`): GPUs free up as an old revision's pod drains (a maxSurge-0 rollout),
+# and a node pool scaling from zero takes minutes.
+NODE_WAIT_S = 600.0
+_GPU_SHORTAGE = re.compile(r"Insufficient (nvidia\.com/gpu|amd\.com/gpu|habana\.ai/gaudi)")
+
+
+def _latest(events: list[dict[str, Any]], reason: str) -> dict[str, Any] | None:
+    found = [e for e in events if e.get("reason") == reason]
+    return max(found, key=lambda e: event_time(e) or 0.0) if found else None
+
+
+def _unscheduled(pod: dict[str, Any], mine: list[dict[str, Any]], now: float, node_wait_s: float) -> Assessment | None:
+    """Why a pod has no node yet, or None once it has one (a FailedScheduling event outlives the
+    condition it reported by an hour, so it counts only while the pod is still unscheduled).
+    A cluster autoscaler adding a node (TriggeredScaleUp; Karpenter's Nominated) is waited for;
+    one that cannot (NotTriggerScaleUp) fails at once; otherwise the pod may wait ``node_wait_s``."""
+    condition: dict[str, Any] = next((c for c in (pod.get("status") or {}).get("conditions") or []
+                                      if c.get("type") == "PodScheduled"), {})
+    if condition.get("status") == "True" or (pod.get("spec") or {}).get("nodeName"):
+        return None
+    failed = _latest(mine, "FailedScheduling")
+    message = (failed or {}).get("message", "")
+    shortage = "Insufficient GPU: no node has enough free accelerators for one pod; free GPUs, add nodes, or lower " \
+               "hardware.accelerator.count" if _GPU_SHORTAGE.search(message) else \
+               "no node fits the pod: check hardware.nodeSelector, hardware.tolerations and the resources it requests"
+    refused = _latest(mine, "NotTriggerScaleUp")
+    if refused:
+        return Assessment("failed", refused.get("message", ""), f"{shortage}; the cluster autoscaler cannot add a node that fits",
+                          [m for m in (message, refused.get("message", "")) if m])
+    coming = _latest(mine, "TriggeredScaleUp") or _latest(mine, "Nominated")
+    if coming:
+        return Assessment("scheduling", f"waiting for a new node: {coming.get('message', '')}")
+    since = parse_time(condition.get("lastTransitionTime")) or parse_time(pod["metadata"].get("creationTimestamp")) or now
+    waited = now - since
+    if failed and waited > node_wait_s:
+        return Assessment("failed", message, f"{shortage} (no node for {waited:.0f}s; deploy waits {node_wait_s:.0f}s for one, "
+                          "--node-wait)", [message])
+    return Assessment("scheduling", f"{message} (waiting for a node: {waited:.0f}s of {node_wait_s:.0f}s)" if message
+                      else "waiting for a node")
 
 
 def _log_phase(lines: list[str], log_phases: tuple[tuple[str, str], ...]) -> str | None:
@@ -134,9 +199,10 @@ def _log_assessment(log: list[str], previous_log: list[str], engine: EngineFacts
 
 
 def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[str],
-           engine: EngineFacts | None = None, previous_log: list[str] | None = None) -> Assessment:
-    """The state of one pod of the release, read with ``engine``'s log phases and failures.
-    With no pod yet, ``events`` are those of the release's ReplicaSet."""
+           engine: EngineFacts | None = None, previous_log: list[str] | None = None,
+           now: float | None = None, node_wait_s: float = NODE_WAIT_S) -> Assessment:
+    """The state of one pod of the release at ``now`` (epoch seconds), read with ``engine``'s log
+    phases and failures. With no pod yet, ``events`` are those of the release's current ReplicaSet."""
     if pod is None:
         refused = [e.get("message") or "" for e in events if e.get("reason") == "FailedCreate"]
         if refused:
@@ -146,11 +212,9 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
     name = pod["metadata"]["name"]
     status = pod.get("status") or {}
     mine = _events_about(events, name)
-    for event in mine:
-        message = event.get("message") or ""
-        if event.get("reason") == "FailedScheduling" and re.search(r"Insufficient (nvidia\.com/gpu|amd\.com/gpu|habana\.ai/gaudi)", message):
-            return Assessment("failed", message, "Insufficient GPU: no node has enough free accelerators for one pod; "
-                              "free GPUs, add nodes, or lower hardware.accelerator.count", [message])
+    unscheduled = _unscheduled(pod, mine, time.time() if now is None else now, node_wait_s)
+    if unscheduled:
+        return unscheduled
     container = _container(pod)
     waiting = (container.get("state") or {}).get("waiting") or {}
     terminated_last = (container.get("lastState") or {}).get("terminated") or {}
@@ -179,11 +243,6 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
     failed = _log_assessment(log, previous_log or [], engine, waiting)
     if failed:
         return failed
-    if status.get("phase") == "Pending" and not status.get("containerStatuses"):
-        scheduled = any(c.get("type") == "PodScheduled" and c.get("status") == "True" for c in status.get("conditions") or [])
-        if not scheduled:
-            pending = next((e.get("message", "") for e in mine if e.get("reason") == "FailedScheduling"), "")
-            return Assessment("scheduling", pending or "waiting for a node")
     if reason in ("ContainerCreating", "PodInitializing") or any(e.get("reason") == "Pulling" for e in mine) and not container.get("state", {}).get("running"):
         return Assessment("image pull", f"pulling {container.get('image') or 'the image'}")
     if container.get("ready"):
