@@ -134,3 +134,16 @@ def test_a_dropped_tunnel_leaves_no_traceback() -> None:
     finally:
         threading.excepthook = previous
     assert seen == ["some other thread"]
+
+
+def test_a_port_nothing_listens_on_is_named_with_the_kubelets_reason(cluster: Cluster, tmp_path: Path) -> None:
+    """The API server upgrades the stream; the kubelet's dial fails and its error channel says so."""
+    from support.servers import free_port
+
+    cluster.forwards[(POD, 8080)] = ("127.0.0.1", free_port())  # nothing listens there
+    cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"])]
+    result = runner.invoke(app, ["smoke", "--release", "-f", spec_file(tmp_path)])
+    assert result.exit_code != 0
+    assert "the kubelet could not reach the port" in result.stderr
+    assert "connect: connection refused" in result.stderr and "is the engine listening on 8080?" in result.stderr
+    assert "Traceback" not in result.output and "RemoteDisconnected" not in result.output

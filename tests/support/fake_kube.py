@@ -252,7 +252,18 @@ def app(cluster: Cluster) -> web.Application:
         cluster.tunnels += 1
         for channel in (0, 1):
             await ws.send_bytes(bytes([channel]) + port.to_bytes(2, "little"))
-        reader, writer = await asyncio.open_connection(*upstream)
+        try:
+            reader, writer = await asyncio.open_connection(*upstream)
+        except OSError as err:
+            # The kubelet has accepted the stream; it reports a failed dial on the port's error
+            # channel and closes (pkg/kubelet/cri/streaming/portforward/websocket.go, portForward).
+            reason = "connection refused" if isinstance(err, ConnectionRefusedError) else (err.strerror or str(err)).lower()
+            dial = f"dial tcp4 127.0.0.1:{port}: connect: {reason}"
+            await ws.send_bytes(b"\x01" + (f"error forwarding port {port} to pod 0f4c1e, uid : failed to execute portforward in "
+                                           f"network namespace \"/var/run/netns/cni-1\": failed to connect to localhost:{port} "
+                                           f"inside namespace \"0f4c1e\", IPv4: {dial} ").encode())
+            await ws.close()
+            return ws
 
         async def to_client() -> None:
             while data := await reader.read(65536):

@@ -36,6 +36,24 @@ def _refused(what: str, status: int, reason: str = "", body: Any = None) -> Clus
     return kind(f"{what}: the API server answered {status}{f' {reason}' if reason else ''}{f': {message}' if message else ''}")
 
 
+class Tunnel:
+    """One port-forward stream pair. The kubelet accepts the upgrade first, then connects to
+    the port inside the pod; when that fails it writes the reason on the port's error channel
+    and closes the stream (pkg/kubelet/cri/streaming/portforward/websocket.go, portForward)."""
+
+    def __init__(self, forward: Any, port: int) -> None:
+        self.forward, self.port = forward, port
+        self.socket = forward.socket(port)
+
+    def error(self) -> str | None:
+        """The kubelet's error for this port, once the client's proxy thread has read it."""
+        found = self.forward.error(self.port)
+        return found.decode(errors="replace") if isinstance(found, bytes) else found
+
+    def close(self) -> None:
+        self.socket.close()
+
+
 class Kube:
     def __init__(self, context: str | None = None, kubeconfig: str | None = None) -> None:
         from kubernetes import client, config
@@ -139,9 +157,9 @@ class Kube:
             if line.strip():
                 yield json.loads(line)
 
-    def open_port(self, namespace: str, pod: str, port: int) -> Any:
-        """A socket connected to ``port`` of ``pod``, tunnelled through the API server's
-        port-forward (WebSocket, channel protocol). Close it to end the tunnel."""
+    def open_port(self, namespace: str, pod: str, port: int) -> Tunnel:
+        """A tunnel to ``port`` of ``pod`` through the API server's port-forward (WebSocket,
+        channel protocol): its socket, and what the kubelet reported on the error channel."""
         from kubernetes.client.exceptions import ApiException
         from kubernetes.stream.ws_client import portforward_call
 
@@ -155,7 +173,7 @@ class Kube:
             forward = portforward_call(self.api.configuration, "GET", url, headers=headers)
         except ApiException as err:
             raise ClusterError(f"port-forward to {namespace}/{pod}:{port}: {err.reason}") from None
-        return forward.socket(port)
+        return Tunnel(forward, port)
 
     def events(self, namespace: str, object_name: str | None = None) -> list[dict[str, Any]]:
         selector = f"involvedObject.name={object_name}" if object_name else None

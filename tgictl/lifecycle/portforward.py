@@ -12,6 +12,7 @@ import contextlib
 import selectors
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,10 @@ from tgictl.render.manifests import namespace_of
 from tgictl.spec.model import Spec
 
 CHUNK = 64 * 1024
+# The first tunnel's request for /health must be answered within this; the kubelet's error
+# frame may trail the stream's close by this much.
+PROBE_TIMEOUT_S = 30.0
+ERROR_GRACE_S = 0.5
 
 
 def ready_pod(kube: Kube, namespace: str, selector: str) -> tuple[str, int]:
@@ -71,15 +76,39 @@ class PortForward:
 
     def __enter__(self) -> PortForward:
         _quiet_tunnel_threads()
-        # One tunnel up front, so a refused port-forward fails here with the API's reason
-        # rather than later as a reset connection inside the smoke test.
+        # One tunnel up front, so a refused port-forward (by the API server, or by the kubelet
+        # when nothing listens on the port) fails here with its reason, not later as a
+        # connection reset inside the smoke test.
         try:
-            self.kube.open_port(self.namespace, self.pod, self.port).close()
+            self._probe()
         except ClusterError:
             self.listener.close()
             raise
         threading.Thread(target=self._accept, name="port-forward accept", daemon=True).start()
         return self
+
+    def _probe(self) -> None:
+        """Send one request for /health (open on every engine) through a first tunnel: any answer
+        means the port is reached; none means the kubelet's error channel says why."""
+        tunnel = self.kube.open_port(self.namespace, self.pod, self.port)
+        try:
+            tunnel.socket.settimeout(PROBE_TIMEOUT_S)
+            tunnel.socket.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            answered = bool(tunnel.socket.recv(1))
+        except OSError:
+            answered = False
+        finally:
+            tunnel.close()
+        if not answered:
+            raise ClusterError(f"port-forward to {self.namespace}/{self.pod}:{self.port}: {self._kubelet_error(tunnel)}")
+
+    def _kubelet_error(self, tunnel: Any) -> str:
+        deadline = time.monotonic() + ERROR_GRACE_S  # the error frame may trail the close by a moment
+        while (error := tunnel.error()) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if error:
+            return f"the kubelet could not reach the port ({error.strip()}); is the engine listening on {self.port}?"
+        return f"no answer from port {self.port} within {PROBE_TIMEOUT_S:.0f}s"
 
     def __exit__(self, *_: object) -> None:
         self.listener.close()
@@ -97,11 +126,12 @@ class PortForward:
 
     def _serve(self, local: socket.socket) -> None:
         try:
-            remote = self.kube.open_port(self.namespace, self.pod, self.port)
+            tunnel = self.kube.open_port(self.namespace, self.pod, self.port)
         except ClusterError as err:
             self.errors.append(str(err))
             local.close()
             return
+        remote = tunnel.socket
         with self._lock:
             self._open.update((local, remote))
         try:
@@ -110,7 +140,9 @@ class PortForward:
             with self._lock:
                 self._open.difference_update((local, remote))
             local.close()
-            remote.close()
+            tunnel.close()
+            if error := tunnel.error():  # the kubelet lost the port (the engine stopped listening)
+                self.errors.append(error.strip())
 
 
 def _pipe(a: Any, b: Any) -> None:
