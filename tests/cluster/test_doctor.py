@@ -72,8 +72,32 @@ def test_doctor_names_missing_permissions(cluster: Cluster, helm_log: Path, tmp_
     result = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path, cache={"ephemeral": True}), "-o", "json"])
     permissions = next(c for c in json.loads(result.stdout) if c["name"] == "permissions")
     assert permissions["status"] == "warn" and result.exit_code == 0  # deploy degrades without these, it still works
-    assert permissions["fix"] == "ask for a Role in llm granting: list events, create pods/portforward"
+    assert permissions["fix"] == ("ask for a Role in llm granting: list events, watch events, get pods/portforward, "
+                                  "create pods/portforward")
     cluster.forbidden = {"deployments"}
     denied = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path, cache={"ephemeral": True}), "-o", "json"])
     assert denied.exit_code == 1
     assert "cannot create deployments (helm installs the Deployment)" in json.dumps(json.loads(denied.stdout))
+
+
+def test_doctor_checks_port_forward_by_the_servers_version(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    """A WebSocket port-forward is a GET (get pods/portforward); 1.35 also checks create."""
+    cluster.nodes = [gpu_node(8)]
+    cluster.forbidden = {"create pods/portforward"}
+    spec = spec_file(tmp_path, cache={"ephemeral": True})
+    on_135 = next(c for c in json.loads(runner.invoke(app, ["doctor", "-f", spec, "-o", "json"]).stdout) if c["name"] == "permissions")
+    assert on_135["status"] == "warn" and on_135["fix"].endswith("granting: create pods/portforward")
+    cluster.minor = 34
+    on_134 = next(c for c in json.loads(runner.invoke(app, ["doctor", "-f", spec, "-o", "json"]).stdout) if c["name"] == "permissions")
+    assert on_134["status"] == "pass"
+
+
+def test_a_namespace_scoped_user_gets_warnings_not_unreachable(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    """Nodes, storage classes and CRDs are cluster-scoped: a namespace's Role cannot grant them."""
+    cluster.forbidden = {"nodes", "storageclasses", "customresourcedefinitions"}
+    result = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path, monitoring={"enabled": True}), "-o", "json"])
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    for name in ("accelerators", "storage", "crds"):
+        assert checks[name]["status"] == "warn", checks[name]
+        assert "RBAC denies it" in checks[name]["detail"] and "unreachable" not in checks[name]["fix"]
+    assert 'cannot list resource "nodes"' in checks["accelerators"]["detail"]

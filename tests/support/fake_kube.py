@@ -57,7 +57,10 @@ class Cluster:
     watches: dict[str, int] = field(default_factory=dict)  # resource -> watch requests
     watch_events: dict[str, int] = field(default_factory=dict)  # resource -> events sent on watches
     tunnels: int = 0
-    forbidden: set[str] = field(default_factory=set)  # resources RBAC denies (403), e.g. {"events", "pods/log"}
+    # What RBAC denies (403): "resource" for every verb, or "verb resource" for one, e.g.
+    # {"events", "get pods/log", "list nodes"}. A SelfSubjectAccessReview answers the same.
+    forbidden: set[str] = field(default_factory=set)
+    minor: int = 35  # the server's Kubernetes minor version (port-forward's RBAC changed in 1.35)
     # Events recorded before this scenario (an earlier deploy's): they outlive what they
     # described, for the API server's --event-ttl (1h by default, cmd/kube-apiserver/app/options).
     past_events: list[dict[str, Any]] = field(default_factory=list)
@@ -67,6 +70,9 @@ class Cluster:
     def reached(self) -> int:
         """The index of the newest step the cluster has reached (the last step stays)."""
         return min(self.position, len(self.steps) - 1) if self.steps else 0
+
+    def denies(self, verb: str, resource: str) -> bool:
+        return resource in self.forbidden or f"{verb} {resource}" in self.forbidden
 
     def advance(self) -> None:
         """The cluster moves on one step (a pod list is a look: the next look sees the next step)."""
@@ -131,6 +137,34 @@ def _matching(items: list[dict[str, Any]], selector: str | None) -> list[dict[st
     return [i for i in items if all((i["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
 
 
+def request_attributes(method: str, path: str, query: dict[str, str], minor: int) -> tuple[list[str], str, str]:
+    """The verbs RBAC checks for a request, its resource ("pods/log") and namespace, as the API
+    server derives them (staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go: GET of
+    a collection is list, or watch with watch=true; of one object get; POST create). A port-forward
+    over WebSocket is a GET, so get; 1.35 also checks create on it, as for the SPDY POST."""
+    parts = [p for p in path.split("/") if p]
+    parts = parts[1:] if parts[:1] == ["api"] else parts[2:]  # drop "api" or "apis/<group>"
+    parts = parts[1:]  # the version
+    namespace = ""
+    if parts[:1] == ["namespaces"] and len(parts) >= 3:
+        namespace, parts = parts[1], parts[2:]
+    resource = "/".join(parts[:1] + parts[2:3])  # resource, and the subresource after the name
+    if method == "POST":
+        return ["create"], resource, namespace
+    if len(parts) == 1:
+        return ["watch" if query.get("watch") in ("true", "1") else "list"], resource, namespace
+    if resource == "pods/portforward" and minor >= 35:
+        return ["get", "create"], resource, namespace
+    return ["get"], resource, namespace
+
+
+def _forbidden(verb: str, resource: str, namespace: str) -> web.Response:
+    where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+                              "message": f'{resource.split("/")[0]} is forbidden: User "dev" cannot {verb} resource "{resource}" '
+                                         f'in API group ""{where}'}, status=403)
+
+
 def _missing(what: str) -> web.Response:
     return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
                               "message": f"{what} not found", "code": 404}, status=404)
@@ -144,10 +178,23 @@ def app(cluster: Cluster) -> web.Application:
         cluster.requests.append(f"{request.method} {request.path_qs}")
         return await handler(request)
 
+    @web.middleware
+    async def rbac(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Deny what ``cluster.forbidden`` names, per verb and resource, as an authorizer would."""
+        if request.path.startswith(("/api/", "/apis/")) and request.path.count("/") > 2 and "selfsubjectaccessreviews" not in request.path:
+            verbs, resource, namespace = request_attributes(request.method, request.path, dict(request.query), cluster.minor)
+            denied = next((v for v in verbs if cluster.denies(v, resource)), None)
+            if denied:
+                if denied == "watch":
+                    cluster.watches[resource] = cluster.watches.get(resource, 0) + 1
+                return _forbidden(denied, resource, namespace)
+        return await handler(request)
+
     @routes.get("/version/")
     @routes.get("/version")
     async def version(_: web.Request) -> web.Response:
-        return web.json_response({"major": "1", "minor": "35", "gitVersion": "v1.35.0", "platform": "linux/amd64"})
+        return web.json_response({"major": "1", "minor": str(cluster.minor), "gitVersion": f"v1.{cluster.minor}.0",
+                                  "platform": "linux/amd64"})
 
     @routes.get("/api/v1/nodes")
     async def nodes(_: web.Request) -> web.Response:
@@ -169,7 +216,7 @@ def app(cluster: Cluster) -> web.Application:
         review = await request.json()
         wanted = review["spec"]["resourceAttributes"]
         resource = wanted["resource"] + (f"/{wanted['subresource']}" if wanted.get("subresource") else "")
-        return web.json_response({**review, "status": {"allowed": resource not in cluster.forbidden}}, status=201)
+        return web.json_response({**review, "status": {"allowed": not cluster.denies(wanted["verb"], resource)}}, status=201)
 
     @routes.get("/apis/")
     async def apis(_: web.Request) -> web.Response:
@@ -230,11 +277,6 @@ def app(cluster: Cluster) -> web.Application:
 
     @routes.get("/api/v1/namespaces/{ns}/events")
     async def events(request: web.Request) -> web.StreamResponse:
-        if "events" in cluster.forbidden:
-            if request.query.get("watch") in ("true", "1"):
-                cluster.watches["events"] = cluster.watches.get("events", 0) + 1
-            return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
-                                      "message": 'events is forbidden: User "dev" cannot list resource "events"'}, status=403)
         if request.query.get("watch") in ("true", "1"):
             return await watch(request, "events")
         return web.json_response(_list("EventList", cluster.events_seen()))
@@ -313,7 +355,7 @@ def app(cluster: Cluster) -> web.Application:
     routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}")(any_collection)
     routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}")(any_object)
     routes.get("/api/v1/namespaces/{ns}/{plural}/{name}")(any_object)
-    application = web.Application(middlewares=[record])
+    application = web.Application(middlewares=[record, rbac])
     application.add_routes(routes)
     return application
 

@@ -203,7 +203,7 @@ class Kube:
         if response.status == 404:
             return None
         if response.status >= 400:
-            raise _refused(what, response.status)
+            raise _refused(what, response.status, body=response.data)
         return json.loads(response.data)
 
     def follow_log(self, namespace: str, pod: str, container: str = "server", tail: int = 100) -> Iterator[str]:

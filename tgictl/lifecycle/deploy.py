@@ -185,7 +185,11 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
             if last is not None and last.phase == "scheduling" and budget_s is None:
                 waiting_for_node = min(node_wait_s, waiting_for_node + time.monotonic() - looked_at)
             looked_at = time.monotonic()
-            state = observe(kube, spec, since, node_wait_s)
+            try:
+                state = observe(kube, spec, since, node_wait_s)
+            except Forbidden as err:  # helm may apply what RBAC then hides from us: undo it all the same
+                state = Assessment("failed", str(err), f"RBAC denies what deploy must read ({err}); `tgictl doctor` lists "
+                                   "every permission deploy uses")
             if progress and (last is None or (state.phase, state.detail) != (last.phase, last.detail)):
                 progress(state)
             if not result.phases or result.phases[-1] != state.phase:

@@ -3,12 +3,13 @@ and a failure says in one line how to fix it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from tgictl import hardware
 from tgictl.adapters import helm
-from tgictl.adapters.kube import Kube
+from tgictl.adapters.kube import Forbidden, Kube
 from tgictl.errors import TgictlError
 from tgictl.render.manifests import namespace_of
 from tgictl.spec.model import Spec
@@ -48,15 +49,22 @@ def _crds(spec: Spec) -> dict[str, str]:
 
 
 # What tgictl and helm do in the namespace: (verb, group, resource, subresource, required, why).
-PERMISSIONS = (
+Permission = tuple[str, str, str, str, bool, str]
+PERMISSIONS: tuple[Permission, ...] = (
     ("create", "apps", "deployments", "", True, "helm installs the Deployment"),
     ("create", "", "secrets", "", True, "helm keeps the release history in Secrets"),
-    ("list", "", "pods", "", True, "deploy and status follow the pods"),
+    ("get", "apps", "deployments", "", True, "deploy follows the rollout's revision"),
+    ("list", "apps", "replicasets", "", True, "deploy finds the current revision's pods"),
+    ("list", "", "pods", "", True, "deploy, status and logs follow the pods"),
     ("watch", "", "pods", "", False, "deploy wakes on pod changes"),
     ("list", "", "events", "", False, "deploy explains scheduling, pull and probe failures from events"),
-    ("get", "", "pods", "log", False, "deploy reads the engine's start-up log"),
-    ("create", "", "pods", "portforward", False, "deploy's smoke and --release reach the pod"),
+    ("watch", "", "events", "", False, "deploy wakes on new events"),
+    ("get", "", "pods", "log", False, "deploy and logs read the engine's log"),
+    ("get", "", "pods", "portforward", False, "deploy's smoke and --release reach the pod (a WebSocket GET)"),
 )
+# From Kubernetes 1.35 the API server also checks create on a WebSocket port-forward,
+# as it always did for the SPDY POST.
+PORTFORWARD_CREATE_FROM_MINOR = 35
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class _Target:
     kube: Kube
     namespace: str
     accelerator: hardware.Accelerator
+    minor: int = 0  # the server's Kubernetes minor version (0: unknown)
 
 
 def _gpus(t: _Target) -> list[Check]:
@@ -161,10 +170,13 @@ def _quota(t: _Target) -> list[Check]:
 
 def _permissions(t: _Target) -> list[Check]:
     kube, namespace = t.kube, t.namespace
-    denied = [(verb, resource + (f"/{sub}" if sub else ""), required, why) for verb, group, resource, sub, required, why in PERMISSIONS
+    wanted = PERMISSIONS
+    if t.minor >= PORTFORWARD_CREATE_FROM_MINOR:
+        wanted += (("create", "", "pods", "portforward", False, "port-forward also needs create from Kubernetes 1.35"),)
+    denied = [(verb, resource + (f"/{sub}" if sub else ""), required, why) for verb, group, resource, sub, required, why in wanted
               if not kube.can(verb, resource, namespace, group, sub)]
     if not denied:
-        return [Check("permissions", PASS, f"RBAC allows all {len(PERMISSIONS)} verbs deploy uses in {namespace}")]
+        return [Check("permissions", PASS, f"RBAC allows all {len(wanted)} verbs deploy, status, logs and port-forward use in {namespace}")]
     status = FAIL if any(required for _, _, required, _ in denied) else WARN
     detail = "; ".join(f"cannot {verb} {resource} ({why})" for verb, resource, _, why in denied)
     grant = ", ".join(f"{verb} {resource}" for verb, resource, _, _ in denied)
@@ -190,10 +202,14 @@ def run_doctor(spec: Spec, kube: Kube, context: str | None = None) -> list[Check
         checks.append(Check("helm", FAIL, str(err), "run scripts/setup.sh (installs helm)"))
     accelerator = hardware.lookup(spec.spec.hardware.accelerator.type)
     assert accelerator is not None  # the spec model admits catalog keys only
-    target = _Target(spec, kube, namespace_of(spec), accelerator)
+    minor = int(re.sub(r"\D", "", str(version.get("minor", ""))) or 0)
+    target = _Target(spec, kube, namespace_of(spec), accelerator, minor)
     for name, check in CHECKS:
         try:
             checks.extend(check(target))
+        except Forbidden as err:  # e.g. a namespace-scoped user and cluster-scoped nodes or CRDs
+            checks.append(Check(name, WARN, f"not checked: RBAC denies it ({err})",
+                                "ask a cluster admin to run `tgictl doctor`, or for read access to what it names"))
         except TgictlError as err:
             checks.append(Check(name, FAIL, str(err), "check the kubeconfig context and that the API server is reachable"))
     return checks
