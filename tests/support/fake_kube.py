@@ -61,6 +61,12 @@ class Cluster:
     # {"events", "get pods/log", "list nodes"}. A SelfSubjectAccessReview answers the same.
     forbidden: set[str] = field(default_factory=set)
     minor: int = 35  # the server's Kubernetes minor version (port-forward's RBAC changed in 1.35)
+    # Watches as a real API server ends them: early (load balancers and apiserver restarts cut
+    # streams; None waits for timeoutSeconds), with BOOKMARKs when asked, and with an ERROR event
+    # (a 410 Expired Status, on HTTP 200) for a resourceVersion older than ``expired_before``.
+    watch_close_after: float | None = None
+    bookmarks: bool = False
+    expired_before: int = -1
     # Events recorded before this scenario (an earlier deploy's): they outlive what they
     # described, for the API server's --event-ttl (1h by default, cmd/kube-apiserver/app/options).
     past_events: list[dict[str, Any]] = field(default_factory=list)
@@ -243,7 +249,16 @@ def app(cluster: Cluster) -> web.Application:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         since = int(request.query.get("resourceVersion") or -1)
-        deadline = time.monotonic() + float(request.query.get("timeoutSeconds", "30"))
+        if 0 <= since < cluster.expired_before:
+            # The watch cache no longer holds that version: 410 inside a 200 stream
+            # (staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go, "too old resource version").
+            expired = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Expired", "code": 410,
+                       "message": f"too old resource version: {since} ({cluster.expired_before})"}
+            await response.write((json.dumps({"type": "ERROR", "object": expired}) + "\n").encode())
+            return response
+        timeout = float(request.query.get("timeoutSeconds", "30"))
+        deadline = time.monotonic() + min(timeout, cluster.watch_close_after if cluster.watch_close_after is not None else timeout)
+        bookmarks = cluster.bookmarks and request.query.get("allowWatchBookmarks") in ("true", "1")
         sent = since
         while time.monotonic() < deadline:
             now = cluster.reached
@@ -253,7 +268,11 @@ def app(cluster: Cluster) -> web.Application:
                     await response.write((json.dumps({"type": kind, "object": versioned}) + "\n").encode())
                     cluster.watch_events[resource] = cluster.watch_events.get(resource, 0) + 1
                 sent = now
-            await asyncio.sleep(0.005)
+            elif bookmarks:  # only the resourceVersion, nothing changed (KEP-956)
+                kind_name = "Pod" if resource == "pods" else "Event"
+                await response.write((json.dumps({"type": "BOOKMARK", "object": {"kind": kind_name, "apiVersion": "v1",
+                                      "metadata": {"resourceVersion": str(max(sent, 0))}}}) + "\n").encode())
+            await asyncio.sleep(0.005 if not bookmarks else 0.05)
         return response
 
     def _changes(resource: str, sent: int, now: int) -> list[tuple[str, dict[str, Any]]]:
@@ -272,7 +291,8 @@ def app(cluster: Cluster) -> web.Application:
             return await watch(request, "pods")
         step = cluster.step
         cluster.advance()
-        listed = [cluster.served(p) for p in ([step.pod] if step.pod else []) + step.others]
+        # Lists are in key order (namespace/name), as etcd and the watch cache return them.
+        listed = sorted((cluster.served(p) for p in ([step.pod] if step.pod else []) + step.others), key=lambda p: p["metadata"]["name"])
         return web.json_response(_list("PodList", _matching(listed, request.query.get("labelSelector"))))
 
     @routes.get("/api/v1/namespaces/{ns}/events")

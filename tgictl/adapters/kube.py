@@ -147,7 +147,7 @@ class Kube:
         method = {"pods": self.core.list_namespaced_pod, "events": self.core.list_namespaced_event}[resource]
         try:
             response = method(namespace, label_selector=selector, resource_version=resource_version, watch=True,
-                              allow_watch_bookmarks=False, timeout_seconds=timeout_s,
+                              allow_watch_bookmarks=True, timeout_seconds=timeout_s,
                               _preload_content=False, _request_timeout=timeout_s + 5)
         except ApiException as err:
             raise _refused(f"watch {resource}", err.status, err.reason) from None

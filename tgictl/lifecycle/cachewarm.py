@@ -56,7 +56,9 @@ def warm(spec: Spec, kube: Kube, *, context: str | None = None, progress: Callab
             pods = kube.pods(namespace, f"job-name={job}")
             if pods:
                 try:
-                    lines = kube.log(namespace, pods[-1]["metadata"]["name"], container="download", tail=20)
+                    # Lists come sorted by name: the newest attempt is the latest created.
+                    newest = max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))
+                    lines = kube.log(namespace, newest["metadata"]["name"], container="download", tail=20)
                 except ClusterError:
                     lines = []  # not started yet
                 if lines and lines[-1] != last:

@@ -8,7 +8,9 @@ since log lines change without any watch firing.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from typing import Any
 
 from tgictl.adapters.kube import ClusterError, Forbidden, Kube
@@ -16,7 +18,12 @@ from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 # Seconds a single watch runs before it is renewed (the server ends it then);
 # also how long a stopped watcher thread may linger.
 WATCH_S = 20
-RETRY_S = 1.0
+# A watch that ends sooner than this (a stream cut early, an error, a 410) is renewed after a
+# pause that doubles up to MAX_RETRY_S, jittered: streams an API server restart cuts at once
+# must not all come back at once, nor spin.
+HEALTHY_WATCH_S = 5.0
+RETRY_S = 0.5
+MAX_RETRY_S = 10.0
 
 
 def release_owns(name: str, release: str) -> bool:
@@ -54,21 +61,32 @@ class Changes:
 
     def _follow(self, resource: str) -> None:
         version: str | None = None
+        pause = RETRY_S
         while not self._stop.is_set():
+            began = time.monotonic()
             try:
-                for change in self.kube.watch(resource, self.namespace, selector=self.selector if resource == "pods" else None,
-                                              resource_version=version, timeout_s=WATCH_S):
-                    if self._stop.is_set():
-                        return
-                    obj = change.get("object") or {}
-                    if change.get("type") == "ERROR":
-                        version = None  # e.g. 410 Gone: our version expired; start afresh
-                        break
-                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
-                    if self._relevant(resource, obj):
-                        self._changed.set()
+                version = self._watch_once(resource, version)
             except Forbidden:
                 return  # RBAC does not let us watch this: polling alone will do
             except (ClusterError, ValueError):
-                version = None  # perhaps our version expired (410): start afresh
-                self._stop.wait(RETRY_S)  # the API hiccuped: the loop keeps listing meanwhile
+                version = None  # the API hiccuped: the loop keeps listing meanwhile; start afresh
+            if time.monotonic() - began >= HEALTHY_WATCH_S:
+                pause = RETRY_S
+                continue
+            self._stop.wait(pause * random.uniform(0.5, 1.5))
+            pause = min(MAX_RETRY_S, pause * 2)
+
+    def _watch_once(self, resource: str, version: str | None) -> str | None:
+        """One watch from ``version`` until the server ends it; the version to resume from (None:
+        start afresh, as after a 410 ERROR event: ours is older than the server keeps)."""
+        for change in self.kube.watch(resource, self.namespace, selector=self.selector if resource == "pods" else None,
+                                      resource_version=version, timeout_s=WATCH_S):
+            if self._stop.is_set():
+                return version
+            kind, obj = change.get("type"), change.get("object") or {}
+            if kind == "ERROR":
+                return None
+            version = (obj.get("metadata") or {}).get("resourceVersion") or version
+            if kind != "BOOKMARK" and self._relevant(resource, obj):  # a bookmark only moves the version
+                self._changed.set()
+        return version
