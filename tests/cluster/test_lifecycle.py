@@ -262,3 +262,31 @@ def test_rbac_hiding_replicasets_fails_the_deploy_and_undoes_it(cluster: Cluster
     assert "RBAC denies what deploy must read" in result.stderr and 'cannot list resource "replicasets"' in result.stderr
     assert "uninstalled (it was the first install)" in result.stderr
     assert [c["args"][0] for c in helm_calls(helm_log)] == ["history", "upgrade", "uninstall"]
+
+
+def test_diff_compares_quantities_as_the_api_server_stores_them(cluster: Cluster, tmp_path: Path) -> None:
+    """The spec's 65536Mi is stored and read back as 64Gi: no change. A real change still shows."""
+    import yaml
+
+    from support.fake_kube import canonical_quantity
+    from tgictl.render.prepare import prepare
+    from tgictl.render.service import objects
+    from tgictl.spec.load import load_file
+
+    assert [canonical_quantity(q) for q in ("65536Mi", "1000m", "500m", "1536Mi", "2000")] == ["64Gi", "1", "500m", "1536Mi", "2k"]
+
+    def with_memory(memory: str) -> str:
+        path = Path(spec_file(tmp_path))
+        doc = yaml.safe_load(path.read_text())
+        doc["spec"]["hardware"].update(memory=memory, cpu="8000m")
+        path.write_text(yaml.safe_dump(doc))
+        return str(path)
+
+    path = with_memory("65536Mi")
+    live = next(o.obj for o in objects(prepare(load_file(path))) if o.kind == "Deployment")
+    cluster.objects = {"/apis/apps/v1/namespaces/llm/deployments/demo": live}
+    deployment = next(c for c in json.loads(runner.invoke(app, ["diff", "-f", path, "-o", "json"]).stdout) if c["kind"] == "Deployment")
+    assert deployment["status"] == "unchanged", deployment["fields"]
+    changed = with_memory("80Gi")
+    deployment = next(c for c in json.loads(runner.invoke(app, ["diff", "-f", changed, "-o", "json"]).stdout) if c["kind"] == "Deployment")
+    assert deployment["status"] == "changed" and any("memory: '64Gi' → '80Gi'" in f for f in deployment["fields"]), deployment

@@ -171,6 +171,42 @@ def _forbidden(verb: str, resource: str, namespace: str) -> web.Response:
                                          f'in API group ""{where}'}, status=403)
 
 
+_BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
+_DECIMAL = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
+
+
+def canonical_quantity(text: str) -> str:
+    """A quantity as the API server stores and returns it (apimachinery's resource.Quantity,
+    CanonicalizeBytes): the largest suffix of the same family that keeps the number whole,
+    so 65536Mi reads back 64Gi and 1000m reads back 1."""
+    from tgictl.spec.quantity import parse_quantity
+
+    value = parse_quantity(text)
+    if text.endswith("i") and value == int(value):
+        for suffix, size in _BINARY:
+            if value % size == 0:
+                return f"{int(value // size)}{suffix}"
+        return str(int(value))
+    if value != int(value):
+        return f"{int(value * 1000)}m"
+    for suffix, size in _DECIMAL:
+        if value % size == 0:
+            return f"{int(value // size)}{suffix}"
+    return str(int(value))
+
+
+def canonical(obj: Any, path: str = "") -> Any:
+    """``obj`` with every quantity field (resources, quota, emptyDir and PVC sizes) canonical."""
+    if isinstance(obj, dict):
+        return {k: canonical(v, f"{path}.{k}") for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [canonical(v, path) for v in obj]
+    parent = path.rsplit(".", 2)[-2] if path.count(".") >= 2 else ""
+    if isinstance(obj, (str, int)) and (parent in ("limits", "requests", "hard") or path.endswith(".sizeLimit")):
+        return canonical_quantity(str(obj))
+    return obj
+
+
 def _missing(what: str) -> web.Response:
     return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
                               "message": f"{what} not found", "code": 404}, status=404)
@@ -366,7 +402,7 @@ def app(cluster: Cluster) -> web.Application:
         found = cluster.objects.get(request.path)
         if isinstance(found, list):
             found = found.pop(0) if len(found) > 1 else found[0]
-        return web.json_response(found) if found is not None else _missing(request.path)
+        return web.json_response(canonical(found)) if found is not None else _missing(request.path)
 
     async def any_collection(request: web.Request) -> web.Response:
         items = cluster.collections.get(request.path, [])

@@ -7,6 +7,7 @@ value, or an object that does not exist yet, is a change.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +32,22 @@ class ObjectDiff:
         return asdict(self)
 
 
+# Fields the API server stores as resource.Quantity and reads back in canonical form
+# (65536Mi → 64Gi, 1000m → 1): container resources, quota, emptyDir and PVC sizes.
+_QUANTITY = re.compile(r"(^|\.)(limits|requests|hard)\.[^.]+$|(^|\.)sizeLimit$")
+
+
+def _same_quantity(path: str, rendered: Any, live: Any) -> bool:
+    if not _QUANTITY.search(path) or live is None:
+        return False
+    from tgictl.spec.quantity import parse_quantity
+
+    try:
+        return bool(parse_quantity(str(rendered)) == parse_quantity(str(live)))
+    except ValueError:
+        return False
+
+
 def _compare(rendered: Any, live: Any, path: str, out: list[str]) -> None:
     if path in _IGNORED:
         return
@@ -40,7 +57,8 @@ def _compare(rendered: Any, live: Any, path: str, out: list[str]) -> None:
     elif isinstance(rendered, list) and isinstance(live, list) and len(rendered) == len(live):
         for index, (a, b) in enumerate(zip(rendered, live)):
             _compare(a, b, f"{path}[{index}]", out)
-    elif rendered != live and not (isinstance(rendered, (int, float)) and str(rendered) == str(live)):
+    elif rendered != live and not (isinstance(rendered, (int, float)) and str(rendered) == str(live)) \
+            and not _same_quantity(path, rendered, live):
         out.append(f"{path}: {_short(live)} → {_short(rendered)}")
 
 
