@@ -46,6 +46,10 @@ def test_a_gpu_node_pool_scaling_from_zero_is_waited_for(cluster: Cluster, helm_
     cluster.steps = [Step(waiting, [NO_GPU, SCALE_UP]), *[Step(waiting, [NO_GPU]) for _ in range(5)], *STARTED]
     result = runner.invoke(app, ["deploy", "-f", spec_file(tmp_path), "--no-smoke", "--poll", "0.01"])  # progress on stderr
     assert result.exit_code == 0, result.output
+    from tgictl.adapters.kube import Kube
+
+    scheduler = next(e for e in Kube().events("llm") if e["reason"] == "FailedScheduling")
+    assert scheduler["lastTimestamp"] is None and scheduler["series"]["count"] == 6  # read back as the scheduler records it
     assert "scheduling  waiting for a new node: pod triggered scale-up: [{gpu-pool 0->1 (max: 4)}]" in result.stderr
     assert "(scheduling → image pull → warmup → ready)" in result.stdout
 

@@ -89,20 +89,18 @@ class Cluster:
     def events_seen(self) -> list[dict[str, Any]]:
         """Events as a list shows them now: the past ones, then each reached step's, stamped with
         the time the step was reached. Repeats of one event (same object, reason and message) are
-        one Event whose count grows and whose lastTimestamp moves, as client-go's EventCorrelator
-        aggregates them (tools/record/events_cache.go)."""
+        one Event, as client-go aggregates them: core/v1 recorders (kubelet, controllers, the
+        cluster autoscaler) count them with a moving lastTimestamp (tools/record/events_cache.go);
+        the scheduler records through events.k8s.io (cmd/kube-scheduler/app/server.go), whose
+        events read back with eventTime and a series, and no first/lastTimestamp."""
         merged: dict[tuple[str, str, str], dict[str, Any]] = {}
         for e in self.past_events:
             merged[_event_key(e)] = e
         for index, step in enumerate(self.steps[: min(self.position, len(self.steps))]):
-            at = _timestamp(self.reached_at.get(index, time.time()))
+            at = self.reached_at.get(index, time.time())
             for e in step.events:
                 key = _event_key(e)
-                if key in merged:
-                    old = merged[key]
-                    merged[key] = {**old, "count": old.get("count", 1) + 1, "lastTimestamp": e.get("lastTimestamp") or at}
-                else:
-                    merged[key] = {"firstTimestamp": at, "lastTimestamp": at, "count": 1, **e}
+                merged[key] = _recorded(merged.get(key), e, at)
         return list(merged.values())
 
     def served(self, pod: dict[str, Any]) -> dict[str, Any]:
@@ -131,6 +129,24 @@ def _timestamp(seconds: float) -> str:
 def _event_key(e: dict[str, Any]) -> tuple[str, str, str]:
     involved = e.get("involvedObject") or {}
     return f"{involved.get('kind')}/{involved.get('name')}", e.get("reason", ""), e.get("message", "")
+
+
+# Reasons the scheduler records (through the events.k8s.io API).
+_SCHEDULER_REASONS = {"FailedScheduling", "Scheduled"}
+
+
+def _recorded(before: dict[str, Any] | None, e: dict[str, Any], at: float) -> dict[str, Any]:
+    """Event ``e`` as the API holds it after it happened (again, when ``before``) at ``at``."""
+    if e.get("reason") in _SCHEDULER_REASONS:
+        micro = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}Z"
+        if before is None:
+            return {"eventTime": micro, "reportingComponent": "default-scheduler", "firstTimestamp": None, "lastTimestamp": None, **e}
+        series = before.get("series") or {"count": 1}
+        return {**before, "series": {"count": series["count"] + 1, "lastObservedTime": micro}}
+    if before is None:
+        stamp = _timestamp(at)
+        return {"firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1, **e}
+    return {**before, "count": before.get("count", 1) + 1, "lastTimestamp": e.get("lastTimestamp") or _timestamp(at)}
 
 
 def _list(kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -171,6 +187,11 @@ def _forbidden(verb: str, resource: str, namespace: str) -> web.Response:
                                          f'in API group ""{where}'}, status=403)
 
 
+# Namespaced built-in resources (an empty list when the scenario has none of them).
+BUILT_IN = {"deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "pods", "services", "configmaps",
+            "secrets", "persistentvolumeclaims", "events", "resourcequotas", "horizontalpodautoscalers", "poddisruptionbudgets",
+            "networkpolicies", "ingresses", "serviceaccounts", "roles", "rolebindings", "endpoints", "endpointslices", "leases"}
+
 _BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
 _DECIMAL = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
 
@@ -205,6 +226,29 @@ def canonical(obj: Any, path: str = "") -> Any:
     if isinstance(obj, (str, int)) and (parent in ("limits", "requests", "hard") or path.endswith(".sizeLimit")):
         return canonical_quantity(str(obj))
     return obj
+
+
+# The field selectors events support (pkg/apis/core/v1/conversion.go, Event's field label
+# conversion); any other is a 400, as the real API server answers.
+EVENT_FIELDS = {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+                "reportingComponent", "source", "type", "metadata.name", "metadata.namespace"}
+
+
+def _field(obj: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        obj = (obj or {}).get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def _field_selector(selector: str | None, supported: set[str]) -> dict[str, str] | web.Response:
+    """``k=v,k2=v2`` as a dict, or the API server's 400 for a field it cannot select on."""
+    wanted = dict(term.split("=", 1) for term in selector.split(",")) if selector else {}
+    unknown = next((k for k in wanted if k not in supported), None)
+    if unknown:
+        return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400,
+                                  "message": f'field label not supported: {unknown}'}, status=400)
+    return wanted
 
 
 def _missing(what: str) -> web.Response:
@@ -335,7 +379,11 @@ def app(cluster: Cluster) -> web.Application:
     async def events(request: web.Request) -> web.StreamResponse:
         if request.query.get("watch") in ("true", "1"):
             return await watch(request, "events")
-        return web.json_response(_list("EventList", cluster.events_seen()))
+        wanted = _field_selector(request.query.get("fieldSelector"), EVENT_FIELDS)
+        if isinstance(wanted, web.Response):
+            return wanted
+        seen = [e for e in cluster.events_seen() if all(_field(e, k) == v for k, v in wanted.items())]
+        return web.json_response(_list("EventList", seen))
 
     @routes.get("/api/v1/namespaces/{ns}/pods/{name}/portforward")
     async def portforward(request: web.Request) -> web.StreamResponse:
@@ -405,6 +453,10 @@ def app(cluster: Cluster) -> web.Application:
         return web.json_response(canonical(found)) if found is not None else _missing(request.path)
 
     async def any_collection(request: web.Request) -> web.Response:
+        if request.path not in cluster.collections and request.match_info["plural"] not in BUILT_IN:
+            # A resource no API group serves (a CRD not installed): the server has no such path.
+            return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+                                      "message": "the server could not find the requested resource"}, status=404)
         items = cluster.collections.get(request.path, [])
         return web.json_response(_list("List", _matching(items, request.query.get("labelSelector"))))
 

@@ -150,7 +150,7 @@ class Kube:
                               allow_watch_bookmarks=True, timeout_seconds=timeout_s,
                               _preload_content=False, _request_timeout=timeout_s + 5)
         except ApiException as err:
-            raise _refused(f"watch {resource}", err.status, err.reason) from None
+            raise _refused(f"watch {resource}", err.status, err.reason, err.body) from None
         except HTTPError as err:
             raise ClusterError(f"watch {resource}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
         for line in _lines(response, f"watch {resource}"):
@@ -216,7 +216,7 @@ class Kube:
             response = self.core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=tail, follow=True,
                                                          _preload_content=False)
         except ApiException as err:
-            raise _refused(what, err.status, err.reason) from None
+            raise _refused(what, err.status, err.reason, err.body) from None
         except HTTPError as err:
             raise ClusterError(f"{what}: cannot reach the API server at {self.server} ({type(err).__name__})") from None
         for line in _lines(response, what):
