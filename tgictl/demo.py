@@ -99,7 +99,8 @@ def run(directory: Path, force: bool = False) -> list[Step]:
 
     serving = planned.spec.serving
     assert serving.max_input_tokens and serving.max_total_tokens
-    limits = Limits(serving.max_input_tokens, serving.max_total_tokens, max(serving.max_batch_prefill_tokens or 0, serving.max_input_tokens),
+    limits = Limits(serving.max_input_tokens, serving.max_total_tokens, max(serving.max_batch_prefill_tokens or 0,
+                                                                            serving.max_input_tokens),
                     max(plan.max_batch_total_tokens, serving.max_total_tokens), serving.max_concurrent_requests or 128)
     from tgictl.sim.server import SimConfig
 

@@ -40,7 +40,8 @@ def _set_fields(document: dict[str, Any], prefix: str = "") -> list[str]:
     paths = []
     for key, value in document.items():
         path = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict) and value and key not in ("nodeSelector", "affinity", "podAnnotations", "podLabels", "hfTokenSecret", "apiKeySecret", "accelerator"):
+        if isinstance(value, dict) and value and key not in ("nodeSelector", "affinity", "podAnnotations", "podLabels", "hfTokenSecret",
+                                                             "apiKeySecret", "accelerator"):
             paths.extend(_set_fields(value, path))
         else:
             paths.append(path)
@@ -133,7 +134,8 @@ def spec_from_tgi(text: str, name: str) -> tuple[Spec, list[Row]]:
             key, _, value = token.partition("=")
             flag = key.lower().replace("_", "-")
             if key in SECRET_ENV:
-                rows.append(Row(f"env {key}", "not mapped", "a credential: reference it from a Secret (cache.hfTokenSecret or serving.apiKeySecret)"))
+                rows.append(Row(f"env {key}", "not mapped",
+                                "a credential: reference it from a Secret (cache.hfTokenSecret or serving.apiKeySecret)"))
             elif flag in DIRECT_FLAGS or flag in ("hostname", "port"):
                 settings[flag] = value
             else:
@@ -175,6 +177,7 @@ def spec_from_tgi(text: str, name: str) -> tuple[Spec, list[Row]]:
     shards = body.get("serving", {}).pop("numShard", None)
     if shards:
         body["hardware"] = {"accelerator": {"type": "a100-80gb", "count": shards}}
-        rows.append(Row("hardware.accelerator", "changed", f"{shards} GPUs from --num-shard; the GPU type is a guess (a100-80gb): set the real one"))
+        rows.append(Row("hardware.accelerator", "changed",
+                        f"{shards} GPUs from --num-shard; the GPU type is a guess (a100-80gb): set the real one"))
     document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}, "spec": body}
     return parse(document, "TGI arguments"), rows

@@ -124,6 +124,7 @@ def test_release_smoke_and_bench_read_the_key_from_the_secret(cluster: Cluster, 
 def test_a_missing_key_in_the_secret_is_named(cluster: Cluster, tmp_path: Path) -> None:
     cluster.secret_data = {("llm", "llm-keys"): {"other": "x"}}
     cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"])]
-    result = runner.invoke(app, ["smoke", "--release", "-f", spec_file(tmp_path, serving={"apiKeySecret": {"name": "llm-keys", "key": "api-key"}})])
+    keyed = spec_file(tmp_path, serving={"apiKeySecret": {"name": "llm-keys", "key": "api-key"}})
+    result = runner.invoke(app, ["smoke", "--release", "-f", keyed])
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: serving.apiKeySecret: Secret llm/llm-keys has no key 'api-key'"

@@ -23,7 +23,8 @@ def test_unreachable_cluster_is_one_clear_line(helm_log: Path, tmp_path: Path, m
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "x",
                                           "clusters": [{"name": "x", "cluster": {"server": "http://127.0.0.1:9"}}],
-                                          "users": [{"name": "x", "user": {}}], "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+                                          "users": [{"name": "x", "user": {}}],
+                                          "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     result = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path)])
     assert result.exit_code == 1 and "cannot reach the API server at http://127.0.0.1:9" in result.stdout
@@ -53,7 +54,8 @@ def test_doctor_passes_a_ready_cluster(cluster: Cluster, helm_log: Path, tmp_pat
 
 def test_doctor_fails_with_fixes(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
     cluster.nodes = [gpu_node(8, product="NVIDIA-L4")]
-    cluster.quotas = [{"metadata": {"name": "gpus"}, "status": {"hard": {"requests.nvidia.com/gpu": "2"}, "used": {"requests.nvidia.com/gpu": "2"}}}]
+    cluster.quotas = [{"metadata": {"name": "gpus"}, "status": {"hard": {"requests.nvidia.com/gpu": "2"},
+                                                                "used": {"requests.nvidia.com/gpu": "2"}}}]
     path = spec_file(tmp_path, monitoring={"enabled": True}, cache={"hfTokenSecret": {"name": "hf-token"}, "storageClassName": "fast"},
                      image={"pullSecrets": ["registry-creds"]})
     result = runner.invoke(app, ["doctor", "-f", path, "-o", "json"])

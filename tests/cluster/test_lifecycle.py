@@ -22,14 +22,18 @@ runner = CliRunner()
 
 STARTUP = [
     Step(None),
-    Step(pod("Pending", scheduled=False), [event("FailedScheduling", "0/3 nodes are available: 3 node(s) had untolerated taint.", "Warning")]),
+    Step(pod("Pending", scheduled=False), [event("FailedScheduling", "0/3 nodes are available: 3 node(s) had untolerated taint.",
+                                                 "Warning")]),
     Step(pod("Pending", waiting="ContainerCreating"), [event("Scheduled", "Successfully assigned llm/demo to gpu-node-1"),
-                                                      event("Pulling", "Pulling image ghcr.io/huggingface/text-generation-inference:3.3.5")]),
+                                                      event("Pulling", "Pulling image "
+                                                                       "ghcr.io/huggingface/text-generation-inference:3.3.5")]),
     Step(pod(running=True), [event("Started", "Started container server")], ["Args { model_id: ... }"]),
     Step(pod(running=True), [], ["Args { model_id: ... }", "Starting check and download process for meta-llama/Llama-3.1-8B-Instruct"]),
     Step(pod(running=True), [], ["Download file: model-00001-of-00004.safetensors", "Download: [1/4] -- ETA: 0:03:00"]),
-    Step(pod(running=True), [], ["Successfully downloaded weights for meta-llama/Llama-3.1-8B-Instruct", "Starting shard rank=0", "Waiting for shard to be ready... rank=0"]),
-    Step(pod(running=True), [], ["Shard ready in 41.2s rank=0", "Starting Webserver", "Warming up model", "KV-cache blocks: 33210, size: 1"]),
+    Step(pod(running=True), [], ["Successfully downloaded weights for meta-llama/Llama-3.1-8B-Instruct", "Starting shard rank=0",
+                                 "Waiting for shard to be ready... rank=0"]),
+    Step(pod(running=True), [], ["Shard ready in 41.2s rank=0", "Starting Webserver", "Warming up model",
+                                 "KV-cache blocks: 33210, size: 1"]),
     Step(pod(running=True), [], ["Setting max batch total tokens to 33210", "Connected"]),
     Step(pod(running=True, ready=True), [], ["Connected"]),
 ]
@@ -79,7 +83,8 @@ def test_upgrade_watches_the_new_revision_not_the_old_ready_pod(cluster: Cluster
     old = pod(running=True, ready=True, name="demo-old2-aaaaa", template_hash="old2")
     fresh = {"name": "demo-new3-bbbbb", "template_hash": "new3", "created": "2026-11-28T01:00:00Z"}
     cluster.steps = [Step(None, others=[old]), Step(pod("Pending", waiting="ContainerCreating", **fresh)),
-                     Step(pod(running=True, **fresh), [], ["Warming up model"]), Step(pod(running=True, ready=True, **fresh), [], ["Connected"])]
+                     Step(pod(running=True, **fresh), [], ["Warming up model"]),
+                     Step(pod(running=True, ready=True, **fresh), [], ["Connected"])]
     result = deploy(spec_file(tmp_path))
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -128,22 +133,29 @@ FAILURES = {
                          "Insufficient GPU"),
     "image-pull": ([Step(SCHEDULED), Step(pod(waiting="ImagePullBackOff", waiting_message='Back-off pulling image "ghcr.io/x:nope"'))],
                    "ImagePullBackOff: the image cannot be pulled"),
-    "oom": ([Step(pod(running=True), [], ["Starting shard rank=0"]), Step(pod(waiting="CrashLoopBackOff", restarts=1, last_terminated="OOMKilled"))],
+    "oom": ([Step(pod(running=True), [], ["Starting shard rank=0"]), Step(pod(waiting="CrashLoopBackOff", restarts=1,
+                                                                              last_terminated="OOMKilled"))],
             "OOMKilled"),
     # The launcher's last lines as TGI prints them (tests/fixtures/tgi-logs/sigill-shard-cannot-start.log, minus the cause).
     "crashloop": ([Step(pod(running=True), [], ["Starting shard"]),
                    Step(pod(waiting="CrashLoopBackOff", restarts=2), [], [], [
                        "Error: ShardCannotStart", "2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 failed to start",
                        "2024-03-06T17:53:31.149481Z  INFO text_generation_launcher: Shutting down shards"])],
-                  "TGI stopped at start-up; the error it logged last: 2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 failed to start"),
+                  "TGI stopped at start-up; the error it logged last: 2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 "
+                  "failed to start"),
     "crashloop-silent": ([Step(pod(running=True), [], ["Starting shard"]),
-                          Step(pod(waiting="CrashLoopBackOff", restarts=2), [], [], ["Starting shard", "Waiting for shard to be ready..."])],
+                          Step(pod(waiting="CrashLoopBackOff", restarts=2), [], [], ["Starting shard",
+                                                                                     "Waiting for shard to be ready..."])],
                          "CrashLoopBackOff: the engine exits at start-up"),
-    "gated": ([Step(pod(running=True), [], ["Starting check and download process", "huggingface_hub.errors.GatedRepoError: 401 Client Error. Cannot access gated repo"])],
+    "gated": ([Step(pod(running=True), [], ["Starting check and download process",
+                                            "huggingface_hub.errors.GatedRepoError: 401 Client Error. Cannot access gated repo"])],
               "gated or private model"),
-    "missing-model": ([Step(pod(running=True), [], ["huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. Repository Not Found for url"])],
+    "missing-model": ([Step(pod(running=True), [],
+                            ["huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. Repository Not Found for url"])],
                       "model not found on the Hub (404)"),
-    "nccl": ([Step(pod(running=True), [], ["Waiting for shard to be ready...", "RuntimeError: NCCL error in: ... unhandled system error, Error while creating shared memory segment"])],
+    "nccl": ([Step(pod(running=True), [], ["Waiting for shard to be ready...",
+                                           "RuntimeError: NCCL error in: ... unhandled system error, Error while creating shared memory "
+                                           "segment"])],
              "NCCL failed between shards"),
     "remote-code": ([Step(pod(waiting="CrashLoopBackOff", restarts=1), [], [], [
         "ValueError: Loading /data/hub/models--org--m requires you to execute the configuration file in that repo on your local "
@@ -156,7 +168,8 @@ FAILURES = {
     "evicted": ([Step(pod(running=True), [], ["Download: [3/30] -- ETA: 0:40:00"]),
                  Step(pod("Pending", scheduled=False, name="demo-7d9f-fghij", created="2026-11-28T00:05:00Z"), others=[
                      {**pod("Failed"), "status": {"phase": "Failed", "reason": "Evicted",
-                                                  "message": "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi."}}])],
+                                                  "message": "The node was low on resource: ephemeral-storage. Threshold quantity: "
+                                                             "10Gi."}}])],
                 "Evicted: the node ran short of a resource"),
     "quota": ([Step(None, [
         {**event("FailedCreate", 'Error creating: pods "demo2-5c6-x" is forbidden: exceeded quota: other', "Warning"),
@@ -165,7 +178,8 @@ FAILURES = {
                  'requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=8, limited: requests.nvidia.com/gpu=8', "Warning"),
          "involvedObject": {"kind": "ReplicaSet", "name": "demo-7d9f"}}])],
               "the ReplicaSet cannot create the pod"),
-    "probe-budget": ([Step(pod(running=True), [event("Killing", "Container server failed startup probe, will be restarted")], ["Download: [2/30] -- ETA: 1:10:00"])],
+    "probe-budget": ([Step(pod(running=True), [event("Killing", "Container server failed startup probe, will be restarted")],
+                           ["Download: [2/30] -- ETA: 1:10:00"])],
                      "start-up probe budget exceeded"),
 }
 

@@ -38,7 +38,8 @@ def test_status_rollback_delete(cluster: Cluster, helm_log: Path, tmp_path: Path
     assert none.exit_code == 2 and "no earlier revision" in none.stderr
     monkeypatch.setenv("FAKE_HELM_HISTORY", PREVIOUS)
     listed = runner.invoke(app, ["history", "-f", path])
-    assert listed.exit_code == 0 and [line.split()[:2] for line in listed.stdout.splitlines()[1:]] == [["1", "superseded"], ["2", "deployed"]]
+    revisions = [line.split()[:2] for line in listed.stdout.splitlines()[1:]]
+    assert listed.exit_code == 0 and revisions == [["1", "superseded"], ["2", "deployed"]]
     rolled = runner.invoke(app, ["rollback", "-f", path, "-o", "json"])
     assert rolled.exit_code == 0 and json.loads(rolled.stdout) == {"release": "demo", "namespace": "llm", "rolled_back_to": 1}
     deleted = runner.invoke(app, ["delete", "-f", path, "-o", "json"])
@@ -125,11 +126,13 @@ def test_cache_warm_runs_the_job_and_removes_its_release(cluster: Cluster, helm_
     download = pod(running=True)
     download["metadata"]["labels"] = {"job-name": "demo-cache-warm"}
     download["status"]["containerStatuses"][0]["name"] = "download"
-    cluster.steps = [Step(download, [], ["Fetching 4 files:  25%"]), Step(download, [], ["Fetching 4 files: 100%", "cache warm: done /data/hub/x"])]
+    cluster.steps = [Step(download, [], ["Fetching 4 files:  25%"]),
+                     Step(download, [], ["Fetching 4 files: 100%", "cache warm: done /data/hub/x"])]
     result = runner.invoke(app, ["cache", "warm", "-f", spec_file(tmp_path, cache={"hfTokenSecret": {"name": "hf"}}), "--poll", "0.01",
                                  "-o", "json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"release": "demo", "pvc": "demo-cache", "warm": True, "last_log_line": "cache warm: done /data/hub/x"}
+    assert json.loads(result.stdout) == {"release": "demo", "pvc": "demo-cache", "warm": True,
+                                         "last_log_line": "cache warm: done /data/hub/x"}
     assert "Fetching 4 files:  25%" in result.stderr  # progress goes to stderr, the result to stdout
     calls = helm_calls(helm_log)
     install = next(c for c in calls if c["args"][0] == "upgrade")
@@ -167,7 +170,8 @@ def test_cache_warm_job_renders_only_the_job_and_the_adoptable_pvc() -> None:
 
 
 @pytest.mark.parametrize(("engine", "model", "hub", "files"), [
-    ("vllm", {"id": "meta-llama/Llama-3.1-8B-Instruct"}, "/root/.cache/huggingface/hub", ["*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*"]),
+    ("vllm", {"id": "meta-llama/Llama-3.1-8B-Instruct"}, "/root/.cache/huggingface/hub",
+     ["*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*"]),
     ("llamacpp", {"id": "bartowski/Llama-3.2-1B-Instruct-GGUF", "ggufFile": "Llama-3.2-1B-Instruct-Q4_K_M.gguf"}, "/models",
      ["Llama-3.2-1B-Instruct-Q4_K_M.gguf"]),
 ])

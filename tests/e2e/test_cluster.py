@@ -65,7 +65,8 @@ def test_deploy_smoke_bench_delete(tmp_path: Path) -> None:
         assert report["succeeded"] == report["requests"] > 0 and report["ttft_ms"]["p50"] > 0
     finally:
         subprocess.run([*tgictl, "delete", "-f", str(path)], capture_output=True, text=True, timeout=120)
-    left = subprocess.run([toolchain.find("kubectl"), "get", "all", "-n", namespace, "-l", f"app.kubernetes.io/instance={name}", "-o", "name"],
+    left = subprocess.run([toolchain.find("kubectl"), "get", "all", "-n", namespace, "-l", f"app.kubernetes.io/instance={name}", "-o",
+                           "name"],
                           capture_output=True, text=True, timeout=60).stdout.strip()
     assert left == ""
     assert subprocess.run([toolchain.find("helm"), "status", name, "-n", namespace], capture_output=True, timeout=60).returncode != 0

@@ -105,8 +105,10 @@ EXPECTED["llamacpp"] = {
 
 KUBE = [
     {"series": f'kube_deployment_status_replicas_available{{namespace="{NAMESPACE}",deployment="{RELEASE}"}}', "values": "0x30"},
-    {"series": f'kube_pod_container_status_restarts_total{{namespace="{NAMESPACE}",pod="{RELEASE}-abc",container="server"}}', "values": "0+1x30"},
-    {"series": f'kube_pod_container_status_last_terminated_reason{{namespace="{NAMESPACE}",pod="{RELEASE}-abc",container="server",reason="OOMKilled"}}', "values": "1x30"},
+    {"series": f'kube_pod_container_status_restarts_total{{namespace="{NAMESPACE}",pod="{RELEASE}-abc",container="server"}}',
+     "values": "0+1x30"},
+    {"series": f'kube_pod_container_status_last_terminated_reason{{namespace="{NAMESPACE}",pod="{RELEASE}-abc",container="server",'
+               'reason="OOMKilled"}', "values": "1x30"},
     {"series": f'up{{namespace="{NAMESPACE}",service="{RELEASE}",instance="10.0.0.1:80"}}', "values": "0x30"},
 ]
 

@@ -171,7 +171,8 @@ def _keys(value: Any) -> Any:
     return type(value).__name__ if value is not None else None
 
 
-def _both(started: Started, twin: str, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[requests.Response, requests.Response]:
+def _both(started: Started, twin: str, method: str, path: str,
+          body: dict[str, Any] | None = None) -> tuple[requests.Response, requests.Response]:
     def one(url: str) -> requests.Response:
         return requests.request(method, url + path, json=body, headers=_headers(started) if url == started.url else {}, timeout=120)
 
@@ -285,7 +286,8 @@ def test_rules_dashboards_and_autoscaler_read_real_vllm(started: Started, twin: 
             bench(Job(url, "completions", items, Profile("concurrency", 0.0, 4), 6.0, 0, model, Timeouts(read=60, total=300)),
                   SLOTargets(None, None, None))
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(query(prom, f'llm:generated_tokens:rate5m{{deployment="{d}"}} > 0') for d in deployments):
+        while time.monotonic() < deadline and not all(query(prom,
+                                                            f'llm:generated_tokens:rate5m{{deployment="{d}"}} > 0') for d in deployments):
             time.sleep(1)
         time.sleep(3)
         records = [r["record"] for g in fast_groups("vllm", "demo-vllm") for r in g["rules"] if "record" in r]
@@ -295,7 +297,8 @@ def test_rules_dashboards_and_autoscaler_read_real_vllm(started: Started, twin: 
             for panel in json.loads(board.read_text())["panels"]:
                 for target in panel["targets"]:
                     expr = target["expr"].replace("$namespace", NAMESPACE)
-                    if query(prom, expr.replace("$deployment", "demo-vllm-sim")) and not query(prom, expr.replace("$deployment", "demo-vllm")):
+                    on_twin, on_real = (query(prom, expr.replace("$deployment", d)) for d in ("demo-vllm-sim", "demo-vllm"))
+                    if on_twin and not on_real:
                         missing.append(f"{board.stem}: {panel['title']}")
         assert missing == []
         doc = document(engine={"name": "vllm"}, model={"id": model}, image=CPU_IMAGE, hardware={"cpu": "2", "memory": "4Gi"},

@@ -519,7 +519,8 @@ def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None =
     conditions = [scheduling, {"type": "Ready", "status": "True" if ready else "False"}]
     status: dict[str, Any] = {"phase": phase, "conditions": conditions}
     if scheduled and (waiting or running):
-        state: dict[str, Any] = {"waiting": {"reason": waiting, "message": waiting_message}} if waiting else {"running": {"startedAt": "2026-11-28T00:00:00Z"}}
+        state: dict[str, Any] = {"waiting": {"reason": waiting,
+                                             "message": waiting_message}} if waiting else {"running": {"startedAt": "2026-11-28T00:00:00Z"}}
         container: dict[str, Any] = {"name": "server", "ready": ready, "restartCount": restarts, "image": "img", "state": state}
         if last_terminated:
             container["lastState"] = {"terminated": {"reason": last_terminated, "exitCode": 137 if last_terminated == "OOMKilled" else 1,

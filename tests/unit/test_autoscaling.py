@@ -39,7 +39,8 @@ def objects(spec_file: Path) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize(("spec", "fragment"), [
     ({"autoscaling": {"enabled": True}}, "spec.autoscaling.enabled: autoscaling reads the llm: series"),
-    ({"monitoring": {"enabled": True}, "autoscaling": {"enabled": True, "minReplicas": 0}}, "scaling to zero needs autoscaling.upstreamQuery"),
+    ({"monitoring": {"enabled": True}, "autoscaling": {"enabled": True, "minReplicas": 0}},
+     "scaling to zero needs autoscaling.upstreamQuery"),
     ({"monitoring": {"enabled": True}, "autoscaling": {"enabled": True, "kind": "hpa", "minReplicas": 0}}, "an HPA cannot scale to zero"),
     ({"rateLimit": {"enabled": True}}, "set exposure.kind httproute"),
     ({"inferencePool": {"enabled": True}}, "does not support TGI"),
@@ -87,7 +88,8 @@ def test_gateway_route_rate_limit_and_pool() -> None:
 def test_hpa_and_ingress() -> None:
     rendered = objects(SPECS / "autoscaled-tgi-hpa-ingress.yaml")
     metric = rendered["HorizontalPodAutoscaler"]["spec"]["metrics"][0]
-    assert metric == {"type": "Pods", "pods": {"metric": {"name": "llm_queue_size"}, "target": {"type": "AverageValue", "averageValue": "4"}}}
+    assert metric == {"type": "Pods",
+                      "pods": {"metric": {"name": "llm_queue_size"}, "target": {"type": "AverageValue", "averageValue": "4"}}}
     annotations = rendered["Ingress"]["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
     assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "900"
@@ -99,7 +101,8 @@ def test_autoscale_explain_and_adapter_values() -> None:
     data = json.loads(explained.stdout)
     assert data["worst_case_seconds_to_one_more_ready_replica"] == 15 + 15 + data["cold_start_s"]
     assert data["query"] == 'sum(llm:queue_size{namespace="llm",deployment="qwen-public"})'
-    adapter = yaml.safe_load(runner.invoke(app, ["autoscale", "adapter-values", "-f", str(SPECS / "autoscaled-tgi-hpa-ingress.yaml")]).stdout)
+    adapter = yaml.safe_load(runner.invoke(app, ["autoscale", "adapter-values", "-f",
+                                                 str(SPECS / "autoscaled-tgi-hpa-ingress.yaml")]).stdout)
     assert adapter["rules"]["external"] == [] and adapter["rules"]["custom"][0]["name"]["as"] == "llm_queue_size"
     off = runner.invoke(app, ["autoscale", "explain", "-f", str(SPECS / "tiny-cpu.yaml")])
     assert off.exit_code == 2
@@ -128,7 +131,8 @@ def test_scaled_object_query_crosses_threshold_under_a_load_ramp(tmp_path: Path)
                 return float(result[0]["value"][1]) if result else 0.0
 
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not requests.get(prom + "/api/v1/query", params={"query": "up == 1"}, timeout=5).json()["data"]["result"]:
+            while time.monotonic() < deadline and not requests.get(prom + "/api/v1/query", params={"query": "up == 1"},
+                                                                   timeout=5).json()["data"]["result"]:
                 time.sleep(0.5)
             idle = value()
             body = {"inputs": "Hi", "parameters": {"max_new_tokens": 120}}

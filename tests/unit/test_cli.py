@@ -13,7 +13,8 @@ from support.data import BASE, FIXTURES, SPECS
 from tgictl.cli.main import app
 
 runner = CliRunner()
-COMMANDS = ["version", "install-tools", "init", "validate", "schema", "plan", "render", "migrate", "sim", "smoke", "bench", "metrics", "top",
+COMMANDS = ["version", "install-tools", "init", "validate", "schema", "plan", "render", "migrate", "sim", "smoke", "bench", "metrics",
+            "top",
             "demo", "doctor", "deploy", "diff", "status", "logs", "rollback", "delete"]
 
 
@@ -279,7 +280,8 @@ def test_render_without_a_chart_is_one_clear_line(tmp_path: Path) -> None:
     result = subprocess.run([TGICTL, "render", "-f", str(SPECS / "a100-8b.yaml")], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "TGICTL_CHART": str(tmp_path / "missing")})
     assert result.returncode == 1
-    assert result.stderr == f"error: no chart at {tmp_path / 'missing'}: TGICTL_CHART must name a chart directory or a `helm package` .tgz\n"
+    assert result.stderr == (f"error: no chart at {tmp_path / 'missing'}: TGICTL_CHART must name a chart directory or a "
+                             "`helm package` .tgz\n")
 
 
 def test_version_flag_and_command() -> None:

@@ -67,7 +67,8 @@ def test_vllm_mapping() -> None:
 
 @pytest.mark.parametrize(("change", "field", "words"), [
     ({"features": {"swapSpaceGb": 4}}, "spec.features.swapSpaceGb", "vLLM 0.18.0 and newer have no such setting"),
-    ({"image": {"repository": "vllm/vllm-openai", "tag": "v0.17.1"}}, "spec.image.tag", "older than the oldest release tgictl supports (0.18.0)"),
+    ({"image": {"repository": "vllm/vllm-openai", "tag": "v0.17.1"}}, "spec.image.tag",
+     "older than the oldest release tgictl supports (0.18.0)"),
 ])
 def test_vllm_refuses_what_its_releases_dropped(change: dict[str, Any], field: str, words: str) -> None:
     doc = engine_doc("vllm", hardware={"accelerator": {"type": "h100", "count": 1}}, **change)
@@ -121,7 +122,8 @@ def test_api_key_comes_from_a_secret_per_engine() -> None:
     for engine, variable in (("tgi", "API_KEY"), ("vllm", "VLLM_API_KEY"), ("llamacpp", "LLAMA_API_KEY")):
         model = {"id": "/models/m.gguf"} if engine == "llamacpp" else {"id": "org/m"}
         gpu = {"accelerator": {"type": "l4", "count": 1}}
-        objects = manifests.render(parse(engine_doc(engine, model=model, hardware=gpu, serving={"apiKeySecret": {"name": "keys", "key": "k"}})))
+        keyed = engine_doc(engine, model=model, hardware=gpu, serving={"apiKeySecret": {"name": "keys", "key": "k"}})
+        objects = manifests.render(parse(keyed))
         env = {e["name"]: e for e in container(objects)["env"]}
         assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "keys", "key": "k"}
 

@@ -27,7 +27,8 @@ scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False),
     st.text(max_size=12), st.sampled_from(["tgi", "cpu", "h100", "awq", "fp8_e5m2", "4Gi", "latest", "HF_TOKEN"]),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                      max_leaves=6)
 
 # Every field path of the spec model, as alias tuples, to aim mutations at real fields.
 def _paths(model: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -86,7 +86,8 @@ def test_timeouts_cover_the_planned_cold_start() -> None:
     spec = load_file(SPECS / "h100-70b-sharded.yaml")
     values = yaml.safe_load(service.render(spec, "values").stream)
     budget_s = values["probes"]["startup"]["failureThreshold"] * values["probes"]["startup"]["periodSeconds"]
-    flux = yaml.safe_load(service.render(spec, "flux", options=service.Options(kustomize_path=True, path="manifests/x")).stream.split("---\n", 1)[1])
+    flux = yaml.safe_load(service.render(spec, "flux", options=service.Options(kustomize_path=True,
+                                                                               path="manifests/x")).stream.split("---\n", 1)[1])
     assert flux["kind"] == "Kustomization" and flux["spec"]["path"] == "./manifests/x"
     assert int(flux["spec"]["timeout"].removesuffix("m")) * 60 >= budget_s
     argo = yaml.safe_load(service.render(spec, "argocd").stream.split("---\n", 1)[1])

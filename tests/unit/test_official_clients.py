@@ -112,7 +112,8 @@ def test_text_generation_errors(tgi: text_generation.Client, sim: str) -> None:
 def test_overloaded_is_429_for_both_clients() -> None:
     # The busy stream holds the one slot for 60 s: long enough on a loaded CI machine.
     with simulator("--max-concurrent-requests", "1", "--output-min", "3000", "--output-max", "3000", "--decode-ms", "20") as url:
-        busy = requests.post(url + "/generate_stream", json={"inputs": "a", "parameters": {"max_new_tokens": 3000}}, stream=True, timeout=30)
+        busy = requests.post(url + "/generate_stream", json={"inputs": "a", "parameters": {"max_new_tokens": 3000}}, stream=True,
+                             timeout=30)
         try:
             next(busy.iter_lines())  # the first token: the one slot is taken
             with pytest.raises(OverloadedError):

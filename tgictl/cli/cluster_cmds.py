@@ -73,7 +73,8 @@ def deploy(
 @release_command
 def status(
     release: Release,
-    prometheus: Annotated[Optional[str], typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS", help="Also show key SLIs from this Prometheus.")] = None,
+    prometheus: Annotated[Optional[str], typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS",
+                                                      help="Also show key SLIs from this Prometheus.")] = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Release, revision, pods, readiness, restarts, where they run, and key metrics when Prometheus is known."""

@@ -14,7 +14,8 @@ from tgictl.cli.output import Format, OutputOption, handles_errors, print_data
 def migrate(
     to: Annotated[str, typer.Option("--to", help="Target engine: tgi, vllm or llamacpp.")],
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="Spec to migrate.")] = None,
-    tgi_args: Annotated[Optional[Path], typer.Option(help="A TGI container's args (list or string) or env block (NAME=value lines).")] = None,
+    tgi_args: Annotated[Optional[Path],
+                        typer.Option(help="A TGI container's args (list or string) or env block (NAME=value lines).")] = None,
     name: Annotated[str, typer.Option(help="metadata.name when migrating from TGI args.")] = "migrated",
     write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Write the new spec here (stdout otherwise).")] = None,
     force: Annotated[bool, typer.Option(help="With --write: overwrite a file tgictl did not write, or one edited since.")] = False,

@@ -30,7 +30,8 @@ class Format(str, enum.Enum):
 OutputOption = Annotated[Format, typer.Option("--output", "-o", help="Print a table for people, or JSON or YAML for scripts.")]
 SpecOption = Annotated[str, typer.Option("--file", "-f", help="Spec file (tgi.yaml).")]
 ApiKeyOption = Annotated[Optional[str], typer.Option("--api-key", envvar="TGICTL_API_KEY", show_default=False,
-                                                       help="Bearer token for a server started with an API key (prefer the env var: flags show in process lists). "
+                                                       help="Bearer token for a server started with an API key (prefer the env var: flags "
+                                                            "show in process lists). "
                                                             "With --release, read from serving.apiKeySecret when unset.")]
 
 

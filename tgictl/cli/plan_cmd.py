@@ -51,17 +51,20 @@ def _rows(p: Plan) -> list[tuple[str, str]]:
 @handles_errors
 def plan(
     model: Annotated[Optional[str], typer.Argument(help="Model directory, cache entry, or Hub id (with --hub).")] = None,
-    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Plan this spec instead of MODEL (tgi.yaml when neither is given).")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f",
+                                                help="Plan this spec instead of MODEL (tgi.yaml when neither is given).")] = None,
     gpu: Annotated[str, typer.Option(help="Accelerator catalog key (h100, a100-80gb, l4, cpu, ...).")] = "a100-80gb",
     count: Annotated[Optional[int], typer.Option(help="Accelerators per pod; the smallest that fits when unset.")] = None,
     quantize: Annotated[Optional[str], typer.Option(help="Quantize at load (awq, fp8, bitsandbytes-nf4, ...).")] = None,
     kv_cache_dtype: Annotated[Optional[str], typer.Option(help="KV cache dtype (fp8_e4m3fn, fp8_e5m2).")] = None,
     memory: Annotated[Optional[str], typer.Option(help="Pod memory for CPU plans, e.g. 16Gi.")] = None,
     engine: Annotated[str, typer.Option(help="Whose memory rule to plan with: tgi, vllm or llamacpp.")] = "tgi",
-    engine_version: Annotated[Optional[str], typer.Option(help="The engine release whose warm-up to follow (default: the one tgictl deploys).")] = None,
+    engine_version: Annotated[Optional[str],
+                              typer.Option(help="The engine release whose warm-up to follow (default: the one tgictl deploys).")] = None,
     max_input_tokens: Annotated[Optional[int], typer.Option(help="The launcher's --max-input-tokens, when set.")] = None,
     max_total_tokens: Annotated[Optional[int], typer.Option(help="The launcher's --max-total-tokens, when set.")] = None,
-    max_batch_prefill_tokens: Annotated[Optional[int], typer.Option(help="The launcher's --max-batch-prefill-tokens (the warm-up prefill).")] = None,
+    max_batch_prefill_tokens: Annotated[Optional[int],
+                                        typer.Option(help="The launcher's --max-batch-prefill-tokens (the warm-up prefill).")] = None,
     hub: Annotated[bool, typer.Option(help="Read configs and safetensors headers from the Hub when not cached.")] = False,
     output: OutputOption = Format.table,
 ) -> None:

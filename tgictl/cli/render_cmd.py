@@ -22,13 +22,19 @@ class RenderFormat(str, enum.Enum):
 @handles_errors
 def render(
     file: SpecOption = "tgi.yaml",
-    format: Annotated[RenderFormat, typer.Option("--output", "-o", "--format", help="values, manifests, kustomize, argocd or flux.")] = RenderFormat.manifests,
-    out: Annotated[Optional[Path], typer.Option("--out-dir", "-d", help="Directory to write (one file per object); stdout when unset or '-'.")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite or remove files in --out-dir that tgictl did not write (or that were edited since).")] = False,
+    format: Annotated[RenderFormat, typer.Option("--output", "-o", "--format",
+                                                 help="values, manifests, kustomize, argocd or flux.")] = RenderFormat.manifests,
+    out: Annotated[Optional[Path], typer.Option("--out-dir", "-d",
+                                                help="Directory to write (one file per object); stdout when unset or '-'.")] = None,
+    force: Annotated[bool,
+                     typer.Option(help="Overwrite or remove files in --out-dir that tgictl did not write (or that were edited "
+                                       "since).")] = False,
     include_tests: Annotated[bool, typer.Option(help="Include the chart's `helm test` pod.")] = False,
-    repo_url: Annotated[str, typer.Option(help="argocd/flux: Git repository holding the chart or tree (Argo CD).")] = "https://git.example.com/platform/llm-deployments.git",
+    repo_url: Annotated[str,
+                        typer.Option(help="argocd/flux: Git repository holding the chart or tree (Argo CD).")] = "https://git.example.com/platform/llm-deployments.git",
     revision: Annotated[str, typer.Option(help="argocd: branch, tag or commit to follow.")] = "main",
-    path: Annotated[str, typer.Option(help="argocd/flux: the chart's path in the repository, or the Kustomize tree's with --kustomize-path.")] = "charts/tgi",
+    path: Annotated[str, typer.Option(help="argocd/flux: the chart's path in the repository, or the Kustomize tree's with "
+                                           "--kustomize-path.")] = "charts/tgi",
     kustomize_path: Annotated[bool, typer.Option(help="argocd/flux: point at a committed Kustomize tree instead of the chart.")] = False,
     flux_source: Annotated[str, typer.Option(help="flux: the GitRepository object to read from.")] = "llm-deployments",
 ) -> None:

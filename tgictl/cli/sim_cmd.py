@@ -28,9 +28,12 @@ def sim(
     output_min: Annotated[int, typer.Option(help="Shortest natural answer, tokens.")] = 16,
     output_max: Annotated[int, typer.Option(help="Longest natural answer, tokens.")] = 128,
     load_seconds: Annotated[float, typer.Option(help="Pretend loading takes this long (probes see it).")] = 0.0,
-    record_timestamps: Annotated[bool, typer.Option(help="Serve /debug/timestamps (arrival and first write per OpenAI stream) for client-accuracy benchmarks.")] = False,
+    record_timestamps: Annotated[bool,
+                                 typer.Option(help="Serve /debug/timestamps (arrival and first write per OpenAI stream) for "
+                                                   "client-accuracy benchmarks.")] = False,
     api_key: Annotated[Optional[str], typer.Option("--api-key", envvar=["API_KEY", "VLLM_API_KEY", "LLAMA_API_KEY"], show_default=False,
-                                                   help="Require this bearer token on the routes the engine guards (read from the engine's env var).")] = None,
+                                                   help="Require this bearer token on the routes the engine guards (read from the engine's "
+                                                        "env var).")] = None,
 ) -> None:
     """Serve TGI's HTTP API without a GPU: for CI, demos and wiring tests.
 

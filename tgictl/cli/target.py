@@ -17,7 +17,8 @@ __all__ = ["KubeconfigOption", "ReleaseContextOption", "ReleaseNamespaceOption",
 URLArgument = Annotated[Optional[str], typer.Argument(help="Base URL of the server, e.g. http://127.0.0.1:8080.")]
 ReleaseOption = Annotated[bool, typer.Option("--release", help="Reach the spec's deployed release through a port-forward instead of URL.")]
 ReleaseContextOption = Annotated[Optional[str], typer.Option("--context", help="kubeconfig context, with --release.")]
-ReleaseNamespaceOption = Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace, with --release (overrides metadata.namespace).")]
+ReleaseNamespaceOption = Annotated[Optional[str], typer.Option("--namespace", "-n",
+                                                               help="Namespace, with --release (overrides metadata.namespace).")]
 
 
 def server(stack: contextlib.ExitStack, url: str | None, release: bool, file: str | None, namespace: str | None,

@@ -141,7 +141,8 @@ class Engine(ABC):
         for index, arg in enumerate(spec.spec.extra_args):
             flag = arg.split("=", 1)[0]
             if flag in SECRET_FLAGS:
-                found.append(Problem(f"spec.extraArgs[{index}]", f"{flag} passes a credential in plain text; credentials come only from Secrets"))
+                found.append(Problem(f"spec.extraArgs[{index}]",
+                                     f"{flag} passes a credential in plain text; credentials come only from Secrets"))
             elif flag in owned:
                 found.append(Problem(f"spec.extraArgs[{index}]", f"{flag} is set from the spec; change the spec field instead"))
         return found
@@ -153,21 +154,27 @@ class Engine(ABC):
         a = s.autoscaling
         if a.enabled:
             if not s.monitoring.enabled:
-                found.append(Problem("spec.autoscaling.enabled", "autoscaling reads the llm: series of the recording rules: set monitoring.enabled"))
+                found.append(Problem("spec.autoscaling.enabled",
+                                     "autoscaling reads the llm: series of the recording rules: set monitoring.enabled"))
             if a.metric not in self.facts.neutral_series:
                 found.append(Problem("spec.autoscaling.metric", f"{self.facts.title} has no {a.metric}; allowed: "
                                      + ", ".join(sorted(m for m in self.facts.neutral_series if m in AUTOSCALING_METRICS))))
             if a.kind == "hpa" and a.metric != "llm:queue_size":
-                found.append(Problem("spec.autoscaling.metric", "the HPA path serves only llm:queue_size per pod (llm:queue_size:pod); use kind keda for other series"))
+                found.append(Problem("spec.autoscaling.metric",
+                                     "the HPA path serves only llm:queue_size per pod (llm:queue_size:pod); use kind keda for other "
+                                     "series"))
             if a.min_replicas == 0 and a.kind == "hpa":
-                found.append(Problem("spec.autoscaling.minReplicas", "an HPA cannot scale to zero (HPAScaleToZero is alpha): use kind keda"))
+                found.append(Problem("spec.autoscaling.minReplicas",
+                                     "an HPA cannot scale to zero (HPAScaleToZero is alpha): use kind keda"))
             elif a.min_replicas == 0 and not a.upstream_query:
                 found.append(Problem("spec.autoscaling.minReplicas", "scaling to zero needs autoscaling.upstreamQuery: with no pod, "
                                      "nothing can queue, so the pods' own metrics never ask for the first one back"))
         if s.rate_limit.enabled and s.exposure.kind != "httproute":
-            found.append(Problem("spec.rateLimit.enabled", "rate limits are an Envoy Gateway policy on the HTTPRoute: set exposure.kind httproute"))
+            found.append(Problem("spec.rateLimit.enabled",
+                                 "rate limits are an Envoy Gateway policy on the HTTPRoute: set exposure.kind httproute"))
         if s.inference_pool.enabled and not self.facts.inference_pool:
-            found.append(Problem("spec.inferencePool.enabled", f"the Gateway API Inference Extension does not support {self.facts.title}; use vllm"))
+            found.append(Problem("spec.inferencePool.enabled",
+                                 f"the Gateway API Inference Extension does not support {self.facts.title}; use vllm"))
         return found
 
     def refuse_set(self, spec: Spec, fields: dict[str, str]) -> list[Problem]:

@@ -107,7 +107,8 @@ def _storage(t: _Target) -> list[Check]:
     if wanted:
         ok = any(c["metadata"]["name"] == wanted for c in classes)
         return [Check("storage", PASS if ok else FAIL, f"storage class {wanted} {'exists' if ok else 'does not exist'}",
-                      "" if ok else "create it or set cache.storageClassName to one of: " + ", ".join(c["metadata"]["name"] for c in classes))]
+                      "" if ok else "create it or set cache.storageClassName to one of: "
+                      + ", ".join(c["metadata"]["name"] for c in classes))]
     default = [c for c in classes if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
     return [Check("storage", PASS, f"default storage class {default[0]['metadata']['name']}") if default else
             Check("storage", WARN, "no default storage class: the cache PVC will stay Pending", "set cache.storageClassName")]

@@ -23,16 +23,19 @@ PHASES = ("scheduling", "image pull", "starting", "download", "load", "warmup", 
 # Log lines that mean the model itself cannot be had or run, whatever the engine.
 _LOG_FAILURES = (
     (r"401 Client Error|GatedRepoError|Cannot access gated repo|Invalid credentials|Access to model .* is restricted",
-     "gated or private model: the Hub refused access (401); set cache.hfTokenSecret to a Secret with a token that has accepted the licence"),
+     "gated or private model: the Hub refused access (401); set cache.hfTokenSecret to a Secret with a token that has accepted the "
+     "licence"),
     (r"RepositoryNotFoundError|404 Client Error|does not appear to have a file named|Repository Not Found",
      "model not found on the Hub (404): check model.id and model.revision"),
     (r"NCCL error|ncclSystemError|Error while creating shared memory segment|unhandled system error",
-     "NCCL failed between shards, usually /dev/shm: the chart mounts a memory-backed /dev/shm when sharded; check the node's GPU links and shm limits"),
+     "NCCL failed between shards, usually /dev/shm: the chart mounts a memory-backed /dev/shm when sharded; check the node's GPU links and "
+     "shm limits"),
     (r"requires you to execute the configuration file in that repo|set the option `trust_remote_code=True`",
      "the model ships its own Python code: set model.trustRemoteCode: true if you trust the repository (TGI and vLLM then run it)"),
     # huggingface_hub's own words, whichever engine calls it (vLLM 0.32 logs them as they are).
     (r"Cannot find an appropriate cached snapshot folder|outgoing traffic has been disabled|LocalEntryNotFoundError",
-     "the weights are not in the cache and the Hub is off (cache.offline): run `tgictl cache warm -f SPEC` first, or set cache.offline: false"),
+     "the weights are not in the cache and the Hub is off (cache.offline): run `tgictl cache warm -f SPEC` first, or set cache.offline: "
+     "false"),
     (r"Repo id must be in the form|HFValidationError",
      "model.id is neither a Hub id (org/name) nor a path that exists in the container: fix model.id, or mount the path"),
     # "CUDA error: out of memory" is how an OOM inside CUDA-graph capture reads; "would exceed
@@ -104,7 +107,9 @@ def _unscheduled(pod: dict[str, Any], mine: list[dict[str, Any]], now: float, no
     one that cannot (NotTriggerScaleUp) fails at once; otherwise the pod may wait ``node_wait_s``."""
     condition: dict[str, Any] = next((c for c in (pod.get("status") or {}).get("conditions") or []
                                       if c.get("type") == "PodScheduled"), {})
-    if condition.get("status") == "True" or (pod.get("spec") or {}).get("nodeName"):
+    status = pod.get("status") or {}
+    if condition.get("status") == "True" or (pod.get("spec") or {}).get("nodeName") or status.get("containerStatuses") \
+            or (not condition and status.get("phase") not in (None, "Pending")):
         return None
     failed = _latest(mine, "FailedScheduling")
     message = (failed or {}).get("message", "")
@@ -243,7 +248,8 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
     failed = _log_assessment(log, previous_log or [], engine, waiting)
     if failed:
         return failed
-    if reason in ("ContainerCreating", "PodInitializing") or any(e.get("reason") == "Pulling" for e in mine) and not container.get("state", {}).get("running"):
+    pulling = any(e.get("reason") == "Pulling" for e in mine) and not container.get("state", {}).get("running")
+    if reason in ("ContainerCreating", "PodInitializing") or pulling:
         return Assessment("image pull", f"pulling {container.get('image') or 'the image'}")
     if container.get("ready"):
         return Assessment("ready", "ready")

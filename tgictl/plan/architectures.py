@@ -153,7 +153,8 @@ def _mistral(config: Config) -> ModelDims:
 def _qwen2(config: Config) -> ModelDims:
     # Qwen2 has q/k/v biases and keeps sliding_window in its config while
     # use_sliding_window is false, so the window bounds nothing.
-    return _llama_like(config, "qwen2", attn_bias=True, sliding_window=None if not config.get("use_sliding_window") else config.get("sliding_window"))
+    return _llama_like(config, "qwen2", attn_bias=True,
+                       sliding_window=None if not config.get("use_sliding_window") else config.get("sliding_window"))
 
 
 def _qwen3(config: Config) -> ModelDims:
@@ -272,7 +273,8 @@ def dims_from_config(config: Config, source: str = "config.json") -> ModelDims:
     architectures = config.get("architectures") or []
     for architecture in architectures:
         if architecture.endswith(_NOT_GENERATIVE) and not architecture.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")):
-            raise SpecError([Problem("architectures", f"{architecture} is not a text-generation model: it has no language-model head to serve")], source)
+            raise SpecError([Problem("architectures",
+                                     f"{architecture} is not a text-generation model: it has no language-model head to serve")], source)
     model_type = config.get("model_type")
     reader = READERS.get(model_type or "")
     if reader is None:

@@ -199,7 +199,8 @@ def plan(request: PlanRequest) -> Plan:
     cold = estimate(weights / 1e9, on_gpu=accelerator.vendor != "none", bandwidth_mbps=request.download_bandwidth_mbps,
                     offline=request.offline, model_id=files.source)
     return Plan(
-        model=files.source, engine=request.engine, engine_version=request.engine_version, family=dims.family, parameters=parameters, parameters_source=source,
+        model=files.source, engine=request.engine, engine_version=request.engine_version, family=dims.family, parameters=parameters,
+        parameters_source=source,
         active_parameters=active_parameter_count(dims) if dims.is_moe else parameters,
         quantization=method, weight_bytes=weights,
         kv_bytes_per_token=budget.kv_bytes_per_token * count,

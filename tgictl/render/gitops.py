@@ -72,7 +72,8 @@ def kustomize_tree(objects: list[RenderedObject], source: str) -> dict[str, str]
     components = sorted(f for f in groups if f.startswith("components/"))
     if components:
         top["components"] = components
-    files["kustomization.yaml"] = header + "# Composes the base with the spec's enabled features; add overlays on top of this.\n" + _dump(top)
+    composes = "# Composes the base with the spec's enabled features; add overlays on top of this.\n"
+    files["kustomization.yaml"] = header + composes + _dump(top)
     return dict(sorted(files.items()))
 
 

@@ -201,7 +201,8 @@ class Simulator:
         if answer.status != 200:
             return answer
         assert isinstance(answer, web.Response) and answer.body is not None
-        return web.json_response([json.loads(answer.text or "null")], headers={k: v for k, v in answer.headers.items() if k.startswith("x-")})
+        return web.json_response([json.loads(answer.text or "null")], headers={k: v for k,
+                                                                               v in answer.headers.items() if k.startswith("x-")})
 
     async def invocations(self, request: web.Request) -> web.StreamResponse:
         """SageMaker's route (router/src/sagemaker.rs): an untagged request, tried as
@@ -274,7 +275,8 @@ class Simulator:
             reason = self.openai_reason(admitted.finish_reason)
             choice: dict[str, Any] = ({"index": 0, "message": {"role": "assistant", "content": text, **self.flavor.message_fields()},
                                        "logprobs": None, "finish_reason": reason}
-                                      if kind == "chat.completion" else {"index": 0, "text": text, "logprobs": None, "finish_reason": reason})
+                                      if kind == "chat.completion" else {"index": 0, "text": text, "logprobs": None,
+                                                                         "finish_reason": reason})
             return web.json_response({**base, "object": kind, "choices": [{**choice, **self.flavor.choice_fields(kind)}],
                                       "usage": self.usage(admitted), **self.flavor.response_fields(kind)})
         response = await self.sse(request)

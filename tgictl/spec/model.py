@@ -62,7 +62,8 @@ class ModelSpec(Strict):
     trust_remote_code: Annotated[bool, Field(description="Run the model repository's own Python code.")] = False
     tokenizer_config_path: Annotated[str | None, Field(description="Path of a tokenizer_config.json with a custom chat template.")] = None
     files: Annotated[str | None, Field(description="Local directory with config.json and safetensors files, for planning.")] = None
-    gguf_file: Annotated[str | None, Field(description="llama.cpp: the GGUF file inside the Hub repo `id` (e.g. model-Q4_K_M.gguf).")] = None
+    gguf_file: Annotated[str | None,
+                         Field(description="llama.cpp: the GGUF file inside the Hub repo `id` (e.g. model-Q4_K_M.gguf).")] = None
     url: Annotated[str | None, Field(pattern=r"^https?://", description="llama.cpp: download the GGUF file from this URL.")] = None
 
 
@@ -198,7 +199,8 @@ class EnvVar(Strict):
 
 
 class ProbesSpec(Strict):
-    startup_budget_seconds: Annotated[PositiveInt | None, Field(description="Time allowed for download + load + warm-up (planned when unset).")] = None
+    startup_budget_seconds: Annotated[PositiveInt | None,
+                                      Field(description="Time allowed for download + load + warm-up (planned when unset).")] = None
     period_seconds: Annotated[int, Field(ge=1, le=300)] = 10
 
 

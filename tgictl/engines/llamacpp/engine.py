@@ -49,7 +49,8 @@ class LlamaCpp(Engine):
              "llama-server could not load the model: check model.id / model.ggufFile name a complete GGUF file"),
         ),
         # The recording rules in charts/tgi/files/rules/llamacpp.yaml (a test keeps them in step).
-        neutral_series=frozenset({"llm:queue_size", "llm:running_requests", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:time_per_output_token_seconds:mean", "llm:queue_size:pod"}),
+        neutral_series=frozenset({"llm:queue_size", "llm:running_requests", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m",
+                                  "llm:time_per_output_token_seconds:mean", "llm:queue_size:pod"}),
     )
 
     def image_variant_tag(self, spec: Spec) -> str:

@@ -58,7 +58,8 @@ class TGI(Engine):
         # Phrases of TGI 0.9 to 3.3 starts (tests/fixtures/tgi-logs, replayed by tests/unit/test_tgi_logs.py).
         log_phases=(
             (r"Starting check and download process|Download file:|Download: \[", "download"),
-            (r"Successfully downloaded weights|already present|Starting shard|Waiting for shard to be ready|Server started at unix:|Shard ready in", "load"),
+            (r"Successfully downloaded weights|already present|Starting shard|Waiting for shard to be ready|Server started at unix:|Shard "
+             r"ready in", "load"),
             (r"Warming up model|KV-cache blocks|Setting max batch total tokens|\bwarmup\{", "warmup"),
             (r"\bConnected\b", "ready"),
         ),
@@ -75,11 +76,15 @@ class TGI(Engine):
         ),
         # Last words before TGI exits: the launcher's (launcher/src/main.rs), the router's failed
         # warm-up, and the server's failed model load (server.py logs it, then raises); v0.9 to v3.3.5.
-        log_fatal=r"Webserver Crashed|Shard \d+ (failed to start|crashed)|^Error: \w+|Server error: CANCELLED|Error when initializing model",
+        log_fatal=r"Webserver Crashed|Shard \d+ (failed to start|crashed)|^Error: \w+|Server error: CANCELLED|Error when initializing "
+                  r"model",
         # Logged on an OOM while capturing CUDA graphs; TGI goes on without them (flash_causal_lm.py).
         log_benign=r"Decode cuda graph warmup failed",
         # The recording rules in charts/tgi/files/rules/tgi.yaml (a test keeps them in step).
-        neutral_series=frozenset({"llm:requests:rate5m", "llm:request_errors:rate5m", "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95", "llm:e2e_seconds:p50", "llm:e2e_seconds:p95", "llm:time_per_output_token_seconds:p95", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:kv_cache_utilization", "llm:queue_size:pod"}),
+        neutral_series=frozenset({"llm:requests:rate5m", "llm:request_errors:rate5m", "llm:queue_size", "llm:running_requests",
+                                  "llm:ttft_seconds:p95", "llm:e2e_seconds:p50", "llm:e2e_seconds:p95",
+                                  "llm:time_per_output_token_seconds:p95", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m",
+                                  "llm:kv_cache_utilization", "llm:queue_size:pod"}),
     )
 
     def image_variant_tag(self, spec: Spec) -> str:
@@ -170,8 +175,10 @@ class TGI(Engine):
             "model.url": "loads models from the Hub or a path, not a URL; use llamacpp for GGUF URLs",
         })
         if features.prefix_caching and features.attention == "paged":
-            found.append(Problem("spec.features.prefixCaching", "TGI's prefix caching needs flashinfer or flashdecoding attention, not paged"))
+            found.append(Problem("spec.features.prefixCaching",
+                                 "TGI's prefix caching needs flashinfer or flashdecoding attention, not paged"))
         capability = self.accelerator(spec).compute_capability
         if features.flash_attention and (vendor == "none" or (vendor == "nvidia" and capability < 8.0)):
-            found.append(Problem("spec.features.flashAttention", f"flash attention needs an Ampere-or-newer GPU; {self.accelerator(spec).key} cannot run it"))
+            found.append(Problem("spec.features.flashAttention",
+                                 f"flash attention needs an Ampere-or-newer GPU; {self.accelerator(spec).key} cannot run it"))
         return found

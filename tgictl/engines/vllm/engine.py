@@ -78,7 +78,10 @@ class VLLM(Engine):
              "(`tgictl plan` sizes it)"),
         ),
         # The recording rules in charts/tgi/files/rules/vllm.yaml (a test keeps them in step).
-        neutral_series=frozenset({"llm:requests:rate5m", "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95", "llm:e2e_seconds:p50", "llm:e2e_seconds:p95", "llm:time_per_output_token_seconds:p95", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:kv_cache_utilization", "llm:queue_size:pod"}),
+        neutral_series=frozenset({"llm:requests:rate5m", "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95",
+                                  "llm:e2e_seconds:p50", "llm:e2e_seconds:p95", "llm:time_per_output_token_seconds:p95",
+                                  "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:kv_cache_utilization",
+                                  "llm:queue_size:pod"}),
         inference_pool=True,
     )
 
@@ -139,8 +142,10 @@ class VLLM(Engine):
         s = spec.spec
         found = self.refuse_set(spec, {
             **tgi_router_only(_ROUTER_ONLY),
-            "serving.max_input_tokens": "has no separate input limit: a prompt may use maxTotalTokens (--max-model-len) minus its max_tokens",
-            "serving.max_batch_total_tokens": "sizes its KV cache from GPU memory; set cudaMemoryFraction (--gpu-memory-utilization) instead",
+            "serving.max_input_tokens": "has no separate input limit: a prompt may use maxTotalTokens (--max-model-len) minus its "
+                                        "max_tokens",
+            "serving.max_batch_total_tokens": "sizes its KV cache from GPU memory; set cudaMemoryFraction (--gpu-memory-utilization) "
+                                              "instead",
             "serving.max_concurrent_requests": "queues requests instead of refusing them (no 429); rate-limit at the gateway",
             "serving.speculate": "configures speculation with --speculative-config JSON; pass it in extraArgs",
             "serving.rope_scaling": "takes RoPE scaling through --hf-overrides; pass it in extraArgs",
@@ -158,7 +163,8 @@ class VLLM(Engine):
         if serving.cuda_graphs and any(serving.cuda_graphs):
             found.append(Problem("spec.serving.cudaGraphs", "vLLM picks its CUDA-graph sizes itself; only [0] (--enforce-eager) maps"))
         if features.attention and features.attention not in ATTENTION_BACKEND:
-            found.append(Problem("spec.features.attention", f"vLLM has no {features.attention} backend; allowed: {', '.join(ATTENTION_BACKEND)}"))
+            found.append(Problem("spec.features.attention",
+                                 f"vLLM has no {features.attention} backend; allowed: {', '.join(ATTENTION_BACKEND)}"))
         if features.flash_attention is False:
             found.append(Problem("spec.features.flashAttention", "vLLM cannot turn flash attention off by itself; set features.attention"))
         if not features.continuous_batching:
@@ -171,7 +177,9 @@ class VLLM(Engine):
                                                    f"({'.'.join(map(str, OLDEST_SUPPORTED))}); pin a newer one"))
         vendor = self.accelerator(spec).vendor
         if vendor != "nvidia" and not s.image.repository:
-            found.append(Problem("spec.image.repository", f"the vLLM default image is CUDA-only; name the {vendor if vendor != 'none' else 'CPU'} build of vLLM to use"))
+            found.append(Problem("spec.image.repository",
+                                 f"the vLLM default image is CUDA-only; name the {vendor if vendor != 'none' else 'CPU'} build of vLLM to "
+                                 "use"))
         return found
 
 

@@ -5,7 +5,8 @@
 
 APPROXIMATE: dict[str, str] = {
     "serving.max_batch_prefill_tokens": "--max-num-batched-tokens caps all tokens in a step, decode included, not only prefill",
-    "serving.cuda_memory_fraction": "--gpu-memory-utilization bounds everything vLLM allocates; TGI's fraction only bounds what its KV budget may take",
+    "serving.cuda_memory_fraction": "--gpu-memory-utilization bounds everything vLLM allocates; TGI's fraction only bounds what its KV "
+                                    "budget may take",
     "serving.max_batch_size": "--max-num-seqs bounds running sequences; requests past it wait in vLLM's queue",
     "serving.quantize": "vLLM's kernel for this format may differ from TGI's (e.g. marlin → gptq_marlin)",
     "features.attention": "--attention-backend picks vLLM's own flashinfer integration",

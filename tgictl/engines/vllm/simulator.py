@@ -73,6 +73,7 @@ class VLLMFlavor(Flavor):
 
 VLLM_LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
                         2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
+VLLM_LENGTH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)  # request prompt and generation tokens
 VLLM_ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0)
 VLLM_E2E_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
                     120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0)
@@ -92,12 +93,17 @@ class VLLMMetrics(EngineSideOnly):
         self.prompt = r.family("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.")
         self.generation = r.family("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.")
         self.success = r.family("vllm:request_success_total", "counter", "Count of successfully processed requests.")
-        self.ttft = r.family("vllm:time_to_first_token_seconds", "histogram", "Histogram of time to first token in seconds.", VLLM_LATENCY_BUCKETS)
-        self.itl = r.family("vllm:inter_token_latency_seconds", "histogram", "Histogram of inter-token latency in seconds.", VLLM_ITL_BUCKETS)
-        self.e2e = r.family("vllm:e2e_request_latency_seconds", "histogram", "Histogram of e2e request latency in seconds.", VLLM_E2E_BUCKETS)
-        self.queue = r.family("vllm:request_queue_time_seconds", "histogram", "Histogram of time spent in WAITING phase for request.", VLLM_E2E_BUCKETS)
-        self.prompt_len = r.family("vllm:request_prompt_tokens", "histogram", "Number of prefill tokens processed.", (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000))
-        self.gen_len = r.family("vllm:request_generation_tokens", "histogram", "Number of generation tokens processed.", (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000))
+        self.ttft = r.family("vllm:time_to_first_token_seconds", "histogram", "Histogram of time to first token in seconds.",
+                             VLLM_LATENCY_BUCKETS)
+        self.itl = r.family("vllm:inter_token_latency_seconds", "histogram", "Histogram of inter-token latency in seconds.",
+                            VLLM_ITL_BUCKETS)
+        self.e2e = r.family("vllm:e2e_request_latency_seconds", "histogram", "Histogram of e2e request latency in seconds.",
+                            VLLM_E2E_BUCKETS)
+        self.queue = r.family("vllm:request_queue_time_seconds", "histogram", "Histogram of time spent in WAITING phase for request.",
+                              VLLM_E2E_BUCKETS)
+        self.prompt_len = r.family("vllm:request_prompt_tokens", "histogram", "Number of prefill tokens processed.", VLLM_LENGTH_BUCKETS)
+        self.gen_len = r.family("vllm:request_generation_tokens", "histogram", "Number of generation tokens processed.",
+                                VLLM_LENGTH_BUCKETS)
         for family in (self.running, self.waiting, self.kv_usage):
             family.set(0, self.model)
         for family in (self.prompt, self.generation):
