@@ -39,3 +39,19 @@ def test_tests_import_only_support() -> None:
             offenders += [f"{path.relative_to(ROOT)} imports {name}" for name in names
                           if name.split(".")[0] in ("conftest", "tests") or name.split(".")[-1].startswith("test_")]
     assert not offenders, offenders
+
+
+# A function should read at once: typer commands, whose parameters are their options, come
+# closest. Over this, split it.
+MAX_FUNCTION_LINES = 65
+
+
+def test_functions_are_short_enough_to_read_at_once() -> None:
+    long = []
+    for path in sorted((ROOT / "tgictl").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno:
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, long
