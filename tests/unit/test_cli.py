@@ -216,7 +216,9 @@ def test_plan_takes_the_engine_release_and_launcher_limits() -> None:
             "--max-batch-prefill-tokens", "4096", "-o", "json")
     old, new = (json.loads(invoke(*args, "--engine-version", v).stdout) for v in ("0.9.4", "3.3.5"))
     assert (old["engine"], old["engine_version"], new["engine_version"]) == ("tgi", "0.9.4", "3.3.5")
-    assert old["budget"]["wiggle_room"] == 0.95 and new["budget"]["wiggle_room"] == 0.90
+    # 0.9.4 keeps all free memory; 3.3.5 reserves 1 - fraction x TGI_WIGGLE_ROOM (0.90) of the device.
+    assert (old["budget"]["wiggle_room"], old["budget"]["memory_fraction"]) == (1.0, 1.0)
+    assert (new["budget"]["wiggle_room"], new["budget"]["memory_fraction"]) == (1.0, 0.9)
     assert old["max_batch_prefill_tokens"] == 4096 and old["max_total_tokens"] == 4096
     assert set(old["budget"]) >= {"device_bytes", "weights_bytes", "overhead_bytes", "activation_bytes", "kv_budget_bytes"}
     vllm = json.loads(invoke("plan", str(MODELS / "llama-2-7b"), "--gpu", "a10g", "--engine", "vllm", "-o", "json").stdout)

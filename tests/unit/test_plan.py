@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from support.data import FIXTURES, ROOT, document
 from tgictl.errors import SpecError
 from tgictl.plan import files as model_files
 from tgictl.plan.architectures import dims_from_config, parameter_count
-from tgictl.engines.tgi.memory import tgi_kv_bytes_per_token, tgi_wiggle_room
+from tgictl.engines.tgi.memory import kv_rule, tgi_kv_bytes_per_token
 from tgictl.plan.memory import weight_bytes
 from tgictl.plan.planner import PlanRequest, plan
 from tgictl.render import service
@@ -189,7 +190,9 @@ def test_memory_fraction_and_version_shrink_the_budget() -> None:
     fraction = plan(request("llama-3.1-8b", "a100-80gb", 1, memory_fraction=0.8))
     old = plan(request("llama-3.1-8b", "a100-80gb", 1, engine_version="2.4.1"))
     assert fraction.max_batch_total_tokens < base.max_batch_total_tokens < old.max_batch_total_tokens
-    assert (tgi_wiggle_room("3.3.5"), tgi_wiggle_room("2.4.1")) == (0.90, 0.95)
+    # As each release's warmup() reads free memory (flash_causal_lm.py at each tag).
+    assert [kv_rule(v) for v in ("0.9.4", "1.4.1", "2.4.1", "3.0.0", "3.2.0", "3.3.5")] == [
+        ("scale", 1.0), ("scale", 0.95), ("scale", 0.90), ("reserve", 0.95), ("reserve", 0.93), ("reserve", 0.90)]
 
 
 def test_sliding_window_noted() -> None:
@@ -301,7 +304,8 @@ def test_cache_root_follows_huggingface_hub(env: dict[str, str]) -> None:
 def test_public_tgi_warmups_are_benchmarked_with_their_sources() -> None:
     """bench/planner.py plans each case in tests/fixtures/tgi-warmups.json: every case names its
     public source and a model whose config is here, and the planner's error stays in the band
-    measured when the cases were collected (see the issue-16 note; the goal is not met yet)."""
+    measured: the median within 10 %, every case within -10 % and +10 % but Llama-2-70B on
+    4x A100 (issue 832), which TGI's v1.0.0 code does not explain (see the issue-16 note)."""
     sys.path.insert(0, str(ROOT / "bench"))
     import planner as bench
 
@@ -309,4 +313,5 @@ def test_public_tgi_warmups_are_benchmarked_with_their_sources() -> None:
     assert len(rows) >= 3
     for case, tokens, error in rows:
         assert str(case["source"]).startswith("https://github.com/huggingface/text-generation-inference/issues/")
-        assert tokens > 0 and -0.10 <= error <= 0.40, (case["model"], error)
+        assert tokens > 0 and -0.10 <= error <= (0.50 if case["model"] == "llama-2-70b" else 0.10), (case["model"], error)
+    assert statistics.median(abs(e) for _, _, e in rows) <= 0.10

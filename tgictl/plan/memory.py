@@ -150,3 +150,6 @@ class RuleInputs:
     memory_fraction: float
     version: str
     cuda_graphs: bool
+    # The launcher's per-request limits, when known: TGI's warm-up batch is built from them.
+    max_input_tokens: int | None = None
+    max_total_tokens: int | None = None

@@ -146,6 +146,8 @@ def _evaluate(request: PlanRequest, dims: ModelDims, weights: int, count: int) -
         memory_fraction=request.memory_fraction or engine.default_memory_fraction,
         version=request.engine_version,
         cuda_graphs=request.cuda_graphs and accelerator.vendor in ("nvidia", "amd"),
+        max_input_tokens=limits.max_input_tokens,
+        max_total_tokens=limits.max_total_tokens,
     ))
     needed = limits.max_total_tokens or min(context, MIN_USEFUL_TOKENS)
     return budget, prefill, needed
