@@ -41,22 +41,32 @@ def _core_file(api_version: str, kind: str) -> Any:
     return _schema_dir() / f"{kind.lower()}-{prefix}{version}.json"
 
 
+# libyaml's loader when PyYAML was built with it: the CRD files are megabytes of YAML.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @functools.cache
-def _crd_index() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) → openAPIV3Schema, for every CRD under CRDS_DIR."""
-    index: dict[tuple[str, str], dict[str, Any]] = {}
+def _crd_schema(api_version: str, kind: str) -> dict[str, Any] | None:
+    """The openAPIV3Schema of ``kind`` at ``api_version`` from the CRDs under CRDS_DIR. Only the
+    files that name the kind are parsed (a render needs a few of the 24 files), once per process."""
     if not CRDS_DIR.is_dir():
-        return index
+        return None
+    group, _, version = api_version.rpartition("/")
     for path in sorted(CRDS_DIR.rglob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
+        text = path.read_text()
+        if f"kind: {kind}" not in text:
+            continue
+        for doc in yaml.load_all(text, Loader=_Loader):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             spec = doc["spec"]
-            for version in spec.get("versions", []):
-                schema = version.get("schema", {}).get("openAPIV3Schema")
-                if schema:
-                    index[(f"{spec['group']}/{version['name']}", spec["names"]["kind"])] = schema
-    return index
+            if spec["group"] != group or spec["names"]["kind"] != kind:
+                continue
+            for served in spec.get("versions", []):
+                schema = served.get("schema", {}).get("openAPIV3Schema")
+                if served["name"] == version and schema:
+                    return schema
+    return None
 
 
 @functools.cache
@@ -67,7 +77,7 @@ def _validator(api_version: str, kind: str) -> Any:
     if core.is_file():
         schema = json.loads(core.read_text())
         return jsonschema.Draft202012Validator(schema, registry=_registry())
-    crd = _crd_index().get((api_version, kind))
+    crd = _crd_schema(api_version, kind)
     if crd is not None:
         return jsonschema.Draft7Validator(crd)
     return None

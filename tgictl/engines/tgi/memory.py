@@ -44,10 +44,6 @@ def kv_rule(version: str) -> tuple[str, float]:
     return kind, wiggle
 
 
-def tgi_wiggle_room(version: str) -> float:
-    """TGI_WIGGLE_ROOM's default (or the fixed factor before it existed) in release ``version``."""
-    return kv_rule(version)[1]
-
 
 def tgi_kv_bytes_per_token(dims: ModelDims, shards: int, kv_cache_dtype: str | None) -> int:
     """Bytes one token's K and V take on one shard in TGI."""
