@@ -286,8 +286,8 @@ def test_rules_dashboards_and_autoscaler_read_real_vllm(started: Started, twin: 
             bench(Job(url, "completions", items, Profile("concurrency", 0.0, 4), 6.0, 0, model, Timeouts(read=60, total=300)),
                   SLOTargets(None, None, None))
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(query(prom,
-                                                            f'llm:generated_tokens:rate5m{{deployment="{d}"}} > 0') for d in deployments):
+        generating = [f'llm:generated_tokens:rate5m{{deployment="{d}"}} > 0' for d in deployments]
+        while time.monotonic() < deadline and not all(query(prom, expr) for expr in generating):
             time.sleep(1)
         time.sleep(3)
         records = [r["record"] for g in fast_groups("vllm", "demo-vllm") for r in g["rules"] if "record" in r]

@@ -10,6 +10,7 @@ import typer
 
 from tgictl.cli.cluster_options import Release, release_command
 from tgictl.cli.output import Format, OutputOption, fail, handles_errors, print_data, print_table
+from tgictl.lifecycle.progress import NODE_WAIT_S  # stdlib only: cheap at start-up
 
 
 @handles_errors
@@ -36,7 +37,7 @@ def deploy(
     poll: Annotated[float, typer.Option(help="Seconds between looks at the pods.")] = 2.0,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds to wait for ready in all (default: the start-up probe budget + 60 "
                                                       "once the pod has a node, and --node-wait for the node).")] = None,
-    node_wait: Annotated[float, typer.Option(help="Seconds a pod may wait for a node when no cluster autoscaler is adding one.")] = 600.0,
+    node_wait: Annotated[float, typer.Option(help="Seconds a pod may wait for a node when no cluster autoscaler adds one.")] = NODE_WAIT_S,
     output: OutputOption = Format.table,
 ) -> None:
     """Install or upgrade the release and watch it start; explain and undo a failure."""

@@ -9,6 +9,7 @@ honour. Everything engine-neutral (resources, probes, cache, shm) is built by
 from __future__ import annotations
 
 import importlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -232,6 +233,16 @@ WEIGHT_FILES = ("*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*")
 
 # A typical request's KV reservation, for sizing the concurrency limit.
 TYPICAL_REQUEST_TOKENS = 2048
+
+
+def release_of(tag: str | None) -> tuple[int, int, int] | None:
+    """(major, minor, patch) of an engine release or image tag such as v0.32.0, 3.3 or
+    0.18.1-cpu (patch 0 when absent); None when it names no release (latest, sha-…)."""
+    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", tag or "")
+    if not match:
+        return None
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
 
 
 def planned_concurrency(batch_tokens: int) -> int:

@@ -201,8 +201,8 @@ class Simulator:
         if answer.status != 200:
             return answer
         assert isinstance(answer, web.Response) and answer.body is not None
-        return web.json_response([json.loads(answer.text or "null")], headers={k: v for k,
-                                                                               v in answer.headers.items() if k.startswith("x-")})
+        extra = {k: v for k, v in answer.headers.items() if k.startswith("x-")}
+        return web.json_response([json.loads(answer.text or "null")], headers=extra)
 
     async def invocations(self, request: web.Request) -> web.StreamResponse:
         """SageMaker's route (router/src/sagemaker.rs): an untagged request, tried as

@@ -146,9 +146,9 @@ async def limits(ctx: Context) -> Outcome:
     wrong = [f"{key} is {info.get(key)}, spec wants {want}"
              for key, want in (("max_input_tokens", e.max_input_tokens), ("max_total_tokens", e.max_total_tokens), ("model_id", e.model_id))
              if want is not None and info.get(key) != want]
-    return (FAIL, "; ".join(wrong)) if wrong else (PASS,
-                                                   f"max_input_tokens {info.get('max_input_tokens')}, max_total_tokens "
-                                                   f"{info.get('max_total_tokens')}")
+    if wrong:
+        return FAIL, "; ".join(wrong)
+    return PASS, f"max_input_tokens {info.get('max_input_tokens')}, max_total_tokens {info.get('max_total_tokens')}"
 
 
 @check("generate")
@@ -282,6 +282,6 @@ async def slo(ctx: Context) -> Outcome:
     limits = {"ttft_p50": ctx.slo.ttft_p50, "ttft_p95": ctx.slo.ttft_p95, "itl_p50": ctx.slo.itl_p50, "itl_p95": ctx.slo.itl_p95}
     misses = [f"{k} {measured[k] * 1000:.1f} ms > {v * 1000:.0f} ms" for k, v in limits.items() if v is not None and measured[k] > v]
     summary = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in measured.items())
-    return (FAIL, "; ".join(misses)) if misses else (PASS,
-                                                     f"{len(results)} requests: {summary}; mean TTFT {statistics.fmean(ttfts) * 1000:.1f} "
-                                                     "ms")
+    if misses:
+        return FAIL, "; ".join(misses)
+    return PASS, f"{len(results)} requests: {summary}; mean TTFT {statistics.fmean(ttfts) * 1000:.1f} ms"

@@ -5,8 +5,8 @@ and the router's warm-up request, read at each tag; figures checked in bench/pla
 from __future__ import annotations
 
 import math
-import re
 
+from tgictl.engines.base import release_of
 from tgictl.plan.architectures import ModelDims
 from tgictl.plan.memory import (RUNTIME_OVERHEAD_BYTES, Budget, RuleInputs, kv_dtype_bytes, kv_heads_per_shard,
                                 prefill_activation_bytes)
@@ -15,9 +15,12 @@ from tgictl.plan.memory import (RUNTIME_OVERHEAD_BYTES, Budget, RuleInputs, kv_d
 DEFAULT_MEMORY_FRACTION = 1.0
 
 
-def _release(version: str) -> tuple[int, ...]:
-    numbers = re.findall(r"\d+", version)[:3]
-    return tuple(int(n) for n in numbers) if numbers else (99,)
+# A version naming no release (latest) is read as the newest.
+NEWEST = (99, 0, 0)
+
+
+def _release(version: str) -> tuple[int, int, int]:
+    return release_of(version) or NEWEST
 
 
 # How each TGI release turns the free memory after its warm-up prefill into KV blocks

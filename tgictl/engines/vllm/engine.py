@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
+from tgictl.engines.base import Engine, EngineFacts, FlagValue, release_of, stringify, tgi_router_only
 from tgictl.engines.vllm import memory
 from tgictl.errors import Problem
 from tgictl.plan.architectures import ModelDims
@@ -171,7 +171,7 @@ class VLLM(Engine):
             found.append(Problem("spec.features.continuousBatching", "vLLM always batches continuously and cannot turn it off"))
         found += self.refuse_set(spec, {path: f"{release} and newer have no such setting: {why}; remove it"
                                         for path, (release, why) in REMOVED.items()})
-        version = _release(s.image.tag)
+        version = release_of(s.image.tag)
         if version is not None and version < OLDEST_SUPPORTED:
             found.append(Problem("spec.image.tag", f"vLLM {s.image.tag} is older than the oldest release tgictl supports "
                                                    f"({'.'.join(map(str, OLDEST_SUPPORTED))}); pin a newer one"))
@@ -181,12 +181,6 @@ class VLLM(Engine):
                                  f"the vLLM default image is CUDA-only; name the {vendor if vendor != 'none' else 'CPU'} build of vLLM to "
                                  "use"))
         return found
-
-
-def _release(tag: str | None) -> tuple[int, ...] | None:
-    """(major, minor, patch) of an image tag such as v0.32.0 or 0.18.1-cpu; None when it names no release."""
-    match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", tag or "")
-    return tuple(int(part) for part in match.groups()) if match else None
 
 
 
