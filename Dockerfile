@@ -9,8 +9,10 @@ COPY charts ./charts
 RUN pip install --no-cache-dir .
 # The installed package finds the chart here (render, deploy from inside the image).
 ENV TGICTL_CHART=/src/charts/tgi
-EXPOSE 80
-# Port 80 and TGI's flags, so the chart's tgi partial deploys it unchanged. Like
-# TGI's own image it runs as root: binding port 80 as another user depends on
-# the runtime's ip_unprivileged_port_start, which not every cluster lowers.
-ENTRYPOINT ["tgictl", "sim", "--host", "0.0.0.0", "--port", "80"]
+# The chart's tgi partial serves on 8080 (a port under 1024 needs a capability
+# the hardened pod drops) and passes TGI's flags, which the simulator takes.
+# Unlike TGI's image it needs no root: the tgi partial sets no UID, so the pod
+# runs as this USER (set security.runAsNonRoot: true to have it checked).
+EXPOSE 8080
+USER 65532:65532
+ENTRYPOINT ["tgictl", "sim", "--host", "0.0.0.0", "--port", "8080"]

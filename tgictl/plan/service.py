@@ -13,7 +13,7 @@ import re
 from tgictl.engines import engine_for
 from tgictl.errors import Problem, SpecError
 from tgictl.plan import files as model_files
-from tgictl.plan.memory import quantity_bytes
+from tgictl.plan.memory import host_memory, quantity_bytes
 from tgictl.plan.planner import Plan, PlanRequest, UserLimits, check_limits, plan
 from tgictl.spec.model import Spec
 
@@ -65,6 +65,15 @@ def plan_spec(spec: Spec, *, allow_cache: bool = True, allow_hub: bool = False) 
     return plan(request_for(spec, files))
 
 
+def pod_memory(spec: Spec, weights: int | None) -> str:
+    """The pod's memory limit when the spec sets none: its weights (``None`` when not
+    planned), what it keeps in CPU memory (offloaded weights, swap space) and one engine
+    process per shard."""
+    features = spec.spec.features
+    offloaded = int(((features.cpu_offload_gb or 0) + (features.swap_space_gb or 0)) * 1e9)
+    return host_memory(weights, engine_for(spec).shard_count(spec), offloaded)
+
+
 def planned_for_render(spec: Spec) -> tuple[Spec, Plan | None]:
     """The spec with every limit the user left empty filled from the plan, and the plan.
 
@@ -85,7 +94,11 @@ def planned_for_render(spec: Spec) -> tuple[Spec, Plan | None]:
     if problems:
         raise SpecError(problems)
     s = spec.spec.serving
-    planned = engine_for(spec).planned_limits(spec, result)
+    engine = engine_for(spec)
+    planned = engine.planned_limits(spec, result)
     filled = s.model_copy(update={name: getattr(s, name) or value for name, value in planned.items()})
+    hardware = spec.spec.hardware
+    if not hardware.memory:
+        hardware = hardware.model_copy(update={"memory": pod_memory(spec, result.weight_bytes)})
     # The planned cold start sets the startup budget unless the user fixed it.
-    return spec.model_copy(update={"spec": spec.spec.model_copy(update={"serving": filled})}), result
+    return spec.model_copy(update={"spec": spec.spec.model_copy(update={"serving": filled, "hardware": hardware})}), result

@@ -17,6 +17,7 @@ from typing import Any
 
 from tgictl.engines import engine_for
 from tgictl.plan.coldstart import ColdStart, estimate
+from tgictl.plan.service import pod_memory
 from tgictl.spec.model import Spec
 
 # Seconds the container sleeps in preStop so endpoints drop it before draining.
@@ -43,9 +44,9 @@ def _resources(spec: Spec) -> dict[str, Any]:
     limits: dict[str, Any] = {}
     if hw.cpu:
         requests["cpu"] = hw.cpu
-    if hw.memory:
-        # Memory limit = request: a loading model is the worst time to be evicted for overcommit.
-        requests["memory"] = limits["memory"] = hw.memory
+    # Always a limit (planned from the weights when the spec sets none), equal to the
+    # request: a loading model is the worst time to be evicted for overcommit.
+    requests["memory"] = limits["memory"] = hw.memory or pod_memory(spec, None)
     if hw.ephemeral_storage:
         requests["ephemeral-storage"] = hw.ephemeral_storage
     accelerator = engine_for(spec).accelerator(spec)

@@ -109,11 +109,15 @@ strings, as container args must be.
 {{- end }}
 
 {{/*
-Container env: plain values in key order, then HF_TOKEN and other
+Container env: what the engine's image needs under the chart's security
+context (its partial), plain values in key order, then HF_TOKEN and other
 credentials (secretEnv) from their Secrets (they never appear as literals in
 values, args or ConfigMaps), then extraEnv entries as given.
 */}}
 {{- define "tgi.env" -}}
+{{- with include "tgi.engine" (list "env" .) }}
+{{ . }}
+{{- end }}
 {{- range $name, $value := .Values.engine.env }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
@@ -181,4 +185,38 @@ scaleDown:
     - type: Pods
       value: 1
       periodSeconds: 300
+{{- end }}
+
+{{/*
+Security contexts: the engine's hardened defaults (its partial says which Pod
+Security level it meets and why), with .Values.podSecurityContext and
+.Values.securityContext merged over them key by key, so a platform relaxes
+or tightens one setting without restating the rest.
+*/}}
+{{- define "tgi.podSecurityContext" -}}
+{{- $engine := include "tgi.engine" (list "podSecurityContext" .) | fromYaml }}
+{{- toYaml (mergeOverwrite $engine (deepCopy .Values.podSecurityContext)) }}
+{{- end }}
+{{- define "tgi.securityContext" -}}
+{{- $engine := include "tgi.engine" (list "securityContext" .) | fromYaml }}
+{{- toYaml (mergeOverwrite $engine (deepCopy .Values.securityContext)) }}
+{{- end }}
+
+{{/*
+The helper pods (helm test, cache warm) run no engine: Pod Security
+"restricted", any non-root UID, nothing written outside their volumes.
+*/}}
+{{- define "tgi.helperPodSecurityContext" -}}
+runAsGroup: 65532
+runAsNonRoot: true
+runAsUser: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+{{- define "tgi.helperSecurityContext" -}}
+allowPrivilegeEscalation: false
+capabilities:
+  drop:
+    - ALL
+readOnlyRootFilesystem: true
 {{- end }}

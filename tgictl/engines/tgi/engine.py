@@ -49,7 +49,7 @@ class TGI(Engine):
         title="TGI",
         image_repository="ghcr.io/huggingface/text-generation-inference",
         image_tag="3.3.5",
-        port=80,
+        port=8080,
         metrics_prefix="tgi_",
         runs_as_non_root=False,  # the image keeps Python under /root
         api_key_env="API_KEY",

@@ -26,3 +26,27 @@ llama.cpp's llama-server (ghcr.io/ggml-org/llama.cpp:server-*).
 {{/* The variable the engine reads its API key from. llama-server guards /metrics too (only /health stays open): scrapes must send the key. */}}
 {{- define "tgi.engine.llamacpp.apiKeyEnv" -}}LLAMA_API_KEY{{- end }}
 {{- define "tgi.engine.llamacpp.metricsNeedApiKey" -}}true{{- end }}
+
+{{/*
+Hardened by default, Pod Security "restricted": the server image is one binary
+and its shared libraries under /app, world-readable, with no USER line
+(llama.cpp .devops/cpu.Dockerfile, server target), so any UID runs it. Only the
+cache (/models) and /tmp are written; fsGroup makes a cache PVC writable.
+*/}}
+{{- define "tgi.engine.llamacpp.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+{{- define "tgi.engine.llamacpp.securityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end }}
+{{/* Env the image needs under this security context (none), and writable scratch directories beside /tmp (none). */}}
+{{- define "tgi.engine.llamacpp.env" -}}{{- end }}
+{{- define "tgi.engine.llamacpp.scratchPaths" -}}[]{{- end }}

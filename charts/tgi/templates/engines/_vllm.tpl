@@ -4,10 +4,13 @@ vLLM (`vllm serve MODEL --flags`), the OpenAI-compatible server image.
 
 {{- define "tgi.engine.vllm.port" -}}8000{{- end }}
 
-{{/* vLLM's Hugging Face cache (HF_HOME) in the vllm-openai image. */}}
-{{- define "tgi.engine.vllm.cachePath" -}}/root/.cache/huggingface{{- end }}
+{{/*
+vLLM's Hugging Face cache: $HOME/.cache/huggingface for the image's own non-root
+user (see podSecurityContext below), as vLLM's docker docs say to mount it.
+*/}}
+{{- define "tgi.engine.vllm.cachePath" -}}/home/vllm/.cache/huggingface{{- end }}
 {{/* ...and the hub cache inside it, where `tgictl cache warm` downloads. */}}
-{{- define "tgi.engine.vllm.hubCachePath" -}}/root/.cache/huggingface/hub{{- end }}
+{{- define "tgi.engine.vllm.hubCachePath" -}}/home/vllm/.cache/huggingface/hub{{- end }}
 
 {{/*
 All three probes use /health. vLLM binds its port at once but serves HTTP only
@@ -34,3 +37,34 @@ Measured on vLLM 0.32.0 (tests/real/test_vllm_real.py).
 {{/* The variable the engine reads its API key from. vLLM guards only /v1 routes: /metrics stays open. */}}
 {{- define "tgi.engine.vllm.apiKeyEnv" -}}VLLM_API_KEY{{- end }}
 {{- define "tgi.engine.vllm.metricsNeedApiKey" -}}{{- end }}
+
+{{/*
+Hardened by default, Pod Security "restricted". The vllm-openai image keeps
+USER root but, since vLLM PR #40275 (May 2026, before v0.32.0), ships a `vllm`
+user (UID 2000, GID 0) whose home /home/vllm is group-0 writable, with Python
+under /opt/uv world-readable (docker/Dockerfile, "Non-root support"). vLLM
+writes only under $HOME (HF, torch.compile, Triton, FlashInfer, Numba caches;
+usage-stats config) and /tmp, so the root filesystem is read-only and /home/vllm
+is a scratch emptyDir, the model cache mounted inside it. Older images (< 0.22)
+have no such user: set security.runAsNonRoot false for them.
+*/}}
+{{- define "tgi.engine.vllm.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 2000
+runAsGroup: 0
+fsGroup: 0
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+{{- define "tgi.engine.vllm.securityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end }}
+{{/* HOME explicitly: a UID missing from the image's /etc/passwd would otherwise get "/". */}}
+{{- define "tgi.engine.vllm.env" -}}
+- name: HOME
+  value: /home/vllm
+{{- end }}
+{{- define "tgi.engine.vllm.scratchPaths" -}}[/home/vllm]{{- end }}
