@@ -117,4 +117,4 @@ def test_tgictl_metrics_and_top_read_the_slis(stack: tuple[str, dict[str, str]])
     one = runner.invoke(app, ["metrics", "--prometheus", prom, "--deployment", "demo-tgi"])
     assert one.exit_code == 0 and "demo-vllm" not in one.stdout
     down = runner.invoke(app, ["metrics", "--prometheus", "http://127.0.0.1:9"])
-    assert down.exit_code == 1 and "did not answer" in down.stderr
+    assert down.exit_code == 1 and "is unreachable" in down.stderr

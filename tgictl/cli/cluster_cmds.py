@@ -10,6 +10,7 @@ import typer
 
 from tgictl.cli.cluster_options import Release, release_command
 from tgictl.cli.output import Format, OutputOption, fail, handles_errors, print_data, print_table
+from tgictl.cli.prometheus_options import CaFileOption, InsecureOption, PasswordFileOption, TokenFileOption
 from tgictl.lifecycle.progress import NODE_WAIT_S  # stdlib only: cheap at start-up
 
 
@@ -76,12 +77,19 @@ def status(
     release: Release,
     prometheus: Annotated[Optional[str], typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS",
                                                       help="Also show key SLIs from this Prometheus.")] = None,
+    ca_file: CaFileOption = None,
+    insecure_skip_tls_verify: InsecureOption = False,
+    prometheus_token_file: TokenFileOption = None,
+    prometheus_password_file: PasswordFileOption = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Release, revision, pods, readiness, restarts, where they run, and key metrics when Prometheus is known."""
     from tgictl.lifecycle.status import release_status
+    from tgictl.monitor import prometheus_access
 
-    found = release_status(release.spec, release.kube, release.context, prometheus)
+    access = prometheus and prometheus_access(prometheus, ca_file=ca_file, insecure_skip_tls_verify=insecure_skip_tls_verify,
+                                              token_file=prometheus_token_file, password_file=prometheus_password_file)
+    found = release_status(release.spec, release.kube, release.context, access or None)
     if output is not Format.table:
         print_data(found.as_dict(), output)
         return

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from tgictl.cli.output import Format, OutputOption, handles_errors, print_data, print_table
+from tgictl.cli.prometheus_options import CaFileOption, InsecureOption, PasswordFileOption, TokenFileOption
 
 PrometheusOption = Annotated[str, typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS", help="Prometheus base URL.")]
 COLUMNS = [("requests_per_s", "REQ/S", "{:.2f}"), ("errors_per_s", "ERR/S", "{:.2f}"), ("waiting", "WAIT", "{:.0f}"),
@@ -38,17 +39,23 @@ def metrics(
     namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
     deployment: Annotated[Optional[str], typer.Option(help="Only this deployment (metadata.name of its spec).")] = None,
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="The deployment of this spec.")] = None,
+    ca_file: CaFileOption = None,
+    insecure_skip_tls_verify: InsecureOption = False,
+    prometheus_token_file: TokenFileOption = None,
+    prometheus_password_file: PasswordFileOption = None,
     output: OutputOption = Format.table,
 ) -> None:
     """A deployment's key SLIs now: traffic, errors, queue, latency, tokens, KV cache."""
-    from tgictl.monitor import read_slis
+    from tgictl.monitor import prometheus_access, read_slis
 
+    access = prometheus_access(prometheus, ca_file=ca_file, insecure_skip_tls_verify=insecure_skip_tls_verify,
+                               token_file=prometheus_token_file, password_file=prometheus_password_file)
     if file:
         from tgictl.spec.load import load_file
 
         spec = load_file(file)
         namespace, deployment = spec.metadata.namespace or "default", spec.metadata.name
-    rows = read_slis(prometheus, namespace, deployment)
+    rows = read_slis(access, namespace, deployment)
     if not rows:
         typer.echo("no llm: series found: is the ServiceMonitor and PrometheusRule installed (spec.monitoring.enabled)?", err=True)
         raise typer.Exit(1)
@@ -61,18 +68,24 @@ def top(
     namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 5.0,
     iterations: Annotated[int, typer.Option(help="Refreshes before exiting (0: until Ctrl-C).")] = 0,
+    ca_file: CaFileOption = None,
+    insecure_skip_tls_verify: InsecureOption = False,
+    prometheus_token_file: TokenFileOption = None,
+    prometheus_password_file: PasswordFileOption = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Every deployment's SLIs, refreshed like `top`."""
-    from tgictl.monitor import read_slis
+    from tgictl.monitor import prometheus_access, read_slis
 
+    access = prometheus_access(prometheus, ca_file=ca_file, insecure_skip_tls_verify=insecure_skip_tls_verify,
+                               token_file=prometheus_token_file, password_file=prometheus_password_file)
     count = 0
     try:
         while True:
-            rows = read_slis(prometheus, namespace)
+            rows = read_slis(access, namespace)
             if output is Format.table:
                 typer.echo("\x1b[2J\x1b[H", nl=False)  # clear the screen, cursor home
-                typer.echo(f"tgictl top  {time.strftime('%H:%M:%S')}  {prometheus}  (every {interval:g}s, Ctrl-C to quit)\n")
+                typer.echo(f"tgictl top  {time.strftime('%H:%M:%S')}  {access.shown_url}  (every {interval:g}s, Ctrl-C to quit)\n")
             _show(rows, output)
             count += 1
             if iterations and count >= iterations:

@@ -11,6 +11,7 @@ from tgictl import hardware
 from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Kube
 from tgictl.lifecycle.deploy import observe, selector
+from tgictl.monitor import PrometheusAccess
 from tgictl.render.manifests import namespace_of
 from tgictl.spec.model import Spec
 
@@ -73,7 +74,8 @@ def _pod_rows(kube: Kube, spec: Spec, namespace: str) -> tuple[PodRow, ...]:
     return tuple(rows)
 
 
-def release_status(spec: Spec, kube: Kube, context: str | None = None, prometheus: str | None = None) -> ReleaseStatus:
+def release_status(spec: Spec, kube: Kube, context: str | None = None,
+                   prometheus: PrometheusAccess | None = None) -> ReleaseStatus:
     namespace = namespace_of(spec)
     release = helm.status(spec.metadata.name, namespace, context)
     metrics = None
