@@ -463,6 +463,7 @@ def app(cluster: Cluster) -> web.Application:
     routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}")(any_collection)
     routes.get("/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}")(any_object)
     routes.get("/api/v1/namespaces/{ns}/{plural}/{name}")(any_object)
+    routes.get("/api/v1/namespaces/{name}")(any_object)
     application = web.Application(middlewares=[record, rbac])
     application.add_routes(routes)
     return application

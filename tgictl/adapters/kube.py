@@ -180,6 +180,10 @@ class Kube:
         items = self._call("list events", self.core.list_namespaced_event, namespace, field_selector=selector)["items"]
         return items
 
+    def namespace(self, name: str) -> dict[str, Any] | None:
+        """The Namespace object (its labels carry the Pod Security levels); None when absent."""
+        return self._raw(f"/api/v1/namespaces/{name}", f"read namespace {name}")
+
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """Any namespaced object by apiVersion and kind (None when it does not exist)."""
         return self._raw(f"{_collection(api_version, namespace, kind)}/{name}", f"read {kind} {namespace}/{name}")

@@ -43,7 +43,7 @@ class EngineFacts:
     image_tag: str  # pinned release for NVIDIA; variants derive from it
     port: int
     metrics_prefix: str  # e.g. "tgi_" or "vllm:"
-    runs_as_non_root: bool
+    runs_as_non_root: bool  # whether its default image starts under a non-root UID (the chart's partial sets one)
     api_key_env: str  # env var the engine reads its API key from
     metrics_series: str = ""  # a series /metrics shows once the engine has served a request
     neutral_series: frozenset[str] = frozenset()  # llm: series its recording rules produce
@@ -60,6 +60,7 @@ class EngineFacts:
     # and errors it logs but survives (their traceback is no failure).
     log_fatal: str = ""
     log_benign: str = ""
+    root_reason: str = ""  # why its image needs root, when it does
 
 
 class Engine(ABC):
@@ -146,6 +147,9 @@ class Engine(ABC):
                                      f"{flag} passes a credential in plain text; credentials come only from Secrets"))
             elif flag in owned:
                 found.append(Problem(f"spec.extraArgs[{index}]", f"{flag} is set from the spec; change the spec field instead"))
+        if spec.spec.security.run_as_non_root and not self.facts.runs_as_non_root and not spec.spec.image.repository:
+            found.append(Problem("spec.security.runAsNonRoot", f"{self.facts.title}'s image cannot start as non-root "
+                                 f"({self.facts.root_reason}); use an image built for it (image.repository)"))
         return found
 
     def feature_problems(self, spec: Spec) -> list[Problem]:

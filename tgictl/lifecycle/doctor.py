@@ -184,10 +184,31 @@ def _permissions(t: _Target) -> list[Check]:
     return [Check("permissions", status, detail, f"ask for a Role in {namespace} granting: {grant}")]
 
 
+ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+
+
+def _pod_security(t: _Target) -> list[Check]:
+    """The namespace's enforced Pod Security level against the level the rendered pod meets."""
+    from tgictl.render import podsecurity
+    from tgictl.render.prepare import prepare
+    from tgictl.render.service import objects
+
+    found = t.kube.namespace(t.namespace)
+    enforced = ((found or {}).get("metadata", {}).get("labels") or {}).get(ENFORCE_LABEL, "")
+    deployment = next(o.obj for o in objects(prepare(t.spec)) if o.kind == "Deployment")
+    met, faults = podsecurity.level(deployment["spec"]["template"]["spec"])
+    if podsecurity.allows(enforced or "privileged", met):
+        return [Check("pod security", PASS, f"the pod meets Pod Security {met}; {t.namespace} enforces {enforced or 'nothing'}")]
+    return [Check("pod security", FAIL, f"{t.namespace} enforces Pod Security {enforced}, the pod meets only {met}: "
+                  + "; ".join(faults),
+                  "set spec.security to meet it (the engine's chart partial says what its image allows), or label "
+                  f"the namespace {ENFORCE_LABEL}={met}")]
+
+
 # Each check by name; a cluster error inside one becomes that check's failure.
 CHECKS: tuple[tuple[str, Callable[[_Target], list[Check]]], ...] = (
     ("permissions", _permissions), ("accelerators", _gpus), ("storage", _storage), ("crds", _crds_installed),
-    ("metrics api", _metrics_apis), ("secrets", _secrets), ("quota", _quota),
+    ("metrics api", _metrics_apis), ("secrets", _secrets), ("quota", _quota), ("pod security", _pod_security),
 )
 
 

@@ -135,7 +135,21 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
         "exposure": _exposure(spec),
         "rateLimit": _rate_limit(spec),
         "inferencePool": {"enabled": s.inference_pool.enabled},
+        **_security(spec),
     }
+
+
+def _security(spec: Spec) -> dict[str, Any]:
+    """Only what spec.security sets: the chart merges it over the engine's hardened defaults."""
+    sec = spec.spec.security
+    pod = {"runAsNonRoot": sec.run_as_non_root, "runAsUser": sec.run_as_user, "runAsGroup": sec.run_as_group,
+           "fsGroup": sec.fs_group, "seccompProfile": {"type": sec.seccomp_profile} if sec.seccomp_profile else None}
+    container: dict[str, Any] = {"readOnlyRootFilesystem": sec.read_only_root_filesystem}
+    if sec.add_capabilities:
+        container["capabilities"] = {"add": list(sec.add_capabilities)}
+    pod = {key: value for key, value in pod.items() if value is not None}
+    container = {key: value for key, value in container.items() if value is not None}
+    return {**({"podSecurityContext": pod} if pod else {}), **({"securityContext": container} if container else {})}
 
 
 def _engine(spec: Spec) -> dict[str, Any]:

@@ -289,6 +289,24 @@ class Toggle(Strict):
     enabled: bool = False
 
 
+# Capabilities Pod Security "baseline" lets a container add (restricted: only NET_BIND_SERVICE).
+BASELINE_CAPABILITIES = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+                         "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT")
+
+
+class SecuritySpec(Strict):
+    """Overrides of the engine's hardened pod defaults (the chart's engine partials); unset keeps them."""
+
+    run_as_non_root: Annotated[bool | None, Field(description="Refuse to start as root (the engine's default when unset).")] = None
+    run_as_user: Annotated[int | None, Field(ge=0, description="UID of the engine's process.")] = None
+    run_as_group: Annotated[int | None, Field(ge=0, description="Primary GID of the engine's process.")] = None
+    fs_group: Annotated[int | None, Field(ge=0, description="Group that owns the cache volume.")] = None
+    read_only_root_filesystem: Annotated[bool | None, Field(description="Mount the image read-only.")] = None
+    seccomp_profile: Literal["RuntimeDefault", "Unconfined"] | None = None
+    add_capabilities: Annotated[list[Literal[BASELINE_CAPABILITIES]], Field(  # type: ignore[valid-type]
+        description="Capabilities added back after dropping all (Pod Security baseline allows these).")] = []
+
+
 class DeploymentSpec(Strict):
     model: ModelSpec
     engine: EngineSpec = EngineSpec()
@@ -309,6 +327,7 @@ class DeploymentSpec(Strict):
     rate_limit: RateLimitSpec = RateLimitSpec()
     inference_pool: Annotated[Toggle, Field(description="Gateway API Inference Extension pool (vLLM only).")] = Toggle()
     pod_disruption_budget: Toggle = Toggle(enabled=True)
+    security: SecuritySpec = SecuritySpec()
     extra_env: list[EnvVar] = []
     extra_args: list[str] = []
     pod_annotations: dict[str, str] = {}

@@ -51,7 +51,8 @@ class TGI(Engine):
         image_tag="3.3.5",
         port=8080,
         metrics_prefix="tgi_",
-        runs_as_non_root=False,  # the image keeps Python under /root
+        runs_as_non_root=False,
+        root_reason="from v3.0 it runs a Python installed under /root, which is mode 700",
         api_key_env="API_KEY",
         metrics_series="tgi_request_count",
         info_route="/info",  # present on /metrics once a request was served (smoke checks it)

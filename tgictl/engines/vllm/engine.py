@@ -62,7 +62,7 @@ class VLLM(Engine):
         image_tag="v0.32.0",
         port=8000,
         metrics_prefix="vllm:",
-        runs_as_non_root=False,  # the image writes its caches under /root
+        runs_as_non_root=True,  # as its image's vllm user (UID 2000, GID 0), since vLLM PR #40275
         api_key_env="VLLM_API_KEY",
         metrics_series="vllm:num_requests_running",  # present on /metrics once a request was served (smoke checks it)
         log_phases=(
