@@ -89,6 +89,9 @@ def started(request: pytest.FixtureRequest, model: Path, tmp_path_factory: pytes
     container = rendered_container(model, keyed)
     port = free_port()
     env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    # The rendered HOME is the pod's scratch emptyDir (vLLM's caches); here a fresh directory.
+    assert env.pop("HOME") == "/home/vllm"
+    env["HOME"] = str(tmp_path_factory.mktemp("vllm-home"))
     if keyed:
         secret = next(e for e in container["env"] if e["name"] == "VLLM_API_KEY")
         assert secret["valueFrom"]["secretKeyRef"] == {"name": "llm-keys", "key": "api-key"}
