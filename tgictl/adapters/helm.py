@@ -17,7 +17,6 @@ from tgictl.adapters import toolchain
 from tgictl.errors import ToolFailedError
 
 
-
 def chart_path() -> Path:
     """The chart to render: ``$TGICTL_CHART`` (a chart directory or a ``helm package`` .tgz),
     else the one the wheel ships (setup.py installs charts/tgi as tgictl/chart), else the
@@ -55,12 +54,27 @@ class Running:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self._stdin = stdin
+        self._finished = False
+
+    def feed(self, stdin: str) -> Running:
+        """Give a process started before its input was known that input (see ``Waiting``)."""
+        self._stdin = stdin
+        return self
 
     def result(self) -> str:
         stdout, stderr = self._process.communicate(self._stdin)
+        self._finished = True
         if self._process.returncode != 0:
             raise ToolFailedError(f"helm {self.args[0]} failed: {stderr.strip()}")
         return stdout
+
+    def cancel(self) -> None:
+        """Stop the process unless its result was taken; nothing is left running or unreaped."""
+        if self._finished:
+            return
+        self._process.kill()
+        self._process.communicate()
+        self._finished = True
 
 
 def _run(args: list[str], stdin: str | None = None) -> str:
@@ -75,6 +89,33 @@ def _chart(chart: Path | None) -> str:
     return str(chart)
 
 
+def _template_args(release: str, namespace: str, chart: Path | None, include_tests: bool,
+                   api_versions: tuple[str, ...]) -> list[str]:
+    args = ["template", release, _chart(chart), "--namespace", namespace, "--values", "-"]
+    if not include_tests:
+        args.append("--skip-tests")
+    for api in api_versions:
+        args += ["--api-versions", api]
+    return args
+
+
+class Waiting:
+    """A ``helm template`` started before its values exist. helm spends ~40 ms of a ~50 ms
+    render starting up (measured on helm v4.1: 18 ms from values to output once started), and
+    reads its values from stdin before it loads the chart, so that start-up can overlap with
+    loading and planning the spec. Used when the release and namespace are known early."""
+
+    def __init__(self, *, release: str, namespace: str, include_tests: bool = False) -> None:
+        self.key = (release, namespace, include_tests)
+        self._running = Running(_template_args(release, namespace, None, include_tests, ()), stdin=None)
+
+    def take(self, values: dict[str, Any]) -> Running:
+        return self._running.feed(json.dumps(values))
+
+    def cancel(self) -> None:
+        self._running.cancel()
+
+
 def start_template(
     values: dict[str, Any],
     *,
@@ -83,14 +124,15 @@ def start_template(
     chart: Path | None = None,
     include_tests: bool = False,
     api_versions: tuple[str, ...] = (),
+    waiting: Waiting | None = None,
 ) -> Running:
-    """Start rendering the chart with ``values``; ``.result()`` is helm's multi-document YAML."""
-    args = ["template", release, _chart(chart), "--namespace", namespace, "--values", "-"]
-    if not include_tests:
-        args.append("--skip-tests")
-    for api in api_versions:
-        args += ["--api-versions", api]
-    return Running(args, stdin=json.dumps(values))
+    """Start rendering the chart with ``values``; ``.result()`` is helm's multi-document YAML.
+    A ``waiting`` helm started for this release, namespace and chart is used; another is cancelled."""
+    if waiting is not None:
+        if chart is None and not api_versions and waiting.key == (release, namespace, include_tests):
+            return waiting.take(values)
+        waiting.cancel()
+    return Running(_template_args(release, namespace, chart, include_tests, api_versions), stdin=json.dumps(values))
 
 
 def template(values: dict[str, Any], **options: Any) -> str:

@@ -74,9 +74,10 @@ def namespace_of(spec: Spec) -> str:
     return spec.metadata.namespace or "default"
 
 
-def from_values(values: dict[str, Any], *, release: str, namespace: str, include_tests: bool = False) -> list[RenderedObject]:
-    """Chart values → ``helm template`` → validated objects."""
-    running = helm.start_template(values, release=release, namespace=namespace, include_tests=include_tests)
+def from_values(values: dict[str, Any], *, release: str, namespace: str, include_tests: bool = False,
+                waiting: helm.Waiting | None = None) -> list[RenderedObject]:
+    """Chart values → ``helm template`` (``waiting`` when started early) → validated objects."""
+    running = helm.start_template(values, release=release, namespace=namespace, include_tests=include_tests, waiting=waiting)
     schemas.prepare()  # load the schema machinery while helm renders
     objects = split(running.result())
     validate(objects)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from tgictl.adapters import helm
 from tgictl.errors import UsageError
 from tgictl.render import gitops, manifests
 from tgictl.render.prepare import Prepared, prepare
@@ -58,25 +59,26 @@ class Options:
 class _Context:
     prepared: Prepared
     options: Options
+    waiting: helm.Waiting | None = None  # a helm started before the values were known
 
 
 def _values(ctx: _Context) -> Rendered:
     return Rendered(dump_yaml(ctx.prepared.values))
 
 
-def objects(prepared: Prepared, *, include_tests: bool = False) -> list[manifests.RenderedObject]:
+def objects(prepared: Prepared, *, include_tests: bool = False, waiting: helm.Waiting | None = None) -> list[manifests.RenderedObject]:
     """The prepared spec's objects, as helm renders them, schema-checked."""
     return manifests.from_values(prepared.values, release=prepared.release, namespace=prepared.namespace,
-                                 include_tests=include_tests)
+                                 include_tests=include_tests, waiting=waiting)
 
 
 def _manifests(ctx: _Context) -> Rendered:
-    rendered = objects(ctx.prepared, include_tests=ctx.options.include_tests)
+    rendered = objects(ctx.prepared, include_tests=ctx.options.include_tests, waiting=ctx.waiting)
     return Rendered(manifests.as_stream(rendered), {o.filename: o.text for o in rendered}, manifests.unchecked(rendered))
 
 
 def _kustomize(ctx: _Context) -> Rendered:
-    rendered = objects(ctx.prepared, include_tests=ctx.options.include_tests)
+    rendered = objects(ctx.prepared, include_tests=ctx.options.include_tests, waiting=ctx.waiting)
     files = gitops.kustomize_tree(rendered, ctx.options.source)
     return Rendered("".join(f"# {name}\n{text}" for name, text in files.items()), files, manifests.unchecked(rendered))
 
@@ -107,11 +109,18 @@ FORMATS: dict[str, Callable[[_Context], Rendered]] = {
 }
 
 
-def render(spec: Spec | Prepared, format: str, *, include_tests: bool = False, options: Options | None = None) -> Rendered:
-    """Render ``spec`` (prepared here unless it already is) in ``format``, a key of ``FORMATS``."""
+def render(spec: Spec | Prepared, format: str, *, include_tests: bool = False, options: Options | None = None,
+           waiting: helm.Waiting | None = None) -> Rendered:
+    """Render ``spec`` (prepared here unless it already is) in ``format``, a key of ``FORMATS``.
+    ``waiting`` is a helm started early for the spec's release (see ``tgictl.render.batch``);
+    a format that does not run helm, or a spec that names another release, cancels it."""
     try:
         renderer = FORMATS[format]
     except KeyError:
         raise UsageError(f"unknown format {format!r}; allowed: {', '.join(FORMATS)}") from None
-    prepared = spec if isinstance(spec, Prepared) else prepare(spec)
-    return renderer(_Context(prepared, options or Options(include_tests=include_tests)))
+    try:
+        prepared = spec if isinstance(spec, Prepared) else prepare(spec)
+        return renderer(_Context(prepared, options or Options(include_tests=include_tests), waiting))
+    finally:
+        if waiting is not None:
+            waiting.cancel()  # a no-op once helm has answered
