@@ -169,51 +169,83 @@ async def stream_one(
     return result
 
 
+def _events(payloads: list[bytes]) -> list[Any]:
+    """Every payload of one read, parsed in one json.loads call: the per-call cost, not the
+    scanning, is most of the client's time at thousands of events a second (profiled:
+    1.7 s of a 4 s run went to json.loads on 162k single events). When the joined parse fails,
+    or does not give back one value per payload ("data: 1, 2"), each line is parsed alone so
+    the bad one is named."""
+    try:
+        events = json.loads(b"[" + b",".join(payloads) + b"]")
+        if len(events) == len(payloads):
+            return list(events)
+    except ValueError:
+        pass
+    return [_event(data) for data in payloads]
+
+
+def _event(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise _Malformed(f"not JSON in an SSE data line: {data[:80]!r}") from None
+
+
 async def _read_events(response: aiohttp.ClientResponse, api: str, result: StreamResult) -> None:
     buffer = b""
     async for chunk in response.content.iter_any():
         now = time.perf_counter()
         buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            if not line.startswith(b"data:"):
-                continue  # blank separators, comments (keep-alives), event: fields
-            data = line[5:].strip()  # also drops a CRLF's \r
-            if data == b"[DONE]":
-                result.terminated = True
-                result.t_end = now
-                return
-            try:
-                event = json.loads(data)
-            except ValueError:
-                raise _Malformed(f"not JSON in an SSE data line: {data[:80]!r}") from None
-            if not isinstance(event, dict):
-                raise _Malformed(f"SSE event is not an object: {data[:80]!r}")
-            if "error" in event:
-                error = event["error"]
-                result.error_class = "in_stream_error"
-                result.error = error.get("message") if isinstance(error, dict) else str(error)
-                result.t_end = now
-                return
-            text, finish = _content(api, event)
-            if text:
-                if result.t_first is None:
-                    result.t_first = now
-                result.t_last = now
-                result.arrivals.append(now)
-                result.text += text
-                result.output_tokens += 1
-            if finish:
-                result.finish_reason = finish
-            usage = event.get("usage")
-            if usage:
-                result.output_tokens = usage.get("completion_tokens", result.output_tokens)
-                result.prompt_tokens = usage.get("prompt_tokens")
-                result.token_source = "server"
-            if api == "tgi" and event.get("details"):
-                details = event["details"]
-                result.output_tokens = details.get("generated_tokens", result.output_tokens)
-                result.prompt_tokens = details.get("input_length")
-                result.token_source = "server"
-                result.terminated = True  # TGI has no [DONE]: the details event ends the stream
+        cut = buffer.rfind(b"\n") + 1
+        if not cut:
+            continue
+        # Each data field's payload, without the blanks around it (also a CRLF's \r); other lines
+        # (blank separators, comments used as keep-alives, event: fields) are skipped.
+        payloads = [line[5:].strip() for line in buffer[:cut].split(b"\n") if line.startswith(b"data:")]
+        buffer = buffer[cut:]
+        done = b"[DONE]" in payloads
+        if done:
+            payloads = payloads[:payloads.index(b"[DONE]")]
+        if payloads and _record(_events(payloads), api, result, now):
+            return
+        if done:
+            result.terminated = True
+            result.t_end = now
+            return
     result.t_end = time.perf_counter()
+
+
+def _record(events: list[Any], api: str, result: StreamResult, now: float) -> bool:
+    """Account the events of one read, all arrived at ``now``; True when one ends the stream
+    with an error."""
+    for event in events:
+        if not isinstance(event, dict):
+            raise _Malformed(f"SSE event is not an object: {json.dumps(event)[:80]!r}")
+        if "error" in event:
+            error = event["error"]
+            result.error_class = "in_stream_error"
+            result.error = error.get("message") if isinstance(error, dict) else str(error)
+            result.t_end = now
+            return True
+        text, finish = _content(api, event)
+        if text:
+            if result.t_first is None:
+                result.t_first = now
+            result.t_last = now
+            result.arrivals.append(now)
+            result.text += text
+            result.output_tokens += 1
+        if finish:
+            result.finish_reason = finish
+        usage = event.get("usage")
+        if usage:
+            result.output_tokens = usage.get("completion_tokens", result.output_tokens)
+            result.prompt_tokens = usage.get("prompt_tokens")
+            result.token_source = "server"
+        if api == "tgi" and event.get("details"):
+            details = event["details"]
+            result.output_tokens = details.get("generated_tokens", result.output_tokens)
+            result.prompt_tokens = details.get("input_length")
+            result.token_source = "server"
+            result.terminated = True  # TGI has no [DONE]: the details event ends the stream
+    return False
