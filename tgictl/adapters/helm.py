@@ -57,8 +57,16 @@ class Running:
         self._finished = False
 
     def feed(self, stdin: str) -> Running:
-        """Give a process started before its input was known that input (see ``Waiting``)."""
-        self._stdin = stdin
+        """Give a process started before its input was known that input (see ``Waiting``), now:
+        it works while the caller does; ``result`` then only collects its output."""
+        pipe, self._process.stdin = self._process.stdin, None  # communicate() must not touch it again
+        assert pipe is not None
+        try:
+            pipe.write(stdin)
+            pipe.close()
+        except BrokenPipeError:
+            pass  # helm exited early: result() reports its stderr
+        self._stdin = None
         return self
 
     def result(self) -> str:

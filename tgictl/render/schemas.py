@@ -62,6 +62,7 @@ def _core_file(api_version: str, kind: str) -> Path:
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+@functools.cache
 def _crd_files() -> list[Path]:
     return sorted(CRDS_DIR.rglob("*.yaml")) if CRDS_DIR.is_dir() else []
 
