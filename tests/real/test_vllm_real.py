@@ -8,9 +8,13 @@ tiny model, and the server listens on loopback at a free port."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
+import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,15 +48,19 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_model(tmp_path_factory.mktemp("vllm-model") / "tiny-llama")
 
 
-def rendered_container(model: Path, keyed: bool) -> dict[str, Any]:
-    serving: dict[str, Any] = {"maxTotalTokens": CONTEXT, "maxBatchPrefillTokens": CONTEXT}
+def rendered_pod(model: Path, keyed: bool, **serving: Any) -> dict[str, Any]:
+    serving = {"maxTotalTokens": CONTEXT, "maxBatchPrefillTokens": CONTEXT, **serving}
     if keyed:
         serving["apiKeySecret"] = {"name": "llm-keys", "key": "api-key"}
     doc = document(engine={"name": "vllm"}, model={"id": str(model)}, image=CPU_IMAGE,
                    hardware={"cpu": "2", "memory": "4Gi"}, serving=serving)
     objects = manifests.render(parse(doc))
     deployment = next(o.obj for o in objects if o.kind == "Deployment")
-    return dict(deployment["spec"]["template"]["spec"]["containers"][0])
+    return dict(deployment["spec"]["template"]["spec"])
+
+
+def rendered_container(model: Path, keyed: bool) -> dict[str, Any]:
+    return dict(rendered_pod(model, keyed)["containers"][0])
 
 
 @dataclass
@@ -87,20 +95,30 @@ def _args_outside_kubernetes(container: dict[str, Any], model: Path, port: int) 
 def started(request: pytest.FixtureRequest, model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
     keyed: bool = request.param
     container = rendered_container(model, keyed)
+    with serving(container, model, keyed, tmp_path_factory.mktemp("vllm-run")) as (started, _):
+        yield started
+
+
+@contextlib.contextmanager
+def serving(container: dict[str, Any], model: Path, keyed: bool, scratch: Path,
+            args: Callable[[list[str]], list[str]] = lambda a: a) -> Iterator[tuple[Started, subprocess.Popen[bytes]]]:
+    """Real vLLM started from ``container`` (its args passed through ``args``), once the startup and
+    readiness probes pass as the kubelet sends them."""
     port = free_port()
     env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
     # The rendered HOME is the pod's scratch emptyDir (vLLM's caches); here a fresh directory.
     assert env.pop("HOME") == "/home/vllm"
-    env["HOME"] = str(tmp_path_factory.mktemp("vllm-home"))
+    (scratch / "home").mkdir()
+    env["HOME"] = str(scratch / "home")
     if keyed:
         secret = next(e for e in container["env"] if e["name"] == "VLLM_API_KEY")
         assert secret["valueFrom"]["secretKeyRef"] == {"name": "llm-keys", "key": "api-key"}
         env["VLLM_API_KEY"] = KEY  # what the kubelet would read from the Secret
-    log = tmp_path_factory.mktemp("vllm-log") / "vllm.log"
+    log = scratch / "vllm.log"
     url = f"http://127.0.0.1:{port}"
     startup, readiness = container["startupProbe"], container["readinessProbe"]
     budget = startup["periodSeconds"] * startup["failureThreshold"]
-    with vllm_process(_args_outside_kubernetes(container, model, port), log, env) as process:
+    with vllm_process(args(_args_outside_kubernetes(container, model, port)), log, env) as process:
         began = time.monotonic()
         while not _kubelet_probe(url, startup):
             assert process.poll() is None, log.read_text()[-3000:]
@@ -108,7 +126,7 @@ def started(request: pytest.FixtureRequest, model: Path, tmp_path_factory: pytes
             time.sleep(1)
         ready_after = time.monotonic() - began
         assert _kubelet_probe(url, readiness), "ready for the startup probe but not the readiness probe"
-        yield Started(url, container, ready_after, log)
+        yield Started(url, container, ready_after, log), process
 
 
 def _headers(started: Started) -> dict[str, str]:
@@ -150,6 +168,87 @@ def test_bench_on_real_vllm(started: Started) -> None:
     result = bench(job, SLOTargets(None, None, None), 1, None)
     assert result.summary["succeeded"] == 8 and result.summary["failed"] == 0, result.summary["errors"]
     assert result.summary["token_source"] == {"server": 8} and result.summary["ttft_ms"]["p50"] > 0
+
+
+# --- rollouts and scale-down: SIGTERM with streams in flight -------------------------------
+
+DRAIN_S = 30  # serving.gracefulTerminationSeconds for the drain test
+LONG_STREAM = 900  # tokens: seconds of decoding on 2 cores, so SIGTERM lands mid-stream
+
+
+@dataclass
+class Streamed:
+    events: int = 0
+    finish_reason: str | None = None
+    done: bool = False  # saw data: [DONE]
+    error: str | None = None
+
+
+def stream_completion(url: str, model: str, into: Streamed, first: threading.Event) -> None:
+    body = {"model": model, "prompt": "Hello", "max_tokens": LONG_STREAM, "ignore_eos": True, "stream": True}
+    try:
+        with requests.post(url + "/v1/completions", json=body, stream=True, timeout=(5, 120)) as response:
+            for line in response.iter_lines():
+                if not line.startswith(b"data:"):
+                    continue
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    into.done = True
+                    break
+                choice = (json.loads(data).get("choices") or [{}])[0]
+                into.events += 1
+                into.finish_reason = choice.get("finish_reason") or into.finish_reason
+                if into.events == 5:
+                    first.set()
+    except requests.RequestException as err:
+        into.error = f"{type(err).__name__}: {err}"
+    finally:
+        first.set()
+
+
+def without_shutdown_timeout(args: list[str]) -> list[str]:
+    at = args.index("--shutdown-timeout")
+    return args[:at] + args[at + 2:]
+
+
+def exit_seconds(process: subprocess.Popen[bytes], within: float) -> float | None:
+    """Seconds until ``process`` exits, or None when it is still running after ``within``."""
+    began = time.monotonic()
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        return None
+    return time.monotonic() - began
+
+
+@pytest.mark.parametrize("rendered", [True, False], ids=["rendered-args", "vllm-default"])
+def test_sigterm_lets_in_flight_streams_finish(rendered: bool, model: Path, tmp_path: Path) -> None:
+    """What the kubelet does on a rollout: SIGTERM to the container's first process (after the
+    preStop sleep). The rendered --shutdown-timeout lets a long stream finish and vLLM then exits
+    within the pod's grace period. vLLM's own default (0) aborts it: the client gets a few tokens,
+    then finish_reason "abort" or a cut connection (both seen)."""
+    pod = rendered_pod(model, False, gracefulTerminationSeconds=DRAIN_S)
+    container = dict(pod["containers"][0])
+    assert container["args"][container["args"].index("--shutdown-timeout") + 1] == str(DRAIN_S)
+    after_pre_stop = pod["terminationGracePeriodSeconds"] - container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    with serving(container, model, False, tmp_path, args=(lambda a: a) if rendered else without_shutdown_timeout) as (started, process):
+        streamed, first = Streamed(), threading.Event()
+        reader = threading.Thread(target=stream_completion, args=(started.url, str(model), streamed, first), daemon=True)
+        reader.start()
+        assert first.wait(120) and streamed.events >= 5, streamed
+        process.send_signal(signal.SIGTERM)
+        exited_after = exit_seconds(process, after_pre_stop) if rendered else None
+        reader.join(timeout=30 if rendered else 15)
+        log = started.log.read_text()
+    reader.join(timeout=30)  # the group is stopped: a stream left open ends now
+    if rendered:
+        assert exited_after is not None, f"vLLM still running {after_pre_stop}s after SIGTERM (SIGKILL):\n{log[-2000:]}"
+        assert (streamed.done, streamed.finish_reason, streamed.events) == (True, "length", LONG_STREAM), (streamed, log[-2000:])
+        assert f"mode=drain timeout={DRAIN_S}s" in log
+    else:
+        assert streamed.events < LONG_STREAM and streamed.finish_reason != "length", \
+            f"vLLM's default no longer aborts ({streamed}): revisit the rendered flag"
+        assert "mode=abort" in log, log[-2000:]
 
 
 # --- the simulator's vLLM face against the real thing ---------------------------------------

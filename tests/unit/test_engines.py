@@ -60,7 +60,7 @@ def test_vllm_mapping() -> None:
         "host": "0.0.0.0", "port": "8000", "tensor-parallel-size": "4", "max-model-len": "16384",
         "max-num-batched-tokens": "8192", "max-num-seqs": "256", "gpu-memory-utilization": "0.92",
         "quantization": "awq", "kv-cache-dtype": "fp8_e4m3", "enforce-eager": True,
-        "no-enable-prefix-caching": True, "cpu-offload-gb": "8", "attention-backend": "FLASHINFER",
+        "no-enable-prefix-caching": True, "cpu-offload-gb": "8", "attention-backend": "FLASHINFER", "shutdown-timeout": "90",
     }
     assert not any(name.startswith("VLLM_ATTENTION") for name in vllm.env(spec))  # no supported release reads it
 

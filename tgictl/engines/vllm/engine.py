@@ -50,6 +50,8 @@ METRICS_NOT_READ = frozenset({
     "vllm:request_prefill_time_seconds", "vllm:request_decode_time_seconds", "vllm:request_num_preemptions",
     "vllm:request_prefill_kv_computed_tokens", "vllm:cache_config_info",
 })
+# Seconds vLLM takes to stop after its drain ends (the engine core and workers exit).
+DRAIN_EXIT_MARGIN_S = 10
 _ROUTER_ONLY = "has no such router setting (it is TGI's); remove it or rate-limit at the gateway"
 
 
@@ -114,6 +116,9 @@ class VLLM(Engine):
             "cpu-offload-gb": features.cpu_offload_gb,
             # The flag, not VLLM_ATTENTION_BACKEND: no supported release reads that variable.
             "attention-backend": ATTENTION_BACKEND.get(features.attention or "") or ("FLASH_ATTN" if features.flash_attention else None),
+            # Without it (0, vLLM's default) SIGTERM aborts every in-flight request: each rollout and
+            # scale-down would cut streams (vllm PR #34730, 0.18.0; v1/engine/core.py at 0.32.0).
+            "shutdown-timeout": serving.graceful_termination_seconds,
         })
 
     def planned_limits(self, spec: Spec, plan: Any) -> dict[str, int]:
@@ -135,8 +140,11 @@ class VLLM(Engine):
         return dict(sorted(env.items()))
 
     def drain_seconds(self, spec: Spec) -> int:
-        # vLLM stops accepting on SIGTERM and finishes in-flight requests.
-        return spec.spec.serving.graceful_termination_seconds
+        # On SIGTERM vLLM refuses new requests and lets in-flight ones finish for --shutdown-timeout
+        # seconds, then stops its engine; the grace period must exceed preStop + that timeout
+        # (vLLM's Kubernetes guide, vllm PR #43208). The margin covers the engine's own exit,
+        # measured by tests/real/test_vllm_real.py.
+        return spec.spec.serving.graceful_termination_seconds + DRAIN_EXIT_MARGIN_S
 
     def engine_problems(self, spec: Spec) -> list[Problem]:
         s = spec.spec

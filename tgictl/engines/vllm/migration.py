@@ -10,5 +10,6 @@ APPROXIMATE: dict[str, str] = {
     "serving.max_batch_size": "--max-num-seqs bounds running sequences; requests past it wait in vLLM's queue",
     "serving.quantize": "vLLM's kernel for this format may differ from TGI's (e.g. marlin → gptq_marlin)",
     "features.attention": "--attention-backend picks vLLM's own flashinfer integration",
-    "serving.graceful_termination_seconds": "vLLM has no drain flag: the value only sizes terminationGracePeriodSeconds",
+    "serving.graceful_termination_seconds": "--shutdown-timeout: after SIGTERM vLLM finishes in-flight requests for this long, "
+                                            "then stops; TGI's launcher gives its router and then its shards this long each",
 }
