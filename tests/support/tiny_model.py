@@ -30,7 +30,8 @@ def _byte_tokens() -> list[str]:
     return chars
 
 
-def write_tiny_llama(path: Path, context: int = 512, seed: int = 0) -> Path:
+def write_tiny_llama(path: Path, context: int = 512, seed: int = 0, layers: int = LAYERS) -> Path:
+    """The model at ``path``; more ``layers`` make each token slower (a stream that lasts seconds)."""
     rng = np.random.default_rng(seed)
     merges = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "e r"]
     tokens = ["<s>", "</s>"] + _byte_tokens() + [m.replace(" ", "") for m in merges]
@@ -41,7 +42,7 @@ def write_tiny_llama(path: Path, context: int = 512, seed: int = 0) -> Path:
     writer.add_name("tgictl-tiny-llama")
     writer.add_context_length(context)
     writer.add_embedding_length(HIDDEN)
-    writer.add_block_count(LAYERS)
+    writer.add_block_count(layers)
     writer.add_feed_forward_length(FFN)
     writer.add_head_count(HEADS)
     writer.add_head_count_kv(KV_HEADS)
@@ -67,7 +68,7 @@ def write_tiny_llama(path: Path, context: int = 512, seed: int = 0) -> Path:
     output[1] = 0.0  # EOS: logit 0 against widely spread others
     writer.add_tensor("output.weight", output)
     kv_dim = KV_HEADS * (HIDDEN // HEADS)
-    for layer in range(LAYERS):
+    for layer in range(layers):
         prefix = f"blk.{layer}."
         writer.add_tensor(prefix + "attn_norm.weight", np.ones(HIDDEN, dtype=np.float32))
         writer.add_tensor(prefix + "ffn_norm.weight", np.ones(HIDDEN, dtype=np.float32))

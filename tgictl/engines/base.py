@@ -231,6 +231,11 @@ class Engine(ABC):
     def drain_seconds(self, spec: Spec) -> int:
         """Seconds the engine may take to drain after SIGTERM."""
 
+    def pre_stop_drain_seconds(self, spec: Spec) -> int:
+        """Seconds in-flight requests get before SIGTERM, the pod already out of its Service's
+        endpoints: for an engine that cannot finish them once signalled (none by default)."""
+        return 0
+
 
 # What safetensors engines read from a Hub repo: config, tokenizer and weights.
 WEIGHT_FILES = ("*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*")

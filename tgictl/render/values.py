@@ -124,8 +124,8 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
         "podAnnotations": dict(sorted(s.pod_annotations.items())),
         "podLabels": dict(sorted(s.pod_labels.items())),
         "probes": _probes(spec, s.probes.startup_budget_seconds or start.budget_s),
-        "terminationGracePeriodSeconds": PRE_STOP_SLEEP_S + engine.drain_seconds(spec),
-        "preStopSleepSeconds": PRE_STOP_SLEEP_S,
+        "terminationGracePeriodSeconds": _pre_stop_s(spec) + engine.drain_seconds(spec),
+        "preStopSleepSeconds": _pre_stop_s(spec),
         "strategy": {"maxSurge": s.rollout.max_surge, "maxUnavailable": s.rollout.max_unavailable},
         "service": {"type": s.service.type, "port": s.service.port},
         "podDisruptionBudget": {"enabled": s.pod_disruption_budget.enabled},
@@ -161,6 +161,12 @@ def _engine(spec: Spec) -> dict[str, Any]:
         "extraArgs": list(spec.spec.extra_args),
         "env": engine.env(spec),
     }
+
+
+def _pre_stop_s(spec: Spec) -> int:
+    """The preStop sleep: endpoints drop the pod, then, for an engine that cannot drain after
+    SIGTERM, its in-flight requests finish before the signal."""
+    return PRE_STOP_SLEEP_S + engine_for(spec).pre_stop_drain_seconds(spec)
 
 
 def _probes(spec: Spec, budget_s: int) -> dict[str, Any]:

@@ -124,6 +124,14 @@ class LlamaCpp(Engine):
         return dict(sorted(env.items()))
 
     def drain_seconds(self, spec: Spec) -> int:
+        # Idle, llama-server exits at once on SIGTERM (measured, build 11434).
+        return 5
+
+    def pre_stop_drain_seconds(self, spec: Spec) -> int:
+        # llama-server has no drain: on SIGTERM it stops generating and open streams get no end
+        # (tests/real/test_drain.py). So in-flight streams get their time in the preStop sleep,
+        # before the signal. A sleep cannot end early, so every pod stop waits this long: capped
+        # at 30 s, against rollouts paying the whole 90 s default.
         return min(spec.spec.serving.graceful_termination_seconds, 30)
 
     def engine_problems(self, spec: Spec) -> list[Problem]:

@@ -10,5 +10,6 @@ APPROXIMATE: dict[str, str] = {
     "serving.max_batch_size": "becomes --parallel slots",
     "serving.max_batch_prefill_tokens": "becomes --batch-size, llama.cpp's logical batch",
     "hardware.accelerator": "llama.cpp splits layers (not tensors) over several GPUs",
-    "serving.graceful_termination_seconds": "llama-server has no drain: the value (max 30 s) only sizes terminationGracePeriodSeconds",
+    "serving.graceful_termination_seconds": "llama-server cannot drain after SIGTERM: in-flight streams get this long (max 30 s) "
+                                            "in the preStop sleep, before the signal",
 }
