@@ -251,6 +251,26 @@ def test_sigterm_lets_in_flight_streams_finish(rendered: bool, model: Path, tmp_
         assert "mode=abort" in log, log[-2000:]
 
 
+def test_max_concurrent_requests_bounds_vllms_queue(model: Path, tmp_path: Path) -> None:
+    """serving.maxConcurrentRequests renders --max-num-queued-reqs: past it real vLLM answers 503,
+    which bench counts as overloaded (as TGI's 429), not as a server error."""
+    container = dict(rendered_pod(model, False, maxConcurrentRequests=2)["containers"][0])
+    assert container["args"][container["args"].index("--max-num-queued-reqs") + 1] == "2"
+    with serving(container, model, False, tmp_path) as (started, _):
+        items = synthetic(24, Length.parse("fixed:8"), Length.parse("fixed:200"), seed=0)
+        job = Job(started.url, "completions", items, Profile("concurrency", 1.0, 8), 60.0, 24, str(model),
+                  Timeouts(read=60, total=120), 0)
+        run = bench(job, SLOTargets(None, None, None), 1, None)
+        summary = run.summary
+        rejected = requests.post(started.url + "/v1/completions", json={"model": str(model), "prompt": "x", "max_tokens": 1},
+                                 timeout=30)
+        metrics = requests.get(started.url + "/metrics", timeout=10).text
+    assert summary["succeeded"] >= 2 and summary["errors"].get("overloaded", 0) >= 1, summary
+    assert set(summary["errors"]) == {"overloaded"}, {r.error for r in run.results if not r.ok}
+    assert rejected.status_code == 200  # idle again: admitted
+    assert 'vllm:admission_rejections_total{' in metrics and 'reason="max_num_queued_reqs"' in metrics
+
+
 # --- the simulator's vLLM face against the real thing ---------------------------------------
 
 

@@ -65,6 +65,11 @@ def test_vllm_mapping() -> None:
     assert not any(name.startswith("VLLM_ATTENTION") for name in vllm.env(spec))  # no supported release reads it
 
 
+def test_vllm_bounds_its_queue_as_tgi_bounds_concurrent_requests() -> None:
+    spec = parse(engine_doc("vllm", hardware={"accelerator": {"type": "h100", "count": 1}}, serving={"maxConcurrentRequests": 64}))
+    assert get("vllm").flags(spec)["max-num-queued-reqs"] == "64"
+
+
 @pytest.mark.parametrize(("change", "field", "words"), [
     ({"features": {"swapSpaceGb": 4}}, "spec.features.swapSpaceGb", "vLLM 0.18.0 and newer have no such setting"),
     ({"image": {"repository": "vllm/vllm-openai", "tag": "v0.17.1"}}, "spec.image.tag",
@@ -102,7 +107,8 @@ def test_llamacpp_image_variants(vendor_type: str, tag: str) -> None:
     [
         ("tgi", {"features": {"gpuLayers": 10}}, "spec.features.gpuLayers", "TGI cannot keep layers on the CPU; use vllm"),
         ("tgi", {"model": {"id": "org/m", "ggufFile": "m.gguf"}}, "spec.model.ggufFile", "use llamacpp"),
-        ("vllm", {"serving": {"maxConcurrentRequests": 10}}, "spec.serving.maxConcurrentRequests", "no 429"),
+        ("vllm", {"serving": {"maxConcurrentRequests": 10}, "image": {"tag": "v0.28.1"}}, "spec.serving.maxConcurrentRequests",
+         "queues every request (--max-num-queued-reqs came in 0.29.0)"),
         ("vllm", {"serving": {"maxInputTokens": 10}}, "spec.serving.maxInputTokens", "no separate input limit"),
         ("vllm", {"serving": {"quantize": "exl2"}}, "spec.serving.quantize", "vLLM has no exl2"),
         ("vllm", {"features": {"continuousBatching": False}}, "spec.features.continuousBatching", "always batches"),

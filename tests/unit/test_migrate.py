@@ -43,11 +43,11 @@ def test_vllm_report_names_what_moved_and_what_did_not() -> None:
     result = migrate(load_file(SPECS / "a100-8b.yaml"), "vllm")
     found = statuses(result.rows)
     assert found["serving.maxInputTokens"] == "not mapped"
-    assert found["serving.maxConcurrentRequests"] == "not mapped"
+    assert found["serving.maxConcurrentRequests"] == "approximate"  # 503 where TGI answers 429
     assert found["serving.maxBatchPrefillTokens"] == "approximate"
     assert found["serving.maxTotalTokens"] == "exact"
     assert found["features.prefixCaching"] == "exact"
-    assert result.spec["spec"]["serving"] == {"maxTotalTokens": 8192, "maxBatchPrefillTokens": 8192}
+    assert result.spec["spec"]["serving"] == {"maxTotalTokens": 8192, "maxBatchPrefillTokens": 8192, "maxConcurrentRequests": 256}
     assert list(result.spec["spec"])[:2] == ["model", "engine"]
 
 

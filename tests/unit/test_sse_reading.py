@@ -70,3 +70,9 @@ def test_a_malformed_line_is_named(line: bytes, says: str) -> None:
 def test_an_error_event_ends_the_stream() -> None:
     result = read([event("a") + b'data: {"error": {"message": "overloaded"}}\n\n' + event("b")])
     assert (result.error_class, result.error, result.text) == ("in_stream_error", "overloaded", "a")
+
+
+def test_an_in_stream_refusal_for_load_counts_as_overloaded() -> None:
+    refusal = b'data: {"error": {"message": "The engine is currently busy", "type": "ServiceUnavailable", "code": 503}}\n\n'
+    result = read([refusal])
+    assert (result.error_class, result.error) == ("overloaded", "The engine is currently busy")

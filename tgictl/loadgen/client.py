@@ -132,7 +132,8 @@ async def stream_one(
                 result.status = response.status
                 if response.status != 200:
                     detail = (await response.text())[:300]
-                    result.error_class = "overloaded" if response.status == 429 else f"http_{response.status // 100}xx"
+                    # TGI answers 429 past --max-concurrent-requests, vLLM 503 past --max-num-queued-reqs.
+                    result.error_class = "overloaded" if response.status in _OVERLOADED else f"http_{response.status // 100}xx"
                     result.error = f"HTTP {response.status}: {detail}"
                     return result
                 await _read_events(response, api, result)
@@ -223,7 +224,7 @@ def _record(events: list[Any], api: str, result: StreamResult, now: float) -> bo
             raise _Malformed(f"SSE event is not an object: {json.dumps(event)[:80]!r}")
         if "error" in event:
             error = event["error"]
-            result.error_class = "in_stream_error"
+            result.error_class = "overloaded" if _refused_for_load(error) else "in_stream_error"
             result.error = error.get("message") if isinstance(error, dict) else str(error)
             result.t_end = now
             return True
@@ -249,3 +250,13 @@ def _record(events: list[Any], api: str, result: StreamResult, now: float) -> bo
             result.token_source = "server"
             result.terminated = True  # TGI has no [DONE]: the details event ends the stream
     return False
+
+
+# HTTP statuses an engine refuses with when it is full: TGI 429, vLLM 503.
+_OVERLOADED = (429, 503)
+
+
+def _refused_for_load(error: Any) -> bool:
+    """An in-stream error that is an admission refusal: vLLM refuses some streams after their 200
+    with {"error": {"code": 503, ...}} (seen on real vLLM 0.32 past --max-num-queued-reqs)."""
+    return isinstance(error, dict) and (error.get("code") in _OVERLOADED or error.get("http_status_code") in _OVERLOADED)

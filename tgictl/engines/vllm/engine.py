@@ -30,6 +30,10 @@ ATTENTION_BACKEND = {"flashinfer": "FLASHINFER"}
 # The oldest release the chart supports: --swap-space left EngineArgs in 0.18.0, and
 # VLLM_ATTENTION_BACKEND (deprecated by vllm PR #26315) is read by no release since 0.14.
 OLDEST_SUPPORTED = (0, 18, 0)
+# The first release with --max-num-queued-reqs: in-flight requests (waiting + running) past it get
+# HTTP 503, as TGI's --max-concurrent-requests answers 429 (vllm PR #49445, merged 2026-07-22;
+# run on the v0.29.0 tag in vllm issue #58192; async_llm.check_admission at 0.32.0).
+ADMISSION_CONTROL = (0, 29, 0)
 # Spec fields whose vLLM flag a release removed: (field, the release that removed it, the evidence).
 REMOVED = {
     "features.swap_space_gb": ("0.18.0", "--swap-space was unused by the V1 engine and removed (vllm PR #36216)"),
@@ -106,6 +110,7 @@ class VLLM(Engine):
             "max-model-len": serving.max_total_tokens,
             "max-num-batched-tokens": serving.max_batch_prefill_tokens,
             "max-num-seqs": serving.max_batch_size,
+            "max-num-queued-reqs": serving.max_concurrent_requests,
             "gpu-memory-utilization": serving.cuda_memory_fraction,
             "quantization": QUANTIZATION.get(serving.quantize or ""),
             "dtype": serving.dtype,
@@ -154,7 +159,6 @@ class VLLM(Engine):
                                         "max_tokens",
             "serving.max_batch_total_tokens": "sizes its KV cache from GPU memory; set cudaMemoryFraction (--gpu-memory-utilization) "
                                               "instead",
-            "serving.max_concurrent_requests": "queues requests instead of refusing them (no 429); rate-limit at the gateway",
             "serving.speculate": "configures speculation with --speculative-config JSON; pass it in extraArgs",
             "serving.rope_scaling": "takes RoPE scaling through --hf-overrides; pass it in extraArgs",
             "serving.rope_factor": "takes RoPE scaling through --hf-overrides; pass it in extraArgs",
@@ -180,6 +184,10 @@ class VLLM(Engine):
         found += self.refuse_set(spec, {path: f"{release} and newer have no such setting: {why}; remove it"
                                         for path, (release, why) in REMOVED.items()})
         version = release_of(s.image.tag)
+        if serving.max_concurrent_requests and version is not None and version < ADMISSION_CONTROL:
+            found.append(Problem("spec.serving.maxConcurrentRequests",
+                                 f"vLLM {s.image.tag} queues every request (--max-num-queued-reqs came in "
+                                 f"{'.'.join(map(str, ADMISSION_CONTROL))}); pin a newer image or rate-limit at the gateway"))
         if version is not None and version < OLDEST_SUPPORTED:
             found.append(Problem("spec.image.tag", f"vLLM {s.image.tag} is older than the oldest release tgictl supports "
                                                    f"({'.'.join(map(str, OLDEST_SUPPORTED))}); pin a newer one"))
