@@ -11,61 +11,25 @@ the rendered --shutdown-timeout, is tested in test_vllm_real.py.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
 from support.data import SPECS
 from support.llama import llama_server_binary
 from support.servers import free_port, wait_until_up
+from support.streams import Streamed, read_in_thread
 from support.tiny_model import write_tiny_llama
 from tgictl.render import service
 from tgictl.spec.load import load_file
 
 STREAM_TOKENS = 300  # about 4 s on one thread with the 200-layer model: in flight when the stop begins
 LAYERS = 200
-
-
-@dataclass
-class Streamed:
-    events: int = 0
-    finish_reason: str | None = None
-    completion_tokens: int | None = None  # from the final usage event
-    done: bool = False
-    error: str | None = None
-
-
-def read_stream(url: str, into: Streamed, started: threading.Event, ended: threading.Event) -> None:
-    body = {"prompt": "Hello", "max_tokens": STREAM_TOKENS, "ignore_eos": True, "stream": True,
-            "stream_options": {"include_usage": True}}
-    try:
-        with requests.post(url + "/v1/completions", json=body, stream=True, timeout=(5, 60)) as response:
-            for line in response.iter_lines():
-                if not line.startswith(b"data:"):
-                    continue
-                data = line[5:].strip()
-                if data == b"[DONE]":
-                    into.done = True
-                    break
-                event = json.loads(data)
-                into.events += 1
-                into.finish_reason = (event.get("choices") or [{}])[0].get("finish_reason") or into.finish_reason
-                into.completion_tokens = (event.get("usage") or {}).get("completion_tokens", into.completion_tokens)
-                if into.events == 5:
-                    started.set()
-    except requests.RequestException as err:
-        into.error = f"{type(err).__name__}: {err}"
-    finally:
-        started.set()
-        ended.set()
 
 
 def rendered_pod() -> dict[str, Any]:
@@ -99,11 +63,9 @@ def stop_with_a_stream_in_flight(tmp_path: Path, pre_stop_s: float, grace_s: flo
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until_up(url, timeout=60, path="/health", require_ok=True)
-        streamed, started, ended = Streamed(), threading.Event(), threading.Event()
-        reader = threading.Thread(target=read_stream, args=(url, streamed, started, ended), daemon=True)
-        reader.start()
-        assert started.wait(30) and streamed.events >= 5, streamed
-        exited_after = kubelet_stop(process, pre_stop_s, grace_s, ended)
+        streamed, reader = read_in_thread(url, {"prompt": "Hello", "max_tokens": STREAM_TOKENS, "ignore_eos": True})
+        assert streamed.started.wait(30) and streamed.events >= 5, streamed
+        exited_after = kubelet_stop(process, pre_stop_s, grace_s, streamed.ended)
         reader.join(timeout=60)
         return streamed, exited_after
     finally:

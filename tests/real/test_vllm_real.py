@@ -12,7 +12,6 @@ import contextlib
 import json
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import requests
 
 from support.data import ROOT, document
 from support.servers import free_port
+from support.streams import read_in_thread
 from tgictl.loadgen.client import Timeouts
 from tgictl.loadgen.runner import Job, Profile, bench
 from tgictl.loadgen.stats import SLOTargets
@@ -176,36 +176,6 @@ DRAIN_S = 30  # serving.gracefulTerminationSeconds for the drain test
 LONG_STREAM = 900  # tokens: seconds of decoding on 2 cores, so SIGTERM lands mid-stream
 
 
-@dataclass
-class Streamed:
-    events: int = 0
-    finish_reason: str | None = None
-    done: bool = False  # saw data: [DONE]
-    error: str | None = None
-
-
-def stream_completion(url: str, model: str, into: Streamed, first: threading.Event) -> None:
-    body = {"model": model, "prompt": "Hello", "max_tokens": LONG_STREAM, "ignore_eos": True, "stream": True}
-    try:
-        with requests.post(url + "/v1/completions", json=body, stream=True, timeout=(5, 120)) as response:
-            for line in response.iter_lines():
-                if not line.startswith(b"data:"):
-                    continue
-                data = line[5:].strip()
-                if data == b"[DONE]":
-                    into.done = True
-                    break
-                choice = (json.loads(data).get("choices") or [{}])[0]
-                into.events += 1
-                into.finish_reason = choice.get("finish_reason") or into.finish_reason
-                if into.events == 5:
-                    first.set()
-    except requests.RequestException as err:
-        into.error = f"{type(err).__name__}: {err}"
-    finally:
-        first.set()
-
-
 def without_shutdown_timeout(args: list[str]) -> list[str]:
     at = args.index("--shutdown-timeout")
     return args[:at] + args[at + 2:]
@@ -232,10 +202,9 @@ def test_sigterm_lets_in_flight_streams_finish(rendered: bool, model: Path, tmp_
     assert container["args"][container["args"].index("--shutdown-timeout") + 1] == str(DRAIN_S)
     after_pre_stop = pod["terminationGracePeriodSeconds"] - container["lifecycle"]["preStop"]["sleep"]["seconds"]
     with serving(container, model, False, tmp_path, args=(lambda a: a) if rendered else without_shutdown_timeout) as (started, process):
-        streamed, first = Streamed(), threading.Event()
-        reader = threading.Thread(target=stream_completion, args=(started.url, str(model), streamed, first), daemon=True)
-        reader.start()
-        assert first.wait(120) and streamed.events >= 5, streamed
+        body = {"model": str(model), "prompt": "Hello", "max_tokens": LONG_STREAM, "ignore_eos": True}
+        streamed, reader = read_in_thread(started.url, body)
+        assert streamed.started.wait(120) and streamed.events >= 5, streamed
         process.send_signal(signal.SIGTERM)
         exited_after = exit_seconds(process, after_pre_stop) if rendered else None
         reader.join(timeout=30 if rendered else 15)
