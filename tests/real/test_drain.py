@@ -16,25 +16,16 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-import yaml
 
-from support.data import SPECS
+from support.data import SPECS, rendered_pod
 from support.llama import llama_server_binary
 from support.servers import free_port, wait_until_up
 from support.streams import Streamed, read_in_thread
 from support.tiny_model import write_tiny_llama
-from tgictl.render import service
-from tgictl.spec.load import load_file
 
 STREAM_TOKENS = 300  # about 4 s on one thread with the 200-layer model: in flight when the stop begins
 LAYERS = 200
-
-
-def rendered_pod() -> dict[str, Any]:
-    rendered = yaml.safe_load_all(service.render(load_file(SPECS / "llamacpp-cpu-gguf.yaml"), "manifests").stream)
-    return dict(next(d for d in rendered if d and d["kind"] == "Deployment")["spec"]["template"]["spec"])
 
 
 def kubelet_stop(process: subprocess.Popen[bytes], pre_stop_s: float, grace_s: float, idle: threading.Event) -> float | None:
@@ -75,7 +66,7 @@ def stop_with_a_stream_in_flight(tmp_path: Path, pre_stop_s: float, grace_s: flo
 
 
 def test_the_rendered_pre_stop_lets_an_in_flight_stream_finish(tmp_path: Path) -> None:
-    pod = rendered_pod()
+    pod = rendered_pod(SPECS / "llamacpp-cpu-gguf.yaml")
     pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
     grace = pod["terminationGracePeriodSeconds"]
     assert (pre_stop, grace) == (40, 45)  # 10 s for endpoints + 30 s of drain; 5 s to exit

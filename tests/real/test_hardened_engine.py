@@ -6,23 +6,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import requests
-import yaml
 
-from support.data import SPECS
+from support.data import SPECS, rendered_pod
 from support.hardened import contained, own_volume
 from support.llama import llama_server_binary
 from support.servers import free_port, wait_until_up
 from support.tiny_model import write_tiny_llama
-from tgictl.render import service
-from tgictl.spec.load import load_file
-
-
-def _rendered_pod(spec_file: Path) -> dict[str, Any]:
-    rendered = yaml.safe_load_all(service.render(load_file(spec_file), "manifests").stream)
-    return next(d for d in rendered if d and d["kind"] == "Deployment")["spec"]["template"]["spec"]
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -31,7 +22,7 @@ def _status(pid: int) -> dict[str, str]:
 
 
 def test_llama_server_serves_under_its_rendered_security_context(tmp_path: Path) -> None:
-    pod = _rendered_pod(SPECS / "llamacpp-cpu-gguf.yaml")
+    pod = rendered_pod(SPECS / "llamacpp-cpu-gguf.yaml")
     container = pod["containers"][0]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     (tmp_path / "model").mkdir()

@@ -26,3 +26,14 @@ def document(**spec: Any) -> dict[str, Any]:
     doc = copy.deepcopy(BASE)
     doc["spec"].update(copy.deepcopy(spec))
     return doc
+
+
+def rendered_pod(spec_file: Path) -> dict[str, Any]:
+    """The pod template of the Deployment ``tgictl render`` makes of ``spec_file``."""
+    import yaml
+
+    from tgictl.render import service
+    from tgictl.spec.load import load_file
+
+    rendered = yaml.safe_load_all(service.render(load_file(spec_file), "manifests").stream)
+    return dict(next(d for d in rendered if d and d["kind"] == "Deployment")["spec"]["template"]["spec"])
