@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
+from support.browser import screenshot
 from support.faulty import faulty_server
 from support.llama import llama_server
 from support.servers import simulator
 from tgictl.cli.main import app
 from tgictl.loadgen import workload
 from tgictl.loadgen.client import StreamResult
+from tgictl.loadgen.report import PLOT_BACKGROUND
 from tgictl.loadgen.runner import Job, Profile, bench
 from tgictl.loadgen.stats import SLOTargets, percentile, summarize
 
@@ -155,6 +159,59 @@ def test_html_report_shows_the_run_it_measured(sim: str, tmp_path: Path) -> None
     assert ["requests", f"{data['succeeded']} ok of 12 (0 failed) in {data['duration_s']:.2f} s"] in rows
 
 
+def test_html_report_shows_configuration_client_health_and_cost(sim: str, tmp_path: Path) -> None:
+    page, summary = tmp_path / "r.html", tmp_path / "r.json"
+    ran = runner.invoke(app, ["bench", sim, "--requests", "12", "--concurrency", "3", "--slo-ttft-ms", "5000", "--gpu", "h100",
+                              "--gpu-count", "2", "--html", str(page), "--json", str(summary)])
+    assert ran.exit_code == 0, ran.output
+    data, parser = json.loads(summary.read_text()), _Cells()
+    parser.feed(page.read_text())
+    rows = {row[0].strip(): " ".join("".join(row[1:]).split()) for row in parser.rows if row}
+    spent = data["cost"]
+    # 2x $2.95 an hour over the tokens the run measured, every request and the SLO-meeting ones.
+    assert spent["usd_per_hour"] == pytest.approx(5.9)
+    assert spent["usd_per_million_output_tokens"] == pytest.approx(5.9 / (data["output_tokens_per_s"] * 3600) * 1e6, rel=1e-3)
+    assert spent["usd_per_million_output_tokens_at_goodput"] == pytest.approx(
+        5.9 / (data["goodput_output_tokens_per_s"] * 3600) * 1e6, rel=1e-3)
+    assert rows["cost"].startswith(f"${spent['usd_per_million_output_tokens']:.4g} per million output tokens;")
+    assert "2x h100-80gb at $2.95/h (median over 37 providers, on demand, 2026-05-20)" in rows["cost"]
+    assert rows["SLO"] == "TTFT ≤ 5000 ms"
+    assert rows["configuration"] == f"{data['config']['duration_s']:g} s, at most 12 requests; {data['config']['prompts']} prompts, seed 0"
+    assert rows["client"].startswith(f"CPU {data['client']['cpu_per_core'] * 100:.0f}% per core × 1;")
+    assert "cost: $" in ran.stdout and "counting only SLO-meeting requests" in ran.stdout
+
+
+def _near(colour: str, tolerance: int) -> Callable[[tuple[int, ...]], bool]:
+    want = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return lambda pixel: all(abs(a - b) <= tolerance for a, b in zip(pixel, want))
+
+
+def _pixels(image: Image.Image, colour: str, tolerance: int = 40) -> list[tuple[int, int]]:
+    """Where ``image`` (RGB) has ``colour``, as (x, y)."""
+    near, width = _near(colour, tolerance), image.width
+    return [(i % width, i // width) for i, pixel in enumerate(image.get_flattened_data()) if near(pixel)]
+
+
+def test_html_report_draws_in_a_browser(sim: str, tmp_path: Path) -> None:
+    """The sweep's report as headless Chromium draws it: the page fills the window with text and
+    both TTFT series are on the chart. (This caught a one-rate sweep whose chart drew nothing: a
+    polyline of one point is invisible.)"""
+    page = tmp_path / "sweep.html"
+    ran = runner.invoke(app, ["bench", sim, "--profile", "sweep", "--duration", "1", "--sweep-steps", "1", "--concurrency", "4",
+                              "--slo-ttft-ms", "5000", "--gpu", "a10g", "--html", str(page)])
+    assert ran.exit_code == 0, ran.output
+    image = Image.open(screenshot(page, tmp_path / "sweep.png")).convert("RGB")
+    assert image.size == (1000, 700)
+    area = _pixels(image, PLOT_BACKGROUND, tolerance=2)
+    assert len(area) > 50_000, "no chart on the page"
+    # Rows and columns mostly of the fill: a few light fringe pixels of blue text are not the plot.
+    xs = [x for x, n in Counter(x for x, _ in area).items() if n > 100]
+    ys = [y for y, n in Counter(y for _, y in area).items() if n > 300]
+    plot = image.crop((min(xs), min(ys) - 5, max(xs) + 5, max(ys) + 5))  # the plot area; the key is below it
+    assert len(_pixels(plot, "#1565c0")) > 20 and len(_pixels(plot, "#c62828")) > 20  # TTFT p50 and p95 data
+    assert len(_pixels(image, "#222222", tolerance=30)) > 2000  # body text drawn, not a blank or error page
+
+
 def test_html_report_escapes_what_the_server_and_user_sent() -> None:
     from tgictl.loadgen.report import as_html
 
@@ -162,9 +219,11 @@ def test_html_report_escapes_what_the_server_and_user_sent() -> None:
     run = {"profile": "concurrency 1", "api": "chat", "url": "http://x/<script>alert(1)</script>", "requests": 1, "succeeded": 0,
            "failed": 1, "duration_s": 1.0, "request_rate": 1.0, "output_tokens_per_s": 0.0, "goodput_rps": 0.0,
            "slo_attainment": 0.0, "token_source": {}, "errors": {"<img src=x onerror=alert(1)>": 1},
-           "ttft_ms": stats, "tpot_ms": {}, "itl_ms": {}, "e2e_ms": stats, "ntpot_ms": {}, "client": {"warnings": []}}
+           "ttft_ms": stats, "tpot_ms": {}, "itl_ms": {}, "e2e_ms": stats, "ntpot_ms": {},
+           "config": {"duration_s": 1.0, "max_requests": 1, "model": "<b>m</b>", "prompts": 1, "seed": 0, "slo_ms": {}},
+           "client": {"warnings": [], "cpu_per_core": 0.1, "workers": 1, "dispatch_lag_ms": {}, "achieved_rate": None}}
     page = as_html(run)
-    assert "<script>" not in page and "<img" not in page
+    assert "<script>" not in page and "<img" not in page and "<b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt; 1" in page
 
 

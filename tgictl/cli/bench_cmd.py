@@ -15,7 +15,8 @@ from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors
 from tgictl.errors import UsageError
 
 if TYPE_CHECKING:  # the load generator (aiohttp) is imported when bench runs: `tgictl --help` stays fast
-    from tgictl.loadgen.runner import BenchRun, SweepRun
+    from tgictl.cost import ServerPrice
+    from tgictl.loadgen.runner import BenchRun, Job, SweepRun
     from tgictl.loadgen.stats import SLOTargets
     from tgictl.loadgen.workload import Item
 
@@ -41,6 +42,8 @@ def _print_summary(result: dict[str, Any]) -> None:
     client = result["client"]
     typer.echo(f"throughput: {result['request_rate']:.2f} req/s, {result['output_tokens_per_s']:.1f} output tok/s; "
                f"goodput {result['goodput_rps']:.2f} req/s, SLO attainment {result['slo_attainment']:.1%}")
+    if "cost" in result:
+        typer.echo(_cost_line(result["cost"]))
     lag = client["dispatch_lag_ms"]
     typer.echo(f"client: CPU {client['cpu_per_core']:.0%} per core x{client['workers']}, dispatch lag p50 "
                f"{lag.get('p50', 0):.2f} / p99 {lag.get('p99', 0):.2f} ms"
@@ -54,6 +57,16 @@ def _print_summary(result: dict[str, Any]) -> None:
         typer.echo(f"WARNING client-bound: {warning}", err=True)
 
 
+def _usd(value: float | None) -> str:
+    return f"${value:.4g}" if value is not None else "n/a (no output tokens)"
+
+
+def _cost_line(cost: dict[str, Any]) -> str:
+    return (f"cost: {_usd(cost['usd_per_million_output_tokens'])} per million output tokens, "
+            f"{_usd(cost['usd_per_million_output_tokens_at_goodput'])} counting only SLO-meeting requests "
+            f"(server ${cost['usd_per_hour']:.4g}/h: {cost['basis']})")
+
+
 def _print_sweep(sweep: SweepRun) -> None:
     print_table(["STEP", "TARGET/s", "ACHIEVED req/s", "TTFT p95 ms", "TPOT p95 ms", "ATTAINMENT"],
                 [(p["profile"], f"{p['client']['target_rate']:.2f}" if p["client"]["target_rate"] else "-", f"{p['request_rate']:.2f}",
@@ -62,6 +75,8 @@ def _print_sweep(sweep: SweepRun) -> None:
     best = sweep.best.summary if sweep.best else None
     typer.echo(f"best rate meeting the SLO for {sweep.min_attainment:.0%} of requests: "
                + (f"{best['client']['target_rate']:.2f}/s (goodput {best['goodput_rps']:.2f} req/s)" if best else "none"))
+    if best and "cost" in best:
+        typer.echo(f"at that rate, {_cost_line(best['cost'])}")
 
 
 def _print_run(run: BenchRun | SweepRun, output: Format) -> None:
@@ -93,6 +108,48 @@ def _slo(ttft_ms: float | None, tpot_ms: float | None, e2e_ms: float | None, pro
     return SLOTargets(*seconds)
 
 
+def _load(job: Job, slo: SLOTargets, sweep_steps: int, min_attainment: float, workers: int) -> BenchRun | SweepRun:
+    """One run, or a sweep of ``sweep_steps`` rates, with progress on a terminal."""
+    from tgictl.loadgen.runner import bench, sweep
+
+    progress = _progress if sys.stderr.isatty() else None
+    run = sweep(job, slo, sweep_steps, min_attainment, workers, progress) if sweep_steps else bench(job, slo, workers, progress)
+    if progress:
+        sys.stderr.write("\n")
+    return run
+
+
+def _release_spec(release: bool, file: str | None, namespace: str | None, gpu: str | None) -> Any:
+    """The spec of the release under test (None for a URL)."""
+    if not release or not file:
+        return None
+    if gpu:
+        raise UsageError("--gpu names what serves a URL; with --release the spec says it")
+    from tgictl.cli.cluster_options import spec_in
+
+    return spec_in(file, namespace)
+
+
+def _server_price(spec: Any, price: float | None, prices: Path | None, gpu: str | None, gpu_count: int) -> ServerPrice | None:
+    """What the server under test costs per hour: the release's spec, else --gpu/--price for a URL (None: not asked)."""
+    from tgictl import cost, hardware
+    from tgictl.plan.service import server_price
+
+    if spec is not None:
+        return server_price(spec, price=price, prices_file=prices)
+    if gpu is None and price is None:
+        return None
+    accelerator = hardware.lookup(gpu) if gpu else None
+    if gpu and accelerator is None:
+        raise UsageError(f"unknown --gpu {gpu!r}; allowed: {', '.join(hardware.CATALOG)}")
+    found = cost.price_of(accelerator.key, override=price, prices_file=prices) if accelerator else cost.Price(price or 0.0, "--price")
+    if found is None:
+        raise UsageError(f"no default price for {gpu}: give --price (USD per accelerator-hour) or --prices FILE")
+    return cost.ServerPrice(found.usd_per_hour * gpu_count,
+                            f"{gpu_count}x {accelerator.key if accelerator else 'accelerator'} at ${found.usd_per_hour:g}/h "
+                            f"({found.describe()})")
+
+
 @handles_errors
 def bench(
     url: target.URLArgument = None,
@@ -115,7 +172,7 @@ def bench(
     slo_tpot_ms: Annotated[Optional[float], typer.Option(help="SLO: TPOT at most this, ms.")] = None,
     slo_e2e_ms: Annotated[Optional[float], typer.Option(help="SLO: end-to-end at most this, ms.")] = None,
     min_attainment: Annotated[float, typer.Option(help="Fraction of requests that must meet the SLOs (exit 1 below).")] = 0.9,
-    sweep_steps: Annotated[int, typer.Option(help="Rates the sweep tries.")] = 6,
+    sweep_steps: Annotated[int, typer.Option(min=1, help="Rates the sweep tries.")] = 6,
     workers: Annotated[int, typer.Option(help="Client processes sharing the load.")] = 1,
     timeout: Annotated[float, typer.Option(help="Longest silence allowed in a stream, s.")] = 60.0,
     strict: Annotated[bool, typer.Option(help="Fail (exit 4) when the client, not the server, was the bottleneck.")] = False,
@@ -125,6 +182,10 @@ def bench(
     html: Annotated[Optional[Path], typer.Option(help="Write a self-contained HTML report here.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite --json/--csv/--plot/--html files tgictl did not write (or edited since).")] = False,
     seed: Annotated[int, typer.Option(help="Seed for arrivals and prompt lengths.")] = 0,
+    price: Annotated[Optional[float], typer.Option(min=0.0, help="Cost: USD per accelerator-hour (default: the catalog's).")] = None,
+    prices: Annotated[Optional[Path], typer.Option(help="Cost: YAML of accelerator: USD per accelerator-hour.")] = None,
+    gpu: Annotated[Optional[str], typer.Option(help="Cost: the accelerator serving URL (with --release: the spec's).")] = None,
+    gpu_count: Annotated[int, typer.Option(min=1, help="Cost: how many of them serve URL.")] = 1,
     api_key: ApiKeyOption = None,
     output: OutputOption = Format.table,
 ) -> None:
@@ -132,21 +193,20 @@ def bench(
     from tgictl.adapters.files import check_writable, write_file
     from tgictl.loadgen.client import Timeouts
     from tgictl.loadgen.report import ReportPaths, report_files
-    from tgictl.loadgen.runner import Job, Profile, bench as run_bench, sweep
+    from tgictl.loadgen.runner import Job, Profile
 
     slo = _slo(slo_ttft_ms, slo_tpot_ms, slo_e2e_ms, profile)
     items = _items(dataset, requests, input_len, output_len, seed)
     paths = ReportPaths(json_out, csv_out, plot, html)
     check_writable(paths.asked, force=force)  # before the load, not after it
-    progress = _progress if sys.stderr.isatty() else None
+    spec = _release_spec(release, file, namespace, gpu)
+    server_price = _server_price(spec, price, prices, gpu, gpu_count)
     with contextlib.ExitStack() as stack:  # holds the port-forward open for the run, with --release
-        url, headers = target.server(stack, url, release, file, namespace, context, api_key)
+        url, headers = target.server(stack, url, release, file, namespace, context, api_key, spec)
         job = Job(url.rstrip("/"), api, items, Profile(profile if profile != "sweep" else "concurrency", rate, concurrency),
-                  duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed, headers=headers)
-        run = sweep(job, slo, sweep_steps, min_attainment, workers, progress) if profile == "sweep" \
-            else run_bench(job, slo, workers, progress)
-    if progress:
-        sys.stderr.write("\n")
+                  duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed, headers=headers,
+                  price=server_price)
+        run = _load(job, slo, sweep_steps if profile == "sweep" else 0, min_attainment, workers)
     for path, data in report_files(run, paths, f"{url} sweep").items():
         write_file(path, data, writer="bench", force=force)
     _print_run(run, output)

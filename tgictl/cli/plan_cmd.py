@@ -11,6 +11,7 @@ from tgictl.cli.output import Format, OutputOption, handles_errors, print_data, 
 from tgictl.errors import UsageError
 
 if TYPE_CHECKING:  # the planner imports pydantic models: keep `tgictl --help` fast
+    from tgictl.cost import DeploymentCost
     from tgictl.plan.planner import Plan
 
 
@@ -18,7 +19,19 @@ def _gb(n: int) -> str:
     return f"{n / 1e9:.2f} GB"
 
 
-def _rows(p: Plan) -> list[tuple[str, str]]:
+def _cost_row(p: Plan, cost: DeploymentCost | None) -> tuple[str, str]:
+    if cost is None:
+        return ("cost", f"no default price for {p.accelerator}: give --price (USD per accelerator-hour) or --prices FILE")
+    price = cost.price
+    replicas = (f"{cost.replicas_min} replica{'s' if cost.replicas_min != 1 else ''}" if cost.replicas_min == cost.replicas_max
+                else f"{cost.replicas_min}-{cost.replicas_max} replicas")
+    month = (f"${cost.per_month(cost.replicas_min):,.0f}" if cost.replicas_min == cost.replicas_max
+             else f"${cost.per_month(cost.replicas_min):,.0f}-${cost.per_month(cost.replicas_max):,.0f}")
+    return ("cost", f"${cost.per_replica_hour:.2f} per replica-hour ({cost.accelerators_per_replica}x ${price.usd_per_hour:g}/h: "
+                    f"{price.describe()}); {month} a month for {replicas}")
+
+
+def _rows(p: Plan, cost: DeploymentCost | None) -> list[tuple[str, str]]:
     b, c = p.budget, p.cold_start
     params = f"{p.parameters / 1e9:.2f} B ({p.parameters_source})"
     if p.active_parameters != p.parameters:
@@ -43,6 +56,7 @@ def _rows(p: Plan) -> list[tuple[str, str]]:
         ("full-length sequences at once", str(p.full_sequences)),
         ("cold start", f"pull {c.image_pull_s:.0f}s + download {c.download_s:.0f}s + load {c.load_s:.0f}s + "
                        f"warm-up {c.warmup_s:.0f}s = {c.total_s:.0f}s; startup budget {c.budget_s}s"),
+        _cost_row(p, cost),
     ]
     rows += [("note", note) for note in p.notes]
     return rows
@@ -66,6 +80,8 @@ def plan(
     max_batch_prefill_tokens: Annotated[Optional[int],
                                         typer.Option(help="The launcher's --max-batch-prefill-tokens (the warm-up prefill).")] = None,
     hub: Annotated[bool, typer.Option(help="Read configs and safetensors headers from the Hub when not cached.")] = False,
+    price: Annotated[Optional[float], typer.Option(min=0.0, help="USD per accelerator-hour (default: the catalog's dated price).")] = None,
+    prices: Annotated[Optional[Path], typer.Option(help="YAML of accelerator: USD per accelerator-hour, over the catalog's.")] = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Size a deployment: weights, KV cache, limits, GPU count and cold start."""
@@ -75,7 +91,7 @@ def plan(
     from tgictl.plan.memory import quantity_bytes
     from tgictl.plan.planner import PlanRequest, UserLimits
     from tgictl.plan.planner import plan as run_plan
-    from tgictl.plan.service import engine_version as release_of, plan_spec
+    from tgictl.plan.service import deployment_cost, engine_version as release_of, plan_spec, replica_range
     from tgictl.spec.load import load_file
 
     if model is not None and file is not None:
@@ -84,8 +100,10 @@ def plan(
         if not Path("tgi.yaml").exists():
             raise UsageError("give a MODEL (directory, cache entry or Hub id) or --file SPEC; no tgi.yaml here to plan")
         file = "tgi.yaml"
+    replicas = (1, 1)
     if file:
-        result = plan_spec(load_file(file), allow_hub=hub)
+        spec = load_file(file)
+        result, replicas = plan_spec(spec, allow_hub=hub), replica_range(spec)
     else:
         accelerator = hardware.lookup(gpu)
         if accelerator is None:
@@ -100,9 +118,10 @@ def plan(
             cpu_memory_bytes=quantity_bytes(memory) if memory else None,
             limits=UserLimits(max_input_tokens, max_total_tokens, max_batch_prefill_tokens),
         ))
+    cost = deployment_cost(result.accelerator, result.count, replicas, price=price, prices_file=prices)
     if output is not Format.table:
-        print_data(result.as_dict(), output)
+        print_data({**result.as_dict(), "cost": cost.as_dict() if cost else None}, output)
     else:
-        print_table(["PLAN", "VALUE"], _rows(result))
+        print_table(["PLAN", "VALUE"], _rows(result, cost))
     if not result.fits:
         raise typer.Exit(3)

@@ -100,6 +100,9 @@ LATENCIES = (("TTFT", "ttft_ms"), ("TPOT", "tpot_ms"), ("ITL", "itl_ms"), ("E2E"
 QUANTILES = ("mean", "p50", "p90", "p95", "p99", "max")
 
 
+PLOT_BACKGROUND = "#f3f6fa"  # the plot area's fill: tests find the chart in a screenshot by it
+
+
 def _svg_chart(points: list[dict[str, Any]], width: int = 600, height: int = 260, pad: int = 40) -> str:
     """TTFT p50 and p95 against achieved request rate as an inline SVG (numbers only: nothing to escape)."""
     ordered = sorted(points, key=lambda p: p["request_rate"])
@@ -109,18 +112,26 @@ def _svg_chart(points: list[dict[str, Any]], width: int = 600, height: int = 260
     ys = [y for line in series.values() for _, y in line] or [0.0]
     x_max, y_max = max(max(xs), 1e-9), max(max(ys), 1e-9)
 
-    def at(x: float, y: float) -> str:
-        return f"{pad + x / x_max * (width - 2 * pad):.1f},{height - pad - y / y_max * (height - 2 * pad):.1f}"
+    def at(x: float, y: float) -> tuple[str, str]:
+        return f"{pad + x / x_max * (width - 2 * pad):.1f}", f"{height - pad - y / y_max * (height - 2 * pad):.1f}"
+
+    def drawn(q: str, line: list[tuple[float, float]], row: int) -> str:
+        # A marker per step as well as the line: a sweep that stops at its first rate has one
+        # point, and a one-point polyline draws nothing (seen in the report's screenshot test).
+        spots = [at(x, y) for x, y in line]
+        return (f'<polyline fill="none" stroke="{colours[q]}" stroke-width="2" points="{" ".join(f"{x},{y}" for x, y in spots)}"/>'
+                + "".join(f'<circle r="4" fill="{colours[q]}" cx="{x}" cy="{y}"/>' for x, y in spots)
+                # The key sits below the axes, so the plot area holds only data.
+                + f'<text x="{pad + 70 * row}" y="{height - 8}" fill="{colours[q]}">TTFT {q}</text>')
 
     colours = {"p50": "#1565c0", "p95": "#c62828"}
-    lines = "".join(f'<polyline fill="none" stroke="{colours[q]}" stroke-width="2" points="{" ".join(at(x, y) for x, y in line)}"/>'
-                    f'<text x="{width - pad}" y="{pad - 20 + 14 * i}" fill="{colours[q]}" text-anchor="end">TTFT {q}</text>'
-                    for i, (q, line) in enumerate(series.items()))
+    lines = "".join(drawn(q, line, row) for row, (q, line) in enumerate(series.items()))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
             f'aria-label="TTFT against achieved request rate">'
+            f'<rect x="{pad}" y="{pad}" width="{width - 2 * pad}" height="{height - 2 * pad}" fill="{PLOT_BACKGROUND}"/>'
             f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#888"/>'
             f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#888"/>'
-            f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">achieved requests/s (max {x_max:.2f})</text>'
+            f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">achieved requests/s (max {x_max:.2f})</text>'
             f'<text x="8" y="{pad - 8}">TTFT ms (max {y_max:.0f})</text>{lines}</svg>')
 
 
@@ -137,4 +148,8 @@ def as_html(data: dict[str, Any]) -> str:
         runs, sweep = [data["ceiling"], *data["points"]], {"best": data["best"], "chart": _svg_chart(data["points"])}
     else:
         runs, sweep = [data], None
-    return template.render(url=runs[0]["url"], runs=runs, sweep=sweep, latencies=LATENCIES, quantiles=QUANTILES)
+    return template.render(url=runs[0]["url"], runs=runs, sweep=sweep, latencies=LATENCIES, quantiles=QUANTILES, usd=_usd)
+
+
+def _usd(value: float | None) -> str:
+    return f"${value:.4g}" if value is not None else "n/a"

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from tgictl.cost import ServerPrice
 from tgictl.errors import UsageError
 from tgictl.loadgen.client import APIS, StreamResult, Timeouts, stream_one
 from tgictl.loadgen.stats import SLOTargets, distribution, summarize
@@ -68,6 +69,7 @@ class Job:
     timeouts: Timeouts = Timeouts()
     seed: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    price: ServerPrice | None = None  # what the server costs per hour: each summary then carries cost per token
 
     def check(self) -> None:
         if self.api not in APIS:
@@ -269,8 +271,21 @@ def bench(job: Job, slo: SLOTargets, workers: int = 1, progress: Progress | None
     """One run, summarized: metrics, client health and the raw results."""
     output = run(job, workers, progress)
     summary = summarize(output.results, output.duration, slo)
-    return BenchRun({"profile": job.profile.describe(), "api": job.api, "url": job.url, **summary,
-                     "client": client_health(job, output, workers)}, tuple(output.results))
+    summary = {"profile": job.profile.describe(), "api": job.api, "url": job.url, **summary,
+               "config": configuration(job, slo, workers), "client": client_health(job, output, workers)}
+    if job.price:
+        summary["cost"] = job.price.of_run(summary)
+    return BenchRun(summary, tuple(output.results))
+
+
+def configuration(job: Job, slo: SLOTargets, workers: int) -> dict[str, Any]:
+    """What the run was asked to do, for reports read later."""
+    def ms(seconds: float | None) -> float | None:
+        return seconds * 1000 if seconds is not None else None
+
+    return {"duration_s": job.duration, "max_requests": job.max_requests, "model": job.model, "workers": workers,
+            "prompts": len(job.items), "seed": job.seed,
+            "slo_ms": {"ttft": ms(slo.ttft), "tpot": ms(slo.tpot), "e2e": ms(slo.e2e)}}
 
 
 def sweep(job: Job, slo: SLOTargets, steps: int, min_attainment: float, workers: int = 1,

@@ -70,6 +70,7 @@ def summarize(results: list[StreamResult], duration: float, slo: SLOTargets) -> 
         "output_tokens": tokens,
         "output_tokens_per_s": tokens / duration if duration else 0.0,
         "goodput_rps": len(good) / duration if duration else 0.0,
+        "goodput_output_tokens_per_s": sum(r.output_tokens for r in good) / duration if duration else 0.0,
         "slo_attainment": len(good) / len(results) if results else 0.0,
         "ttft_ms": distribution([r.ttft for r in ok if r.ttft is not None]),
         "tpot_ms": distribution([r.tpot for r in ok if r.tpot is not None]),

@@ -9,7 +9,9 @@ look in the cache and, with ``--hub``, on the Hub.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from tgictl import cost
 from tgictl.engines import engine_for
 from tgictl.errors import Problem, SpecError
 from tgictl.plan import files as model_files
@@ -102,3 +104,31 @@ def planned_for_render(spec: Spec) -> tuple[Spec, Plan | None]:
         hardware = hardware.model_copy(update={"memory": pod_memory(spec, result.weight_bytes)})
     # The planned cold start sets the startup budget unless the user fixed it.
     return spec.model_copy(update={"spec": spec.spec.model_copy(update={"serving": filled, "hardware": hardware})}), result
+
+
+def replica_range(spec: Spec) -> tuple[int, int]:
+    """The replicas a spec runs: autoscaling's bounds, else its fixed count."""
+    a = spec.spec.autoscaling
+    return (a.min_replicas, a.max_replicas) if a.enabled else (spec.spec.replicas, spec.spec.replicas)
+
+
+def deployment_cost(accelerator: str, count: int, replicas: tuple[int, int], *, price: float | None = None,
+                    prices_file: Path | None = None) -> cost.DeploymentCost | None:
+    """What ``replicas`` pods of ``count`` accelerators cost (None: no price known for it)."""
+    found = cost.price_of(accelerator, override=price, prices_file=prices_file)
+    return cost.DeploymentCost(found, count, *replicas) if found else None
+
+
+def server_price(spec: Spec, *, price: float | None = None, prices_file: Path | None = None) -> cost.ServerPrice | None:
+    """What a spec's running release costs per hour, for a load test against it: its
+    accelerators at the price given, times its replicas (autoscaling: the minimum, the
+    replicas that are always up)."""
+    accelerator = spec.spec.hardware.accelerator
+    replicas = max(1, replica_range(spec)[0])
+    found = deployment_cost(accelerator.type, accelerator.count or 1, (replicas, replicas), price=price, prices_file=prices_file)
+    if found is None:
+        return None
+    p = found.price
+    return cost.ServerPrice(found.per_replica_hour * replicas,
+                            f"{replicas} replica{'s' if replicas > 1 else ''} x {found.accelerators_per_replica}x {accelerator.type} "
+                            f"at ${p.usd_per_hour:g}/h ({p.describe()})")
