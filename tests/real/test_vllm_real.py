@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import subprocess
 import time
@@ -101,15 +102,12 @@ def started(request: pytest.FixtureRequest, model: Path, tmp_path_factory: pytes
 
 @contextlib.contextmanager
 def serving(container: dict[str, Any], model: Path, keyed: bool, scratch: Path,
-            args: Callable[[list[str]], list[str]] = lambda a: a) -> Iterator[tuple[Started, subprocess.Popen[bytes]]]:
+            args: Callable[[list[str]], list[str]] = lambda a: a,
+            compile_cache: Path | None = None) -> Iterator[tuple[Started, subprocess.Popen[bytes]]]:
     """Real vLLM started from ``container`` (its args passed through ``args``), once the startup and
     readiness probes pass as the kubelet sends them."""
     port = free_port()
-    env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
-    # The rendered HOME is the pod's scratch emptyDir (vLLM's caches); here a fresh directory.
-    assert env.pop("HOME") == "/home/vllm"
-    (scratch / "home").mkdir()
-    env["HOME"] = str(scratch / "home")
+    env = pod_paths(container, scratch, compile_cache)
     if keyed:
         secret = next(e for e in container["env"] if e["name"] == "VLLM_API_KEY")
         assert secret["valueFrom"]["secretKeyRef"] == {"name": "llm-keys", "key": "api-key"}
@@ -127,6 +125,27 @@ def serving(container: dict[str, Any], model: Path, keyed: bool, scratch: Path,
         ready_after = time.monotonic() - began
         assert _kubelet_probe(url, readiness), "ready for the startup probe but not the readiness probe"
         yield Started(url, container, ready_after, log), process
+
+
+POD_HOME = "/home/vllm"
+
+
+def pod_paths(container: dict[str, Any], scratch: Path, compile_cache: Path | None = None) -> dict[str, str]:
+    """The container's env with the pod's paths made local: its HOME (a scratch emptyDir) is a fresh
+    directory in ``scratch``, and the compile cache (a subPath of the cache volume) ``compile_cache``
+    when given, else a directory in that home."""
+    env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    assert env["HOME"] == POD_HOME
+    (scratch / "home").mkdir()
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    cache_root = env["VLLM_CACHE_ROOT"]
+    assert mounts[cache_root]["subPath"] == "compile-cache/vllm"  # on the cache volume, not in the scratch home
+    local = {cache_root: str(compile_cache or scratch / "home" / ".cache" / "vllm"), POD_HOME: str(scratch / "home")}
+    for name, value in env.items():
+        pod_path = next((p for p in local if value == p or value.startswith(p + "/")), None)
+        if pod_path:
+            env[name] = local[pod_path] + value[len(pod_path):]
+    return env
 
 
 def _headers(started: Started) -> dict[str, str]:
@@ -218,6 +237,36 @@ def test_sigterm_lets_in_flight_streams_finish(rendered: bool, model: Path, tmp_
         assert (streamed.completion_tokens or 0) < LONG_STREAM and streamed.finish_reason != "length", \
             f"vLLM's default no longer aborts ({streamed}): revisit the rendered flag"
         assert "mode=abort" in log, log[-2000:]
+
+
+def _kernels(cache: Path) -> set[Path]:
+    """The compiled kernels (shared objects Inductor built) in a compile cache."""
+    return set(cache.rglob("*.so"))
+
+
+def _engine_init_s(log: Path) -> float:
+    """What vLLM logs for building its engine: profiling, KV cache, warm-up and compilation."""
+    found = re.findall(r"init engine \(profile, create kv cache, warmup model\) took ([\d.]+) s", log.read_text())
+    assert found, log.read_text()[-3000:]
+    return float(found[-1])
+
+
+def test_a_later_pod_loads_what_the_first_compiled(model: Path, tmp_path: Path) -> None:
+    """The rendered pod keeps vLLM's compile cache on the cache volume (compile-cache/vllm). Three pods,
+    each with its own scratch home as in Kubernetes: the first compiles into the volume; a second,
+    with an empty volume of its own, compiles again (the control: same machine, same warm page cache);
+    the third, on the first's volume, builds no kernel and starts its engine faster than the control."""
+    container = rendered_container(model, False)
+    volume, other = tmp_path / "volume" / "compile-cache" / "vllm", tmp_path / "other" / "compile-cache" / "vllm"
+    init: dict[str, float] = {}
+    for pod, cache in (("first", volume), ("control", other), ("later", volume)):
+        (tmp_path / pod).mkdir()
+        before = _kernels(cache)
+        with serving(container, model, False, tmp_path / pod, compile_cache=cache) as (started, _):
+            init[pod] = _engine_init_s(started.log)
+        built = _kernels(cache) - before
+        assert bool(built) == (pod != "later"), (pod, sorted(built))
+    assert init["later"] < 0.7 * init["control"], init
 
 
 def test_max_concurrent_requests_bounds_vllms_queue(model: Path, tmp_path: Path) -> None:

@@ -119,9 +119,9 @@ def _load(job: Job, slo: SLOTargets, sweep_steps: int, min_attainment: float, wo
     return run
 
 
-def _release_spec(release: bool, file: str | None, namespace: str | None, gpu: str | None) -> Any:
-    """The spec of the release under test (None for a URL)."""
-    if not release or not file:
+def _release_spec(release: bool, url: str | None, file: str | None, namespace: str | None, gpu: str | None) -> Any:
+    """The spec of the release under test (None for a URL; target.server refuses a release without one)."""
+    if not release or not file or url:
         return None
     if gpu:
         raise UsageError("--gpu names what serves a URL; with --release the spec says it")
@@ -199,7 +199,7 @@ def bench(
     items = _items(dataset, requests, input_len, output_len, seed)
     paths = ReportPaths(json_out, csv_out, plot, html)
     check_writable(paths.asked, force=force)  # before the load, not after it
-    spec = _release_spec(release, file, namespace, gpu)
+    spec = _release_spec(release, url, file, namespace, gpu)
     server_price = _server_price(spec, price, prices, gpu, gpu_count)
     with contextlib.ExitStack() as stack:  # holds the port-forward open for the run, with --release
         url, headers = target.server(stack, url, release, file, namespace, context, api_key, spec)

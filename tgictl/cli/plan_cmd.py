@@ -55,7 +55,9 @@ def _rows(p: Plan, cost: DeploymentCost | None) -> list[tuple[str, str]]:
         ("max batch prefill tokens", str(p.max_batch_prefill_tokens)),
         ("full-length sequences at once", str(p.full_sequences)),
         ("cold start", f"pull {c.image_pull_s:.0f}s + download {c.download_s:.0f}s + load {c.load_s:.0f}s + "
-                       f"warm-up {c.warmup_s:.0f}s = {c.total_s:.0f}s; startup budget {c.budget_s}s"),
+                       + (f"compile {c.compile_s:.0f}s + " if c.compile_s else "")
+                       + f"warm-up {c.warmup_s:.0f}s = {c.total_s:.0f}s; startup budget {c.budget_s}s; "
+                       f"{c.warm_total_s:.0f}s for a pod finding the cache volume filled"),
         _cost_row(p, cost),
     ]
     rows += [("note", note) for note in p.notes]

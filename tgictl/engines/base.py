@@ -61,6 +61,9 @@ class EngineFacts:
     log_fatal: str = ""
     log_benign: str = ""
     root_reason: str = ""  # why its image needs root, when it does
+    # Seconds a GPU start spends compiling (torch.compile and the like) with an empty compile
+    # cache, and with the one an earlier pod left on the cache volume; (0, 0): compiles nothing.
+    compile_s: tuple[float, float] = (0.0, 0.0)
 
 
 class Engine(ABC):

@@ -1,10 +1,16 @@
 """Cold-start budget: how long a new pod takes from scheduled to ready.
 
-Four phases add up: image pull, weights download (skipped offline or with a
+Five phases add up: image pull, weights download (skipped offline or with a
 warm cache we cannot know about, so assumed cold), load from disk into device
-memory, and warm-up (prefill at max batch, CUDA-graph capture). The startup
-probe must outlast the sum with margin, or Kubernetes kills a pod that was
-only loading; the autoscaler's scale-up period uses the same figure.
+memory, compilation (engines that compile: vLLM's torch.compile) and warm-up
+(prefill at max batch, CUDA-graph capture). The startup probe must outlast the
+sum with margin, or Kubernetes kills a pod that was only loading; the
+autoscaler's scale-up period uses the same figure.
+
+A pod that finds an earlier pod's cache volume (a replica added later, a
+restart) skips the download and, where the compile cache is kept there, most
+of the compilation: ``warm_total_s``. The budget still covers the cold start:
+the first pod has nothing to find.
 """
 
 from __future__ import annotations
@@ -37,10 +43,17 @@ class ColdStart:
     warmup_s: float
     weights_gb: float
     weights_source: str  # "files" (read from safetensors) or "name" (guessed from the model id)
+    compile_s: float = 0.0
+    compile_warm_s: float = 0.0  # with the compile cache an earlier pod left (compile_s when none is kept)
 
     @property
     def total_s(self) -> float:
-        return self.image_pull_s + self.download_s + self.load_s + self.warmup_s
+        return self.image_pull_s + self.download_s + self.load_s + self.compile_s + self.warmup_s
+
+    @property
+    def warm_total_s(self) -> float:
+        """A later pod on the same cache volume: weights already there, compiled kernels too when kept."""
+        return self.total_s - self.download_s - self.compile_s + self.compile_warm_s
 
     @property
     def budget_s(self) -> int:
@@ -48,7 +61,8 @@ class ColdStart:
         return int(math.ceil(self.total_s * MARGIN / 60.0) * 60)
 
     def as_dict(self) -> dict[str, float | int | str]:
-        return {**asdict(self), "total_s": round(self.total_s, 1), "budget_s": self.budget_s}
+        return {**asdict(self), "total_s": round(self.total_s, 1), "warm_total_s": round(self.warm_total_s, 1),
+                "budget_s": self.budget_s}
 
 
 def weights_gb_from_name(model_id: str) -> float | None:
@@ -70,6 +84,8 @@ def estimate(
     bandwidth_mbps: float,
     offline: bool,
     model_id: str,
+    compile_s: tuple[float, float] = (0.0, 0.0),
+    compile_cached: bool = False,
 ) -> ColdStart:
     """Phase times for a cold start; without known weights, guess from the model id (7B if silent)."""
     source = "files"
@@ -85,4 +101,6 @@ def estimate(
         warmup_s=WARMUP_S[kind],
         weights_gb=round(weights_gb, 2),
         weights_source=source,
+        compile_s=compile_s[0] if on_gpu else 0.0,
+        compile_warm_s=(compile_s[1] if compile_cached else compile_s[0]) if on_gpu else 0.0,
     )

@@ -55,6 +55,7 @@ class PlanRequest:
     limits: UserLimits = UserLimits()
     download_bandwidth_mbps: float = 200.0
     offline: bool = False
+    compile_cache: bool = True  # the engine's compile cache is kept on the cache volume
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,8 @@ def plan(request: PlanRequest) -> Plan:
     assert accelerator is not None
     max_input = max(0, max_total - 1) if _chunking(request, accelerator) else max(0, min(max_total - 1, prefill))
     cold = estimate(weights / 1e9, on_gpu=accelerator.vendor != "none", bandwidth_mbps=request.download_bandwidth_mbps,
-                    offline=request.offline, model_id=files.source)
+                    offline=request.offline, model_id=files.source, compile_s=engines.get(request.engine).facts.compile_s,
+                    compile_cached=request.compile_cache)
     return Plan(
         model=files.source, engine=request.engine, engine_version=request.engine_version, family=dims.family, parameters=parameters,
         parameters_source=source,

@@ -52,6 +52,7 @@ def request_for(spec: Spec, files: model_files.ModelFiles, *, fixed_count: bool 
         limits=user_limits(spec),
         download_bandwidth_mbps=s.cache.download_bandwidth_mbps,
         offline=s.cache.offline,
+        compile_cache=s.cache.compile_cache and not s.cache.ephemeral,
     )
 
 

@@ -113,6 +113,7 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
             "size": s.cache.size,
             "storageClassName": s.cache.storage_class_name or "",
             "accessMode": s.cache.access_mode,
+            "compileCache": s.cache.compile_cache,
         },
         "shm": {"enabled": shards > 1, "sizeLimit": f"{SHM_PER_SHARD_GI * shards}Gi"},
         "resources": _resources(spec),

@@ -174,6 +174,7 @@ class CacheSpec(Strict):
     hf_token_secret: Annotated[SecretRef | None, Field(description="Secret with the Hugging Face token.")] = None
     offline: Annotated[bool, Field(description="Never call the Hub (HF_HUB_OFFLINE=1): weights must be in the cache.")] = False
     download_bandwidth_mbps: Annotated[float, Field(gt=0, description="Assumed download speed for the startup budget, MB/s.")] = 200.0
+    compile_cache: Annotated[bool, Field(description="Keep the engine's compile caches on the cache volume (vLLM).")] = True
 
     @model_validator(mode="after")
     def _one_source(self) -> CacheSpec:

@@ -114,9 +114,26 @@ context (its partial), plain values in key order, then HF_TOKEN and other
 credentials (secretEnv) from their Secrets (they never appear as literals in
 values, args or ConfigMaps), then extraEnv entries as given.
 */}}
+{{/*
+The directory the engine keeps its compile caches in, when they live on the
+model cache volume: cache.compileCache on, a persistent volume (an emptyDir
+dies with the pod, so there is nothing to share), and an engine that compiles.
+Empty otherwise.
+*/}}
+{{- define "tgi.compileCachePath" -}}
+{{- if and .Values.cache.compileCache (not .Values.cache.ephemeral) }}
+{{- include "tgi.engine" (list "compileCachePath" .) }}
+{{- end }}
+{{- end }}
+
 {{- define "tgi.env" -}}
 {{- with include "tgi.engine" (list "env" .) }}
 {{ . }}
+{{- end }}
+{{- if include "tgi.compileCachePath" . }}
+{{- with include "tgi.engine" (list "compileCacheEnv" .) }}
+{{ . }}
+{{- end }}
 {{- end }}
 {{- range $name, $value := .Values.engine.env }}
 - name: {{ $name }}

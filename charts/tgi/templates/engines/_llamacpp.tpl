@@ -6,6 +6,9 @@ llama.cpp's llama-server (ghcr.io/ggml-org/llama.cpp:server-*).
 
 {{/* LLAMA_CACHE points here: --hf-repo and --model-url downloads land on the cache volume. */}}
 {{- define "tgi.engine.llamacpp.cachePath" -}}/models{{- end }}
+{{/* Nothing compiled at start-up: llama.cpp's kernels are built into the image. */}}
+{{- define "tgi.engine.llamacpp.compileCachePath" -}}{{- end }}
+{{- define "tgi.engine.llamacpp.compileCacheEnv" -}}{{- end }}
 {{/* llama-server uses LLAMA_CACHE itself as a hub cache (models--org--name/snapshots/...). */}}
 {{- define "tgi.engine.llamacpp.hubCachePath" -}}/models{{- end }}
 

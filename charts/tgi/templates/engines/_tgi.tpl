@@ -12,6 +12,13 @@ drops. The router serves /metrics on the same port.
 
 {{/* The image sets HF_HOME=/data: weights land in /data/hub. */}}
 {{- define "tgi.engine.tgi.cachePath" -}}/data{{- end }}
+
+{{/*
+No compile cache to keep: TGI captures its CUDA graphs in memory at every
+warm-up and writes no compiled artifacts a second pod could reuse.
+*/}}
+{{- define "tgi.engine.tgi.compileCachePath" -}}{{- end }}
+{{- define "tgi.engine.tgi.compileCacheEnv" -}}{{- end }}
 {{/* ...and the hub cache inside it, where `tgictl cache warm` downloads. */}}
 {{- define "tgi.engine.tgi.hubCachePath" -}}/data/hub{{- end }}
 

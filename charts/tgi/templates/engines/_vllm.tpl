@@ -13,6 +13,22 @@ user (see podSecurityContext below), as vLLM's docker docs say to mount it.
 {{- define "tgi.engine.vllm.hubCachePath" -}}/home/vllm/.cache/huggingface/hub{{- end }}
 
 {{/*
+Where vLLM keeps what it compiles: torch.compile artifacts under
+VLLM_CACHE_ROOT/torch_compile_cache (vllm/compilation/backends.py at v0.32.0)
+and Triton's kernels (TRITON_CACHE_DIR, else ~/.triton/cache). vLLM leaves
+VLLM_CACHE_ROOT out of the compile cache's key (envs.py, compile_factors), so a
+pod finding the directory at another path, or on another node, still hits it.
+Set explicitly: XDG_CACHE_HOME would otherwise move it.
+*/}}
+{{- define "tgi.engine.vllm.compileCachePath" -}}/home/vllm/.cache/vllm{{- end }}
+{{- define "tgi.engine.vllm.compileCacheEnv" -}}
+- name: VLLM_CACHE_ROOT
+  value: /home/vllm/.cache/vllm
+- name: TRITON_CACHE_DIR
+  value: /home/vllm/.cache/vllm/triton
+{{- end }}
+
+{{/*
 All three probes use /health. vLLM binds its port at once but serves HTTP only
 after the engine is built (weights loaded, KV cache allocated, warm-up done): a
 probe before then gets no answer and times out, which the kubelet counts as a
