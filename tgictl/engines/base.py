@@ -180,6 +180,11 @@ class Engine(ABC):
         if s.rate_limit.enabled and s.exposure.kind != "httproute":
             found.append(Problem("spec.rateLimit.enabled",
                                  "rate limits are an Envoy Gateway policy on the HTTPRoute: set exposure.kind httproute"))
+        canary = s.rollout.canary
+        if canary and s.exposure.kind != "httproute":
+            found.append(Problem("spec.rollout.canary", "a canary's share is a weight on the HTTPRoute: set exposure.kind httproute"))
+        if canary and canary.release == spec.metadata.name:
+            found.append(Problem("spec.rollout.canary.release", f"names this release ({canary.release}): name the other one"))
         if s.inference_pool.enabled and not self.facts.inference_pool:
             found.append(Problem("spec.inferencePool.enabled",
                                  f"the Gateway API Inference Extension does not support {self.facts.title}; use vllm"))

@@ -201,6 +201,7 @@ def _exposure(spec: Spec) -> dict[str, Any]:
         "gateway": {"name": gateway.name if gateway else "", "namespace": (gateway.namespace or "") if gateway else "",
                     "sectionName": (gateway.section_name or "") if gateway else ""},
         "ingressClassName": e.ingress_class_name or "", "timeoutSeconds": e.timeout_seconds,
+        **({"canary": {"release": canary.release, "weight": canary.weight}} if (canary := spec.spec.rollout.canary) else {}),
     }
 
 

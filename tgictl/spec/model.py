@@ -205,14 +205,45 @@ class ProbesSpec(Strict):
     period_seconds: Annotated[int, Field(ge=1, le=300)] = 10
 
 
+class CanarySpec(Strict):
+    """Another release taking a share of this one's route: what `tgictl deploy --canary` sets, or
+    what a GitOps repository declares."""
+
+    release: Annotated[str, Field(description="The release whose Service gets the share (`deploy --canary`: <name>-canary).")]
+    weight: Annotated[int, Field(ge=0, le=100, description="Percent of the route's requests it gets.")] = 0
+
+    @field_validator("release")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError("must be a DNS label: lowercase letters, digits and '-', starting with a letter")
+        return value
+
+
+class RolloutGate(Strict):
+    """When a canary may take more traffic. Unset thresholds are monitoring.slo's."""
+
+    ttft_p95_seconds: Annotated[float | None, Field(gt=0, description="The canary's TTFT p95 at most this.")] = None
+    error_ratio: Annotated[float | None, Field(ge=0, le=1, description="The canary's share of failed requests at most this.")] = None
+    queue_size: Annotated[int | None, Field(ge=0, description="Requests waiting at the canary at most this.")] = None
+    vs_stable: Annotated[float, Field(ge=1, description="The canary's TTFT p95 at most this many times the stable release's.")] = 1.5
+
+
 class RolloutSpec(Strict):
     max_surge: Annotated[int, Field(ge=0)] = 0
     max_unavailable: Annotated[int, Field(ge=0)] = 1
+    canary: CanarySpec | None = None
+    steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]],
+                     Field(min_length=1, description="Canary weights, percent, each held stepSeconds; the last is 100.")] = [10, 50, 100]
+    step_seconds: Annotated[int, Field(ge=30, description="How long each step's figures are gathered before the gate.")] = 300
+    gate: RolloutGate = RolloutGate()
 
     @model_validator(mode="after")
     def _progress(self) -> RolloutSpec:
         if self.max_surge == 0 and self.max_unavailable == 0:
             raise ValueError("maxSurge and maxUnavailable cannot both be 0: the rollout could never progress")
+        if self.steps != sorted(set(self.steps)) or self.steps[-1] != 100:
+            raise ValueError("steps must rise and end at 100, e.g. [10, 50, 100]")
         return self
 
 

@@ -237,3 +237,24 @@ capabilities:
     - ALL
 readOnlyRootFilesystem: true
 {{- end }}
+
+{{/*
+One backend of the HTTPRoute: a release's Service (or its InferencePool, whose
+endpoint picker then chooses the pod), by the release's fullname. With a canary
+the route has two, weighted; alone, the weight stays off (all traffic).
+Arguments: (list root fullname weight).
+*/}}
+{{- define "tgi.backendRef" -}}
+{{- $root := index . 0 }}
+{{- if $root.Values.inferencePool.enabled }}
+- group: inference.networking.k8s.io
+  kind: InferencePool
+  name: {{ index . 1 }}
+{{- else }}
+- name: {{ index . 1 }}
+  port: {{ $root.Values.service.port }}
+{{- end }}
+{{- if $root.Values.exposure.canary.release }}
+  weight: {{ index . 2 }}
+{{- end }}
+{{- end }}
