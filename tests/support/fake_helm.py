@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A stand-in `helm` for cluster commands: records its arguments (and values on
-stdin) to $FAKE_HELM_LOG as JSON lines, answers from $FAKE_HELM_HISTORY, fails
+stdin) to $FAKE_HELM_LOG as JSON lines, answers from $FAKE_HELM_HISTORY (and `get values`
+from $FAKE_HELM_VALUES), fails
 the command $FAKE_HELM_FAIL names (and uninstall, as for a release helm never
 recorded, when $FAKE_HELM_NO_RELEASE is set), and passes `template` and `lint`
 (which need no cluster) to the real helm."""
@@ -24,6 +25,12 @@ elif command == "history":
         print("Error: release: not found", file=sys.stderr)
         sys.exit(1)
     print(history)
+elif command == "get":  # get values RELEASE: $FAKE_HELM_VALUES holds a JSON object of release name to values
+    found = json.loads(os.environ.get("FAKE_HELM_VALUES", "{}")).get(args[2])
+    if found is None:
+        print("Error: release: not found", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps(found))
 elif command == "status":
     print(json.dumps({"name": args[1], "version": 3, "info": {"status": "deployed"}}))
 elif command == "uninstall" and os.environ.get("FAKE_HELM_NO_RELEASE"):

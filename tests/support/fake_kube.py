@@ -507,7 +507,7 @@ def _no_log(pod: dict[str, Any] | None, name: str, container: str, previous: boo
 def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None = None, waiting_message: str = "",
         running: bool = False, ready: bool = False, restarts: int = 0, last_terminated: str | None = None,
         name: str = "demo-7d9f-abcde", template_hash: str = "7d9f", created: str = "2026-11-28T00:00:00Z",
-        unschedulable_since: float | None = None) -> dict[str, Any]:
+        unschedulable_since: float | None = None, instance: str = "demo") -> dict[str, Any]:
     """A pod of the release as the API shows it. An unscheduled pod's PodScheduled condition
     is False with reason Unschedulable from the scheduler's first failed attempt
     (``unschedulable_since``, epoch seconds; default: when the scenario first shows the pod),
@@ -528,7 +528,7 @@ def pod(phase: str = "Running", *, scheduled: bool = True, waiting: str | None =
                                                      "containerID": "containerd://0123"}}
         status["containerStatuses"] = [container]
     return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": "llm", "creationTimestamp": created,
-            "labels": {"app.kubernetes.io/instance": "demo", "pod-template-hash": template_hash}},
+            "labels": {"app.kubernetes.io/instance": instance, "pod-template-hash": template_hash}},
             "spec": {"nodeName": "gpu-node-1" if scheduled else None,
                      "containers": [{"name": "server", "ports": [{"name": "http", "containerPort": 8080}]}]},
             "status": status}

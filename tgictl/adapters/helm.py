@@ -166,6 +166,25 @@ def upgrade_install(values: dict[str, Any], *, release: str, namespace: str, cha
     return _run(args + _context(kube_context), stdin=json.dumps(values))
 
 
+def upgrade_reusing(values: dict[str, Any], *, release: str, namespace: str, chart: Path | None = None,
+                    kube_context: str | None = None) -> str:
+    """`helm upgrade --reuse-values` with ``values`` on stdin merged over the release's own: changes
+    only what ``values`` names (a canary's weight) without the spec that made the release."""
+    args = ["upgrade", release, _chart(chart), "--namespace", namespace, "--reuse-values", "--values", "-"]
+    return _run(args + _context(kube_context), stdin=json.dumps(values))
+
+
+def get_values(release: str, namespace: str, kube_context: str | None = None) -> dict[str, Any] | None:
+    """The values the release was installed with (None when there is no such release)."""
+    try:
+        out = _run(["get", "values", release, "--namespace", namespace, "--output", "json", *_context(kube_context)])
+    except ToolFailedError as err:
+        if "not found" in str(err):
+            return None
+        raise
+    return json.loads(out or "{}") or {}
+
+
 def package(destination: Path, chart: Path | None = None) -> Path:
     """``helm package`` the chart into ``destination``; returns the .tgz helm wrote."""
     out = _run(["package", _chart(chart), "--destination", str(destination)])

@@ -39,6 +39,14 @@ def deploy(
     timeout: Annotated[Optional[float], typer.Option(help="Seconds to wait for ready in all (default: the start-up probe budget + 60 "
                                                       "once the pod has a node, and --node-wait for the node).")] = None,
     node_wait: Annotated[float, typer.Option(help="Seconds a pod may wait for a node when no cluster autoscaler adds one.")] = NODE_WAIT_S,
+    canary: Annotated[Optional[int], typer.Option(
+        min=0, max=100, help="Deploy beside the running release as <name>-canary with this % of its route; with --prometheus, "
+                             "walk rollout.steps through the gate.")] = None,
+    blue_green: Annotated[bool, typer.Option(help="Deploy beside it with 0% of the route until `tgictl rollout promote`.")] = False,
+    prometheus: Annotated[Optional[str], typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS",
+                                                      help="With --canary: the Prometheus the gate reads.")] = None,
+    step_seconds: Annotated[Optional[float], typer.Option(min=1, help="With --canary: hold each step this long "
+                                                                       "(default: rollout.stepSeconds).")] = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Install or upgrade the release and watch it start; explain and undo a failure."""
@@ -46,6 +54,8 @@ def deploy(
 
     import time
 
+    if canary is not None or blue_green:
+        return _beside(release, 0 if blue_green else canary, prometheus, step_seconds, output)
     spec = release.spec
     started = time.monotonic()
 
@@ -69,6 +79,14 @@ def deploy(
             typer.echo(f"smoke: {'PASSED' if smoke_passed else 'FAILED'}")
     if not smoke_passed:
         raise typer.Exit(1)
+
+
+def _beside(release: Release, weight: int | None, prometheus: str | None, step_seconds: float | None, output: Format) -> None:
+    from tgictl.cli.rollout_cmds import rollout_deploy
+    from tgictl.monitor import prometheus_access
+
+    access = prometheus_access(prometheus) if prometheus and weight else None  # blue-green has no steps to gate
+    rollout_deploy(release, weight or 0, access, step_seconds, output)
 
 
 @handles_errors

@@ -56,6 +56,7 @@ COMMANDS: dict[str, Lazy] = {
                                              "download)."),
     "port-forward": Lazy("release_cmds", "port_forward", "Reach a ready pod of the release on a local port until "
                                                          "interrupted (Ctrl-C)."),
+    "rollout": Lazy("rollout_cmds", "app", "Canary and blue-green rollouts: where one stands, promote it, abort it."),
     "autoscale": Lazy("autoscale_cmd", "app", "Understand and wire the autoscaler a spec configures."),
     "cache": Lazy("release_cmds", "cache", "The model-cache PVC."),
 }
