@@ -56,6 +56,8 @@ INPUTS: dict[str, list[dict[str, str]]] = {
     ],
     "vllm": [
         series("vllm:request_success_total", "0+60x30", engine="vllm", finished_reason="stop"),
+        series("vllm:admission_rejections_total", "0+6x30", engine="vllm", reason="max_num_queued_reqs"),  # 0.1/s
+        series("vllm:admission_rejections_total", "0x30", engine="vllm", reason="max_num_queued_tokens"),
         series("vllm:num_requests_waiting", QUEUE, engine="vllm"),
         series("vllm:num_requests_running", "5x30", engine="vllm"),
         *histogram("vllm:time_to_first_token_seconds", "0.25", 60, "vllm"),  # p95 = 0.2375
@@ -91,7 +93,8 @@ EXPECTED: dict[str, dict[str, list[dict[str, Any]]]] = {
 }
 for engine in ("tgi", "vllm"):
     EXPECTED[engine]["llm:queue_size:pod"] = [sample(20, engine)]
-EXPECTED["tgi"]["llm:request_errors:rate5m"] = [sample(0.1, "tgi", kind="overloaded")]
+for engine in ("tgi", "vllm"):
+    EXPECTED[engine]["llm:request_errors:rate5m"] = [sample(0.1, engine, kind="overloaded")]
 EXPECTED["tgi"]["llm:ttft_seconds:p95"] = [sample(0.11875 + 0.2375, "tgi")]  # queue p95 + prefill p95
 EXPECTED["vllm"]["llm:ttft_seconds:p95"] = [sample(0.2375, "vllm")]
 EXPECTED["llamacpp"] = {
@@ -139,11 +142,8 @@ def alert_tests(engine: str) -> list[dict[str, Any]]:
               "Target 10.0.0.1:80 has been down for 5 minutes: metrics, dashboards and autoscaling are blind.",
               namespace=NAMESPACE, service=RELEASE, instance="10.0.0.1:80"),
     ]
-    if engine == "vllm":
-        # vLLM counts successes only: no error series, so this alert cannot fire.
-        tests.append({"alertname": "LLMErrorRatioHigh", "exp_alerts": []})
-    if engine == "tgi":
-        # 0.1 failures/s over 1 request/s: 10%, above 5%.
+    if engine in ("tgi", "vllm"):
+        # 0.1 failures/s over 1 request/s: 10%, above 5% (vLLM's failures: its queue limit's refusals).
         tests.append(alert("LLMErrorRatioHigh", "warning", "demo fails over 5% of requests",
                            "10% of requests failed over the last 10 minutes.", namespace=NAMESPACE, deployment=RELEASE))
     if engine in ("tgi", "vllm"):

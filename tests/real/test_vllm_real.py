@@ -8,6 +8,7 @@ tiny model, and the server listens on loopback at a free port."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import re
@@ -23,7 +24,7 @@ import pytest
 import requests
 
 from support.data import ROOT, document
-from support.servers import free_port
+from support.servers import free_port, simulator
 from support.streams import read_in_thread
 from tgictl.loadgen.client import Timeouts
 from tgictl.loadgen.runner import Job, Profile, bench
@@ -269,6 +270,18 @@ def test_a_later_pod_loads_what_the_first_compiled(model: Path, tmp_path: Path) 
     assert init["later"] < 0.7 * init["control"], init
 
 
+def _overflow_refusal(url: str, model: str) -> tuple[int, Any]:
+    """Eight long requests at once against a limit of two: the status and body of a refused one."""
+    def send(_: int) -> requests.Response:
+        return requests.post(url + "/v1/completions", json={"model": model, "prompt": "hello", "max_tokens": 200}, timeout=120)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(8)))
+    refused = [a for a in answers if a.status_code != 200]
+    assert refused, [a.status_code for a in answers]
+    return refused[0].status_code, refused[0].json()
+
+
 def test_max_concurrent_requests_bounds_vllms_queue(model: Path, tmp_path: Path) -> None:
     """serving.maxConcurrentRequests renders --max-num-queued-reqs: past it real vLLM answers 503,
     which bench counts as overloaded (as TGI's 429), not as a server error."""
@@ -283,6 +296,10 @@ def test_max_concurrent_requests_bounds_vllms_queue(model: Path, tmp_path: Path)
         rejected = requests.post(started.url + "/v1/completions", json={"model": str(model), "prompt": "x", "max_tokens": 1},
                                  timeout=30)
         metrics = requests.get(started.url + "/metrics", timeout=10).text
+        real_refusal = _overflow_refusal(started.url, str(model))
+    with simulator("--engine", "vllm", "--model-id", str(model), "--max-num-queued-reqs", "2", "--decode-ms", "20") as twin:
+        assert _overflow_refusal(twin, str(model)) == real_refusal  # the simulator's vLLM face refuses alike
+    assert real_refusal[0] == 503
     assert summary["succeeded"] >= 2 and summary["errors"].get("overloaded", 0) >= 1, summary
     assert set(summary["errors"]) == {"overloaded"}, {r.error for r in run.results if not r.ok}
     assert rejected.status_code == 200  # idle again: admitted

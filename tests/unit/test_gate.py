@@ -27,8 +27,8 @@ def test_each_limit_fails_it_by_name() -> None:
 def test_no_traffic_fails_and_a_missing_series_is_not_judged() -> None:
     for idle in (None, {**GOOD, "requests_per_s": 0.0, "tokens_per_s": 0.0}):
         assert judge(idle, GOOD, LIMITS).reasons == ["the canary served no request in the window: nothing to judge it by"]
-    vllm = judge({**GOOD, "errors_per_s": None}, GOOD, LIMITS)  # vLLM counts no failed requests
-    assert vllm.passed and next(c for c in vllm.checks if c.name == "error ratio").passed is None
+    llamacpp = judge({**GOOD, "errors_per_s": None}, GOOD, LIMITS)  # llama.cpp counts no failed requests
+    assert llamacpp.passed and next(c for c in llamacpp.checks if c.name == "error ratio").passed is None
 
 
 def test_unset_gate_thresholds_come_from_monitoring_slo() -> None:

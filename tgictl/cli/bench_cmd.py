@@ -132,22 +132,11 @@ def _release_spec(release: bool, url: str | None, file: str | None, namespace: s
 
 def _server_price(spec: Any, price: float | None, prices: Path | None, gpu: str | None, gpu_count: int) -> ServerPrice | None:
     """What the server under test costs per hour: the release's spec, else --gpu/--price for a URL (None: not asked)."""
-    from tgictl import cost, hardware
-    from tgictl.plan.service import server_price
+    from tgictl.plan.service import server_price, url_price
 
     if spec is not None:
         return server_price(spec, price=price, prices_file=prices)
-    if gpu is None and price is None:
-        return None
-    accelerator = hardware.lookup(gpu) if gpu else None
-    if gpu and accelerator is None:
-        raise UsageError(f"unknown --gpu {gpu!r}; allowed: {', '.join(hardware.CATALOG)}")
-    found = cost.price_of(accelerator.key, override=price, prices_file=prices) if accelerator else cost.Price(price or 0.0, "--price")
-    if found is None:
-        raise UsageError(f"no default price for {gpu}: give --price (USD per accelerator-hour) or --prices FILE")
-    return cost.ServerPrice(found.usd_per_hour * gpu_count,
-                            f"{gpu_count}x {accelerator.key if accelerator else 'accelerator'} at ${found.usd_per_hour:g}/h "
-                            f"({found.describe()})")
+    return url_price(gpu, gpu_count, price=price, prices_file=prices) if gpu or price is not None else None
 
 
 @handles_errors

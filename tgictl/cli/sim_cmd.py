@@ -25,6 +25,8 @@ def sim(
     max_batch_prefill_tokens: Annotated[int, typer.Option(help="Prompt tokens prefilled in one step.")] = 4096,
     max_batch_total_tokens: Annotated[int, typer.Option(help="Shared token budget of the running batch (the KV cache).")] = 65536,
     max_concurrent_requests: Annotated[int, typer.Option(help="In-flight requests before TGI answers 429.")] = 128,
+    max_num_queued_reqs: Annotated[Optional[int], typer.Option(min=1, help="vLLM's admission limit: unfinished requests before it "
+                                                                     "answers 503 (vLLM sets none by default).")] = None,
     output_min: Annotated[int, typer.Option(help="Shortest natural answer, tokens.")] = 16,
     output_max: Annotated[int, typer.Option(help="Longest natural answer, tokens.")] = 128,
     load_seconds: Annotated[float, typer.Option(help="Pretend loading takes this long (probes see it).")] = 0.0,
@@ -55,7 +57,8 @@ def sim(
     config = SimConfig(
         engine=engine, model_id=model_id,
         latency=LatencyModel(prefill_ms_per_token / 1000, decode_ms / 1000, decode_ms_per_seq / 1000),
-        limits=Limits(max_input_tokens, max_total_tokens, max_batch_prefill_tokens, max_batch_total_tokens, max_concurrent_requests),
+        limits=Limits(max_input_tokens, max_total_tokens, max_batch_prefill_tokens, max_batch_total_tokens, max_concurrent_requests,
+                      max_num_queued_reqs),
         output_min=output_min, output_max=output_max, load_seconds=load_seconds, record_timestamps=record_timestamps,
         api_key=api_key,
     )

@@ -2,8 +2,9 @@
 against the spec's thresholds and against the stable release's own figures.
 
 The series are the recording rules' 5-minute windows, read once each step has run
-for ``rollout.stepSeconds``. A series an engine does not export (vLLM and llama.cpp
-count no failed requests; llama.cpp has no TTFT histogram) is named as not judged,
+for ``rollout.stepSeconds``. A series an engine does not export (llama.cpp counts no
+failed requests and has no TTFT histogram; vLLM counts only the requests its queue
+limit refuses) is named as not judged,
 never read as zero; a canary that served nothing in the window fails: there is
 nothing to judge it by.
 """

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tgictl import cost
+from tgictl import cost, hardware
 from tgictl.engines import engine_for
-from tgictl.errors import Problem, SpecError
+from tgictl.errors import Problem, SpecError, UsageError
 from tgictl.plan import files as model_files
 from tgictl.plan.memory import host_memory, quantity_bytes
 from tgictl.plan.planner import Plan, PlanRequest, UserLimits, check_limits, plan
@@ -133,3 +133,15 @@ def server_price(spec: Spec, *, price: float | None = None, prices_file: Path | 
     return cost.ServerPrice(found.per_replica_hour * replicas,
                             f"{replicas} replica{'s' if replicas > 1 else ''} x {found.accelerators_per_replica}x {accelerator.type} "
                             f"at ${p.usd_per_hour:g}/h ({p.describe()})")
+
+
+def url_price(gpu: str | None, count: int, *, price: float | None = None, prices_file: Path | None = None) -> cost.ServerPrice:
+    """What ``count`` accelerators serving a URL cost per hour: ``gpu``'s price (or ``price``)."""
+    accelerator = hardware.lookup(gpu) if gpu else None
+    if gpu and accelerator is None:
+        raise UsageError(f"unknown --gpu {gpu!r}; allowed: {', '.join(hardware.CATALOG)}")
+    found = cost.price_of(accelerator.key, override=price, prices_file=prices_file) if accelerator else cost.Price(price or 0.0, "--price")
+    if found is None:
+        raise UsageError(f"no default price for {gpu}: give --price (USD per accelerator-hour) or --prices FILE")
+    return cost.ServerPrice(found.usd_per_hour * count, f"{count}x {accelerator.key if accelerator else 'accelerator'} "
+                                                        f"at ${found.usd_per_hour:g}/h ({found.describe()})")

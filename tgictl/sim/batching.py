@@ -43,6 +43,7 @@ class Limits:
     max_batch_prefill_tokens: int = 4096
     max_batch_total_tokens: int = 65536
     max_concurrent_requests: int = 128
+    max_num_queued_reqs: int | None = None  # vLLM's --max-num-queued-reqs (0.29+): None, no limit
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,10 @@ class Flavor:
     sse_data = "data: "
     listens_while_loading = True
     rejects_when_busy = False  # TGI answers 429 past max-concurrent-requests; others queue
+
+    def admission_limit(self, limits: Limits) -> int | None:
+        """In-flight requests past which the engine refuses a new one (``overloaded``); None: it queues them all."""
+        return limits.max_concurrent_requests if self.rejects_when_busy else None
     clamps_to_context = False  # generation stops at the context's end instead of refusing the request
     refuses_before_stream = False  # an invalid streamed request gets an HTTP error, not an in-stream event
     fingerprint = "3.3.5-sim"

@@ -67,7 +67,8 @@ class Simulator:
         if max_new is None:
             max_new = max(1, limits.max_total_tokens - input_tokens)
         refusal = self.flavor.too_long(input_tokens, max_new, limits)
-        if refusal is None and self.flavor.rejects_when_busy and self.in_flight >= limits.max_concurrent_requests:
+        admission = self.flavor.admission_limit(limits)
+        if refusal is None and admission is not None and self.in_flight >= admission:
             refusal = self.flavor.overloaded()
         if refusal is not None:
             self.metrics.on_error(refusal.kind)

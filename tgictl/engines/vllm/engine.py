@@ -84,7 +84,8 @@ class VLLM(Engine):
              "(`tgictl plan` sizes it)"),
         ),
         # The recording rules in charts/tgi/files/rules/vllm.yaml (a test keeps them in step).
-        neutral_series=frozenset({"llm:requests:rate5m", "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95",
+        neutral_series=frozenset({"llm:requests:rate5m", "llm:request_errors:rate5m",
+                                  "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95",
                                   "llm:e2e_seconds:p50", "llm:e2e_seconds:p95", "llm:time_per_output_token_seconds:p95",
                                   "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m", "llm:kv_cache_utilization",
                                   "llm:queue_size:pod"}),

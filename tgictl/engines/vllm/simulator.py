@@ -8,6 +8,9 @@ from tgictl.sim.batching import Limits, Sequence
 from tgictl.sim.flavors import Flavor, Refusal, SimulatorFace
 from tgictl.sim.metrics import EngineSideOnly, Registry
 
+# The reasons vLLM 0.32.0 counts admission rejections under (v1/metrics/loggers.py).
+ADMISSION_REASONS = ("max_num_queued_reqs", "max_num_queued_tokens")
+
 
 class VLLMFlavor(Flavor):
     """vLLM 0.32.0's OpenAI server, as tests/real/test_vllm_real.py sees it (the same requests to both)."""
@@ -38,6 +41,17 @@ class VLLMFlavor(Flavor):
 
     def bad_request(self, message: str) -> Refusal:
         return self._bad(message, None)
+
+    def admission_limit(self, limits: Limits) -> int | None:
+        # check_admission (v1/engine/async_llm.py at 0.32.0): unfinished requests + 1 > max_num_queued_reqs.
+        return limits.max_num_queued_reqs
+
+    def overloaded(self) -> Refusal:
+        # QueueOverflowError through create_error_response: a GracefulHTTPError keeps its status and
+        # takes the status phrase as its type (vllm/exceptions.py, serve/exception_handling at 0.32.0).
+        message = ("The engine is currently busy and cannot accept new requests. Please try again later or on a different "
+                   "instance.")
+        return Refusal(503, {"error": {"message": message, "type": "Service Unavailable", "param": None, "code": 503}}, "overloaded")
 
     def _bad(self, message: str, param: str | None) -> Refusal:
         return Refusal(400, {"error": {"message": message, "type": "BadRequestError", "param": param, "code": 400}}, "validation")
@@ -104,10 +118,19 @@ class VLLMMetrics(EngineSideOnly):
         self.prompt_len = r.family("vllm:request_prompt_tokens", "histogram", "Number of prefill tokens processed.", VLLM_LENGTH_BUCKETS)
         self.gen_len = r.family("vllm:request_generation_tokens", "histogram", "Number of generation tokens processed.",
                                 VLLM_LENGTH_BUCKETS)
+        # Counted per reason from the start, zero until a queue limit refuses (v1/metrics/loggers.py at 0.32.0).
+        self.rejections = r.family("vllm:admission_rejections_total", "counter",
+                                   "Number of admission attempts rejected by a queue limit, by reason.")
+        for reason in ADMISSION_REASONS:
+            self.rejections.inc(0, (("model_name", model), ("reason", reason)))
         for family in (self.running, self.waiting, self.kv_usage):
             family.set(0, self.model)
         for family in (self.prompt, self.generation):
             family.inc(0, self.model)
+
+    def on_error(self, kind: str) -> None:
+        if kind == "overloaded":  # the simulator's one admission limit is --max-num-queued-reqs
+            self.rejections.inc(labels=(("model_name", self.model[1][1]), ("reason", "max_num_queued_reqs")))
 
     def on_queue(self, waiting: int, running: int, reserved_tokens: int) -> None:
         self.waiting.set(waiting, self.model)
