@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from support.cluster_fixtures import helm_calls, spec_file
 from support.fake_kube import Cluster, Step, pod
+from support.servers import free_port
 from tgictl.adapters.kube import Kube
 from tgictl.cli.main import app
 from tgictl.lifecycle import rollout
@@ -123,3 +124,16 @@ def test_abort_by_hand_and_what_cannot_roll_out(both_ready: Cluster, helm_log: P
     nothing = runner.invoke(app, ["deploy", "-f", path, "--canary", "10"])
     assert nothing.exit_code == 2 and "no release demo in llm to roll out beside: deploy it first" in nothing.stderr
     assert not any(c["args"][:3] == ["upgrade", "--install", "demo-canary"] for c in helm_calls(helm_log)[1:])
+
+
+def test_a_gate_without_figures_aborts_instead_of_leaving_the_share(both_ready: Cluster, helm_log: Path, tmp_path: Path) -> None:
+    """`deploy --canary` with a Prometheus that does not answer: the step cannot be judged, so the
+    canary gives its share back and goes, and deploy exits 1 saying why."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["deploy", "-f", spec_file(tmp_path, exposure=ROUTE), "--canary", "10", "--prometheus", closed,
+                                 "--step-seconds", "1", "--poll", "0.01", "-o", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "aborted" and report["reason"].startswith(f"no figures for the gate at 10%: Prometheus at {closed}")
+    assert _steps(helm_log) == [("upgrade", "demo-canary", "no canary"), ("upgrade --reuse-values", "demo", "10% to demo-canary"),
+                                ("upgrade --reuse-values", "demo", "no canary"), ("uninstall", "demo-canary")]

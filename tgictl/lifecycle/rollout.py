@@ -151,8 +151,13 @@ def run_steps(spec: Spec, kube: Kube, figures: FigureSource, first: int, *, cont
     for index, weight in enumerate(weights):
         if index:
             result.changes.append(set_weight(spec, weight, context))
-        wait(hold)
-        verdict = gate.judge(*figures(result.canary, result.release), limits)
+        try:
+            wait(hold)
+            verdict = gate.judge(*figures(result.canary, result.release), limits)
+        except TgictlError as err:  # no figures, no verdict: the canary does not keep its share unjudged
+            return abort(spec, context, result, f"no figures for the gate at {weight}%: {err}")
+        except KeyboardInterrupt:
+            return abort(spec, context, result, f"interrupted at {weight}%")
         result.steps.append({"weight": weight, "verdict": verdict.as_dict()})
         if on_step:
             on_step(weight, verdict)
