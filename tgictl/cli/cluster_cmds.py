@@ -4,12 +4,12 @@ only read."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from tgictl.cli.cluster_options import Release, release_command
-from tgictl.cli.output import Format, OutputOption, fail, handles_errors, print_data, print_table
+from tgictl.cli.output import Format, OutputOption, fail, handles_errors, phase_printer, print_data, print_table
 from tgictl.cli.prometheus_options import CaFileOption, InsecureOption, PasswordFileOption, TokenFileOption
 from tgictl.lifecycle.progress import NODE_WAIT_S  # stdlib only: cheap at start-up
 
@@ -52,19 +52,11 @@ def deploy(
     """Install or upgrade the release and watch it start; explain and undo a failure."""
     from tgictl.lifecycle.deploy import deploy as run_deploy
 
-    import time
-
     if canary is not None or blue_green:
         return _beside(release, 0 if blue_green else canary, prometheus, step_seconds, output)
-    spec = release.spec
-    started = time.monotonic()
-
-    def progress(state: Any) -> None:
-        if output is Format.table:  # seconds since the deploy began, the phase, what it is doing
-            typer.echo(f"  {time.monotonic() - started:5.0f}s  {state.phase:<11} {state.detail}", err=True)
-
-    kube = release.kube
-    result = run_deploy(spec, kube, context=release.context, progress=progress, poll_s=poll, budget_s=timeout, node_wait_s=node_wait)
+    spec, kube = release.spec, release.kube
+    result = run_deploy(spec, kube, context=release.context, progress=phase_printer(output), poll_s=poll, budget_s=timeout,
+                        node_wait_s=node_wait)
     if smoke:
         from tgictl.lifecycle.portforward import smoke_release
 

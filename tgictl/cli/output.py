@@ -11,6 +11,7 @@ import enum
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, Optional, TypeVar
 
@@ -78,3 +79,15 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def phase_printer(output: Format) -> Callable[[Any], None]:
+    """Deploy's progress callback: on stderr, for tables only, seconds since it began, the phase and
+    what it is doing."""
+    started = time.monotonic()
+
+    def progress(state: Any) -> None:
+        if output is Format.table:
+            typer.echo(f"  {time.monotonic() - started:5.0f}s  {state.phase:<11} {state.detail}", err=True)
+
+    return progress

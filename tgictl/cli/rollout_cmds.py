@@ -3,13 +3,12 @@ spec beside the running release, traffic shifted on its HTTPRoute, gated by its 
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from tgictl.cli.cluster_options import Release, release_command
-from tgictl.cli.output import Format, OutputOption, handles_errors, print_data
+from tgictl.cli.output import Format, OutputOption, handles_errors, phase_printer, print_data
 from tgictl.cli.prometheus_options import CaFileOption, InsecureOption, PasswordFileOption, TokenFileOption
 
 if TYPE_CHECKING:
@@ -21,16 +20,6 @@ EXIT_ABORTED = 1
 
 PrometheusOption = Annotated[Optional[str], typer.Option("--prometheus", envvar="TGICTL_PROMETHEUS",
                                                          help="Prometheus holding the llm: series the gate reads.")]
-
-
-def _progress(output: Format) -> Any:
-    started = time.monotonic()
-
-    def progress(state: Any) -> None:
-        if output is Format.table:
-            typer.echo(f"  {time.monotonic() - started:5.0f}s  {state.phase:<11} {state.detail}", err=True)
-
-    return progress
 
 
 def _print(result: RolloutResult, output: Format) -> None:
@@ -54,7 +43,7 @@ def rollout_deploy(release: Release, weight: int, access: PrometheusAccess | Non
     from tgictl.lifecycle import gate, rollout
     from tgictl.render.manifests import namespace_of
 
-    spec, progress = release.spec, _progress(output)
+    spec, progress = release.spec, phase_printer(output)
     if access is None:
         result = rollout.start(spec, release.kube, weight, context=release.context, progress=progress)
     else:
@@ -111,7 +100,7 @@ def promote(release: Release,
     """Upgrade the release to the spec (the canary keeps its share meanwhile), send it all traffic, remove the canary."""
     from tgictl.lifecycle import rollout
 
-    _print(rollout.promote(release.spec, release.kube, context=release.context, progress=_progress(output)), output)
+    _print(rollout.promote(release.spec, release.kube, context=release.context, progress=phase_printer(output)), output)
 
 
 @app.command("abort")

@@ -21,6 +21,12 @@ API_VERSION = "tgictl.dev/v1alpha1"
 KIND = "InferenceDeployment"
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _checked_dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError("must be a DNS label: lowercase letters, digits and '-', starting with a letter")
+    return value
 _QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Env vars that carry credentials: a literal value for them would leak into
@@ -46,9 +52,7 @@ class Metadata(Strict):
     @field_validator("name", "namespace")
     @classmethod
     def _dns_label(cls, value: str | None) -> str | None:
-        if value is not None and not _DNS_LABEL.match(value):
-            raise ValueError("must be a DNS label: lowercase letters, digits and '-', starting with a letter")
-        return value
+        return _checked_dns_label(value) if value is not None else None
 
 
 class SecretRef(Strict):
@@ -215,9 +219,7 @@ class CanarySpec(Strict):
     @field_validator("release")
     @classmethod
     def _dns_label(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value):
-            raise ValueError("must be a DNS label: lowercase letters, digits and '-', starting with a letter")
-        return value
+        return _checked_dns_label(value)
 
 
 class RolloutGate(Strict):
