@@ -317,6 +317,25 @@ def test_public_tgi_warmups_are_benchmarked_with_their_sources() -> None:
     assert statistics.median(abs(e) for _, _, e in rows) <= 0.10
 
 
+def test_public_vllm_profiles_are_benchmarked_term_by_term() -> None:
+    """bench/planner.py plans each case in tests/fixtures/vllm-profiles.json: vLLM's logged
+    weights are the planner's to 1 %, the KV memory within -10 % and +10 %, and the
+    tensor-parallel A/B holds as logged: going from one GPU to two adds the communicators'
+    memory and leaves the activation peak where it was."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import planner as bench
+
+    rows = bench.vllm_errors()
+    assert len(rows) >= 2
+    for case, terms, error in rows:
+        assert str(case["source"]).startswith("https://github.com/vllm-project/vllm/")
+        assert terms["weights"] == pytest.approx(case["logged_gib"]["weights"], rel=0.01)
+        assert -0.10 <= error <= 0.10, (case["count"], error)
+    one, two = (terms for case, terms, _ in rows if case["model"] == "llama-3.1-8b" and case["accelerator"] == "h100")
+    assert two["non_torch"] - one["non_torch"] == pytest.approx(3.58 - 1.79, abs=0.01)
+    assert two["activations"] == one["activations"]
+
+
 def test_cold_start_counts_compilation_and_what_a_later_pod_finds() -> None:
     """vLLM compiles at start-up (19.4 s for an 8B on a GPU, 9.2 s with a warm cache); a later pod on
     the same volume skips the download and, with the compile cache kept there, most of it. The
