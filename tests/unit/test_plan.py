@@ -26,7 +26,7 @@ from tgictl.plan import files as model_files
 from tgictl.plan.architectures import dims_from_config, parameter_count
 from tgictl.engines.tgi.memory import kv_rule, tgi_kv_bytes_per_token
 from tgictl.plan.memory import weight_bytes
-from tgictl.plan.planner import PlanRequest, plan
+from tgictl.plan.planner import PlanRequest, UserLimits, plan
 from tgictl.render import service
 from tgictl.spec.load import parse
 
@@ -183,6 +183,19 @@ def test_limits_follow_tgi_rules() -> None:
     assert result.max_input_tokens == result.max_total_tokens - 1
     assert result.full_sequences == result.max_batch_total_tokens // result.max_total_tokens
     assert result.max_batch_total_tokens % 16 == 0
+
+
+def test_a_request_capped_by_the_cache_keeps_the_estimates_headroom() -> None:
+    """Where the KV cache, not the context, bounds one request, the planned request limit is
+    90 % of the estimate: the estimate runs up to +4.9 % over TGI's own figure, and TGI 3.x
+    refuses to start when max_total_tokens exceeds what it finds. A batch limit the user set
+    is the engine's number, not a measurement: a request may fill it."""
+    tight = plan(request("llama-3.1-8b", "a10g", 1))
+    assert tight.max_batch_total_tokens < 131_072
+    assert tight.max_total_tokens == int(tight.max_batch_total_tokens * 0.9) // 16 * 16
+    assert tight.max_total_tokens < 0.95 * tight.max_batch_total_tokens
+    fixed = plan(request("llama-3.1-8b", "a10g", 1, limits=UserLimits(max_batch_total_tokens=8192)))
+    assert (fixed.max_batch_total_tokens, fixed.max_total_tokens) == (8192, 8192)
 
 
 def test_memory_fraction_and_version_shrink_the_budget() -> None:

@@ -27,6 +27,12 @@ MIN_USEFUL_TOKENS = 4096
 # TGI's fallback max_batch_prefill_tokens when it cannot size it from FLOPs.
 DEFAULT_PREFILL_TOKENS = 4096
 BLOCK = 16  # KV block granularity the token counts are rounded down to
+# Share of the estimated KV cache one request may be planned to fill. Engines refuse to
+# start when one full request does not fit the cache they find (TGI 3.x: "Not enough
+# memory to handle `max_total_tokens=N`", backends/v3/src/lib.rs; vLLM: max_model_len
+# larger than its KV cache), and the estimate runs up to +4.9 % over the engines' own
+# figures (bench/planner.py): a planned limit keeps the 10 % goal band free.
+REQUEST_HEADROOM = 0.9
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,14 @@ def _round(tokens: int) -> int:
     return tokens // BLOCK * BLOCK
 
 
+def _request_cap(max_batch_total: int, limits: UserLimits) -> int:
+    """The longest request to plan: all of a batch limit the user set (the engine then
+    checks against that number, not its measurement), else the estimate less its headroom."""
+    if limits.max_batch_total_tokens and limits.max_batch_total_tokens == max_batch_total:
+        return max_batch_total
+    return _round(int(max_batch_total * REQUEST_HEADROOM))
+
+
 def _device_bytes(request: PlanRequest, accelerator: hardware.Accelerator) -> int:
     if accelerator.vendor == "none":
         if not request.cpu_memory_bytes:
@@ -190,7 +204,7 @@ def plan(request: PlanRequest) -> Plan:
     # A batch limit the user set caps everything planned from it (the engine checks
     # max total <= max batch total at start-up).
     max_batch_total = min(_round(budget.kv_tokens), request.limits.max_batch_total_tokens or budget.kv_tokens)
-    max_total = min(context, max_batch_total) if max_batch_total else 0
+    max_total = min(context, _request_cap(max_batch_total, request.limits)) if max_batch_total else 0
     if dims.sliding_window and dims.sliding_window < context:
         notes.append(f"sliding window {dims.sliding_window}: each request's cache stops growing there")
     if not fits:
