@@ -80,12 +80,13 @@ def main() -> None:
     print(_summary([e for _, _, e in rows]))
     print("\nvLLM: memory profile, GiB per device (logged / planned)")
     print(f"{'case':34} {'vLLM':>6} {'weights':>13} {'non-torch':>11} {'activations':>11} {'KV cache':>13} {'error':>7}")
-    for case, terms, error in vllm_errors():
+    vllm_rows = vllm_errors()
+    for case, terms, error in vllm_rows:
         logged = case["logged_gib"]
         cells = [f"{logged[k]:.2f}/{terms[k]:.2f}" for k in ("weights", "non_torch", "activations", "kv")]
         name = f"{case['logged_model'].split('/')[-1]} {case['count']}x {case['accelerator']}"
         print(f"{name:34} {case['vllm']:>6} {cells[0]:>13} {cells[1]:>11} {cells[2]:>11} {cells[3]:>13} {error:+7.1%}")
-    print(_summary([e for _, _, e in vllm_errors()]))
+    print(_summary([e for _, _, e in vllm_rows]))
 
 
 if __name__ == "__main__":
