@@ -52,8 +52,8 @@ def vllm_terms(case: dict) -> dict[str, float]:
     limits = UserLimits(max_total_tokens=case["max_num_batched_tokens"], max_batch_prefill_tokens=case["max_num_batched_tokens"])
     b = _plan(case, "vllm", str(case["vllm"]), limits, memory_fraction=case["gpu_memory_utilization"]).budget
     # The planned runtime, tensor-parallel buffers and CUDA graphs are what vLLM logs as non-torch memory.
-    return {"total": b.device_bytes / GiB, "weights": b.weights_bytes / GiB, "non_torch": b.overhead_bytes / GiB,
-            "activations": b.activation_bytes / GiB, "kv": b.kv_budget_bytes / GiB}
+    return {"weights": b.weights_bytes / GiB, "non_torch": b.overhead_bytes / GiB, "activations": b.activation_bytes / GiB,
+            "kv": b.kv_budget_bytes / GiB}
 
 
 def vllm_errors() -> list[tuple[dict, dict[str, float], float]]:

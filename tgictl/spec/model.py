@@ -21,17 +21,18 @@ API_VERSION = "tgictl.dev/v1alpha1"
 KIND = "InferenceDeployment"
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Env vars that carry credentials: a literal value for them would leak into
+# rendered manifests, so they may only come from a Secret.
+SECRET_ENV = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "API_KEY", "VLLM_API_KEY", "LLAMA_API_KEY"})
 
 
 def _checked_dns_label(value: str) -> str:
     if not _DNS_LABEL.match(value):
         raise ValueError("must be a DNS label: lowercase letters, digits and '-', starting with a letter")
     return value
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Env vars that carry credentials: a literal value for them would leak into
-# rendered manifests, so they may only come from a Secret.
-SECRET_ENV = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "API_KEY", "VLLM_API_KEY", "LLAMA_API_KEY"})
+
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Quantity = Annotated[str, Field(pattern=_QUANTITY.pattern, examples=["100Gi", "500m"])]

@@ -16,12 +16,6 @@ DEFAULT_MEMORY_FRACTION = 0.9
 TENSOR_PARALLEL_BYTES = int(1.79 * GiB)
 
 
-def profiled_activation_bytes(dims: ModelDims, r: RuleInputs) -> int:
-    """The profile run's activation peak, counted as if unsharded: the same A/B logged
-    1.26 GiB at -tp 1 and at -tp 2, so the peak does not shrink with the shards."""
-    return prefill_activation_bytes(dims, r.prefill_tokens, 1)
-
-
 def budget(dims: ModelDims, r: RuleInputs) -> Budget:
     """vLLM's profile run: of ``gpu_memory_utilization`` x device memory, what the
     weights, the profiled peak activations, the runtime (more when sharded) and CUDA
@@ -35,7 +29,9 @@ def budget(dims: ModelDims, r: RuleInputs) -> Budget:
     KV space / bytes per token for Mistral and Gemma2."""
     overhead = (RUNTIME_OVERHEAD_BYTES + (CUDA_GRAPH_BYTES if r.cuda_graphs else 0)
                 + (TENSOR_PARALLEL_BYTES if r.shards > 1 else 0))
-    activations = profiled_activation_bytes(dims, r)
+    # Counted as if unsharded: the same A/B logged a 1.26 GiB activation peak at -tp 1 and at
+    # -tp 2, so the profile's peak does not shrink with the shards.
+    activations = prefill_activation_bytes(dims, r.prefill_tokens, 1)
     usable = max(0, int(r.device_bytes * r.memory_fraction) - r.weights_per_shard - overhead - activations)
     return Budget(r.device_bytes, r.weights_per_shard, overhead, activations, usable,
                   standard_kv_bytes_per_token(dims, r.shards, r.kv_cache_dtype), r.memory_fraction, 1.0)
