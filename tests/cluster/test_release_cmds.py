@@ -24,6 +24,8 @@ def test_status_rollback_delete(cluster: Cluster, helm_log: Path, tmp_path: Path
     cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"])]
     cluster.nodes = [{"kind": "Node", "metadata": {"name": "gpu-node-1", "labels": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}}}]
     path = spec_file(tmp_path)
+    assert runner.invoke(app, ["status", "-f", path]).stderr == "error: demo is not installed in llm\n"  # FAKE_HELM_HISTORY=missing
+    monkeypatch.setenv("FAKE_HELM_HISTORY", PREVIOUS)
     status = runner.invoke(app, ["status", "-f", path, "-o", "json"])
     assert status.exit_code == 0, status.output
     data = json.loads(status.stdout)
@@ -33,7 +35,8 @@ def test_status_rollback_delete(cluster: Cluster, helm_log: Path, tmp_path: Path
     table = runner.invoke(app, ["status", "-f", path]).stdout.splitlines()
     assert table[1].split() == ["POD", "PHASE", "READY", "RESTARTS", "NODE", "GPU"]
     assert table[2].split() == ["demo-7d9f-abcde", "Running", "True", "0", "gpu-node-1", "NVIDIA-A100-SXM4-80GB"]
-    assert runner.invoke(app, ["history", "-f", path]).exit_code == 2  # not installed (FAKE_HELM_HISTORY=missing)
+    monkeypatch.setenv("FAKE_HELM_HISTORY", "missing")
+    assert runner.invoke(app, ["history", "-f", path]).exit_code == 2  # not installed
     none = runner.invoke(app, ["rollback", "-f", path])
     assert none.exit_code == 2 and "no earlier revision" in none.stderr
     monkeypatch.setenv("FAKE_HELM_HISTORY", PREVIOUS)
@@ -192,7 +195,8 @@ def test_cache_warm_refuses_what_it_cannot_warm(tmp_path: Path) -> None:
         assert result.exit_code == 2 and fragment in result.stderr, (spec, result.output)
 
 
-def test_namespace_option_overrides_the_spec(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
+def test_namespace_option_overrides_the_spec(cluster: Cluster, helm_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_HELM_HISTORY", PREVIOUS)  # installed
     cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"])]
     result = runner.invoke(app, ["status", "-f", spec_file(tmp_path), "-n", "other", "-o", "json"])
     assert result.exit_code == 0, result.output

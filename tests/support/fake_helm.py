@@ -31,6 +31,9 @@ elif command == "get":  # get values RELEASE: $FAKE_HELM_VALUES holds a JSON obj
         print("Error: release: not found", file=sys.stderr)
         sys.exit(1)
     print(json.dumps(found))
+elif command == "status" and os.environ.get("FAKE_HELM_HISTORY") == "missing":
+    print("Error: release: not found", file=sys.stderr)  # as the real helm answers for a release it never installed
+    sys.exit(1)
 elif command == "status":
     print(json.dumps({"name": args[1], "version": 3, "info": {"status": "deployed"}}))
 elif command == "uninstall" and os.environ.get("FAKE_HELM_NO_RELEASE"):

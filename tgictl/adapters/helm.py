@@ -212,8 +212,14 @@ def uninstall(release: str, namespace: str, kube_context: str | None = None, wai
     return _run(["uninstall", release, "--namespace", namespace, *(["--wait"] if wait else []), *_context(kube_context)])
 
 
-def status(release: str, namespace: str, kube_context: str | None = None) -> dict[str, Any]:
-    return json.loads(_run(["status", release, "--namespace", namespace, "--output", "json", *_context(kube_context)]))
+def status(release: str, namespace: str, kube_context: str | None = None) -> dict[str, Any] | None:
+    """The release's status, or None when it does not exist (helm: "Error: release: not found")."""
+    try:
+        return json.loads(_run(["status", release, "--namespace", namespace, "--output", "json", *_context(kube_context)]))
+    except ToolFailedError as err:
+        if "release: not found" in str(err):
+            return None
+        raise
 
 
 def version() -> str:

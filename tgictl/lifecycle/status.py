@@ -10,6 +10,7 @@ from typing import Any
 from tgictl import hardware
 from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Kube
+from tgictl.errors import UsageError
 from tgictl.lifecycle.deploy import observe, selector
 from tgictl.monitor import PrometheusAccess
 from tgictl.render.manifests import namespace_of
@@ -78,6 +79,8 @@ def release_status(spec: Spec, kube: Kube, context: str | None = None,
                    prometheus: PrometheusAccess | None = None) -> ReleaseStatus:
     namespace = namespace_of(spec)
     release = helm.status(spec.metadata.name, namespace, context)
+    if release is None:
+        raise UsageError(f"{spec.metadata.name} is not installed in {namespace}")
     metrics = None
     if prometheus:
         from tgictl.monitor import read_slis

@@ -1,0 +1,128 @@
+"""tgictl's cluster commands on the real control plane (scripts/cluster.sh) with the
+real helm: a release deployed to ready through the real scheduler and controllers,
+smoke-tested and load-tested through the API server's port-forward to a real
+server, then status, logs, diff, upgrade, history, rollback and delete."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from support.control_plane import SCRIPT, Namespace, kubectl, wait_for
+from support.data import document
+from support.llama import llama_server
+from support.servers import simulator
+from tgictl.cli.main import app
+
+runner = CliRunner()
+
+# How the simulator (tgictl/sim, TGI's face) starts, logged by the container kwok runs.
+TGI_START = ["Args { model_id: \"meta-llama/Llama-3.1-8B-Instruct\" }", "Starting download process.", "Successfully downloaded weights.",
+             "Starting shard rank=0", "Shard ready in 12.2s rank=0", "Warming up model", "Connected"]
+
+
+def write_spec(ns: Namespace, tmp_path: Path, name: str = "demo", file: str = "", **spec: Any) -> str:
+    doc = document(**{"hardware": {"accelerator": {"type": "a100-80gb", "count": 1}}, **spec})
+    doc["metadata"] = {"name": name, "namespace": ns.name}
+    path = tmp_path / (file or f"{name}.yaml")
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def tgictl(*args: str) -> Any:
+    """``tgictl ARGS -o json`` in this process; its parsed output (it must succeed)."""
+    result = runner.invoke(app, [*args, "-o", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_release_lives_and_dies_on_the_real_control_plane(ns: Namespace, tmp_path: Path) -> None:
+    ns.route_logs(TGI_START)
+    with simulator() as url:
+        ns.route_port_forwards(url)
+        path = write_spec(ns, tmp_path)
+        deployed = tgictl("deploy", "-f", path)
+        assert deployed["revision"] == 1 and deployed["phases"][-1] == "ready"
+        assert deployed["smoke"]["passed"], deployed["smoke"]  # through the API server, kwok's kubelet API, to the simulator
+
+        status = tgictl("status", "-f", path)
+        assert (status["revision"], status["status"], status["phase"]) == (1, "deployed", "ready")
+        [pod] = status["pods"]
+        assert (pod["node"], pod["gpu"], pod["ready"]) == ("gpu-a100-0", "NVIDIA-A100-SXM4-80GB", True)  # the scheduler's choice
+
+        logs = runner.invoke(app, ["logs", "-f", path])
+        assert logs.exit_code == 0 and "Shard ready in 12.2s rank=0" in logs.stdout, logs.output
+
+        benched = tgictl("bench", "--release", "-f", path, "--requests", "8", "--concurrency", "2", "--input-len", "fixed:16",
+                         "--output-len", "fixed:8")
+        assert (benched["succeeded"], benched["requests"]) == (8, 8)
+
+        assert runner.invoke(app, ["diff", "-f", path]).exit_code == 0  # the live objects are what the spec renders
+        two_gpus = write_spec(ns, tmp_path, file="two-gpus.yaml", hardware={"accelerator": {"type": "a100-80gb", "count": 2}})
+        changed = runner.invoke(app, ["diff", "-f", two_gpus])
+        assert changed.exit_code == 1 and "nvidia.com/gpu" in changed.stdout, changed.output
+
+        upgraded = tgictl("deploy", "-f", two_gpus, "--no-smoke")
+        assert upgraded["revision"] == 2
+        live = ns.get("deployment", "demo")["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+        assert live["nvidia.com/gpu"] == "2"
+        assert [r["status"] for r in tgictl("history", "-f", path)] == ["superseded", "deployed"]
+
+        assert tgictl("rollback", "-f", path)["rolled_back_to"] == 1
+        assert [r["status"] for r in tgictl("history", "-f", path)] == ["superseded", "superseded", "deployed"]
+        wait_for("the rolled-back pod to be ready", lambda: tgictl("status", "-f", path)["phase"] == "ready")
+        live = ns.get("deployment", "demo")["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+        assert live["nvidia.com/gpu"] == "1"
+
+        assert tgictl("delete", "-f", path) == {"release": "demo", "namespace": ns.name, "uninstalled": True, "kept_pvc": "demo-cache"}
+    left = ns.kubectl("get", "all,pdb,serviceaccount,configmap,secret,pvc", "-n", ns.name, "-o", "name").stdout.split()
+    assert sorted(left) == ["configmap/kube-root-ca.crt", "persistentvolumeclaim/demo-cache", "serviceaccount/default"]
+    pvc = ns.get("pvc", "demo-cache")
+    assert pvc["status"]["phase"] == "Bound"  # kept with the weights it holds, for the next deploy
+
+
+def test_deploy_reaches_real_llama_server_through_the_api_servers_port_forward(ns: Namespace, tmp_path: Path) -> None:
+    ns.route_logs(["main: server is listening on http://0.0.0.0:8080 - starting the main loop"])
+    with llama_server(tmp_path) as url:
+        ns.route_port_forwards(url)
+        path = write_spec(ns, tmp_path, name="tiny", engine={"name": "llamacpp"},
+                          model={"id": "tgictl/tiny-llama-GGUF", "ggufFile": "tiny-llama.gguf"},
+                          hardware={"cpu": "2", "memory": "2Gi"}, serving={"maxTotalTokens": 256, "maxConcurrentRequests": 2}, cache={"ephemeral": True})
+        deployed = tgictl("deploy", "-f", path)
+    assert deployed["smoke"]["passed"] and deployed["smoke"]["engine"] == "llamacpp", deployed["smoke"]
+    [pod] = ns.get("pods", selector="app.kubernetes.io/instance=tiny")["items"]
+    assert pod["spec"]["nodeName"] == "cpu-0" or "nvidia.com/gpu" not in pod["spec"]["containers"][0]["resources"].get("limits", {})
+
+
+def test_cluster_script_starts_a_second_cluster_and_stop_leaves_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "second"
+    env = {**os.environ, "TGICTL_CLUSTER_DIR": str(state), "TGICTL_CLUSTER_PORT": "26701"}
+    started = subprocess.run(["bash", str(SCRIPT), "start"], capture_output=True, text=True, env=env, timeout=300)
+    try:
+        assert started.returncode == 0, started.stderr
+        config = Path(started.stdout.strip().splitlines()[-1])
+        assert config.is_file() and config.parent == state
+        nodes = json.loads(kubectl(config, "get", "nodes", "-o", "json").stdout)["items"]
+        gpus = {n["metadata"]["name"]: n["status"]["allocatable"].get("nvidia.com/gpu") for n in nodes}
+        assert gpus == {"gpu-a100-0": "8", "gpu-a10g-0": "1", "cpu-0": None}
+        assert json.loads(kubectl(config, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"].startswith("v1.35.")
+    finally:
+        stopped = subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True, text=True, env=env, timeout=120)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not state.exists()
+    running = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True)
+    assert running.stdout == "", f"processes left behind: {running.stdout}"
+
+
+@pytest.mark.parametrize("command", ["status", "history"])
+def test_a_release_that_was_never_installed_is_named(ns: Namespace, tmp_path: Path, command: str) -> None:
+    result = runner.invoke(app, [command, "-f", write_spec(ns, tmp_path, name="absent")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "absent" in result.stderr, result.output
