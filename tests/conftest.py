@@ -4,7 +4,7 @@
 - golden:  rendered manifests, values and plans against committed bytes
 - real:    real engines and tools (the simulator, llama-server, vLLM, Prometheus, promtool, pip)
 - cluster: cluster commands against the fake API server and fake helm (tests/support)
-- e2e:     a real cluster named by KUBECONFIG (skipped without one)
+- e2e:     the real control plane scripts/cluster.sh builds and starts (kwok nodes, real helm)
 
 Every test has a time limit (pytest-timeout, ``timeout`` in pyproject.toml; a module
 that starts vLLM sets its own). Shared code lives in ``tests/support``.
