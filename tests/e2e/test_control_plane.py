@@ -94,11 +94,12 @@ def test_deploy_reaches_real_llama_server_through_the_api_servers_port_forward(n
         ns.route_port_forwards(url)
         path = write_spec(ns, tmp_path, name="tiny", engine={"name": "llamacpp"},
                           model={"id": "tgictl/tiny-llama-GGUF", "ggufFile": "tiny-llama.gguf"},
-                          hardware={"cpu": "2", "memory": "2Gi"}, serving={"maxTotalTokens": 256, "maxConcurrentRequests": 2}, cache={"ephemeral": True})
+                          hardware={"cpu": "2", "memory": "2Gi"}, cache={"ephemeral": True},
+                          serving={"maxTotalTokens": 256, "maxConcurrentRequests": 2})  # llama_server: 512 over 2 slots
         deployed = tgictl("deploy", "-f", path)
     assert deployed["smoke"]["passed"] and deployed["smoke"]["engine"] == "llamacpp", deployed["smoke"]
     [pod] = ns.get("pods", selector="app.kubernetes.io/instance=tiny")["items"]
-    assert pod["spec"]["nodeName"] == "cpu-0" or "nvidia.com/gpu" not in pod["spec"]["containers"][0]["resources"].get("limits", {})
+    assert "nvidia.com/gpu" not in pod["spec"]["containers"][0]["resources"].get("limits", {})  # a CPU pod, wherever it landed
 
 
 def test_cluster_script_starts_a_second_cluster_and_stop_leaves_nothing(tmp_path: Path) -> None:
