@@ -127,3 +127,30 @@ def test_a_release_that_was_never_installed_is_named(ns: Namespace, tmp_path: Pa
     result = runner.invoke(app, [command, "-f", write_spec(ns, tmp_path, name="absent")])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "absent" in result.stderr, result.output
+
+
+def test_a_kept_cache_claim_the_spec_would_change_is_refused_before_anything_is_applied(ns: Namespace, tmp_path: Path) -> None:
+    """The API server refuses to change a bound claim's class; helm then fails half-way with a Go
+    struct diff (seen here). Deploy names the field and applies nothing."""
+    first = write_spec(ns, tmp_path, hardware={"cpu": "1", "memory": "1Gi"}, cache={"storageClassName": "kwok-volume"})
+    tgictl("deploy", "-f", first, "--no-smoke")
+    tgictl("delete", "-f", first)  # the PVC is kept, bound
+    other = write_spec(ns, tmp_path, file="other-class.yaml", hardware={"cpu": "1", "memory": "1Gi"},
+                       cache={"storageClassName": "fast-ssd"})
+    refused = runner.invoke(app, ["deploy", "-f", other, "--no-smoke"])
+    assert refused.exit_code == 2, refused.output
+    assert refused.stderr.startswith("error: spec.cache.storageClassName: the cache PVC demo-cache kept from an earlier install "
+                                     "has storageClassName kwok-volume, the spec asks fast-ssd"), refused.stderr
+    assert f"kubectl delete pvc demo-cache -n {ns.name}" in refused.stderr
+    assert runner.invoke(app, ["history", "-f", other]).exit_code == 2  # helm installed nothing
+
+
+def test_a_claim_no_provisioner_binds_is_named_not_blamed_on_the_nodes(ns: Namespace, tmp_path: Path) -> None:
+    """The real scheduler's VolumeBinding plugin reports 'pod has unbound immediate PersistentVolumeClaims';
+    deploy named that 'no node fits the pod: check hardware.nodeSelector ...' after waiting for a node."""
+    path = write_spec(ns, tmp_path, hardware={"cpu": "1", "memory": "1Gi"}, cache={"storageClassName": "no-such-class"})
+    failed = runner.invoke(app, ["deploy", "-f", path, "--no-smoke", "--node-wait", "3", "--poll", "0.5"])
+    assert failed.exit_code == 1, failed.output
+    assert "the cache PVC has no volume: its storage class did not provision one; check spec.cache.storageClassName" in failed.stderr
+    assert "unbound immediate PersistentVolumeClaims" in failed.stderr  # the scheduler's own words, as evidence
+    assert "uninstalled (it was the first install)" in failed.stderr

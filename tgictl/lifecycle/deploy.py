@@ -16,7 +16,7 @@ from typing import Any
 from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 from tgictl.engines import engine_for
-from tgictl.errors import TgictlError, ToolFailedError
+from tgictl.errors import TgictlError, ToolFailedError, UsageError
 from tgictl.lifecycle.progress import NODE_WAIT_S, Assessment, assess, event_time
 from tgictl.lifecycle.watch import Changes, release_owns
 from tgictl.render import manifests
@@ -166,7 +166,8 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
     before (``budget_s``, when given, bounds the whole wait). A failure is explained and undone."""
     prepared = prepare(spec)
     namespace, release, values = prepared.namespace, prepared.release, prepared.values
-    objects(prepared)  # every object schema-checked before anything is applied
+    rendered = objects(prepared)  # every object schema-checked before anything is applied
+    _refuse_kept_claim_changes(kube, namespace, rendered)
     startup = prepared.startup_window_s
     budget = budget_s if budget_s is not None else startup + MARGIN_S
     before = helm.history(release, namespace, context)
@@ -209,6 +210,34 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
             looked = time.monotonic()
             changes.wait(poll_s)
             time.sleep(max(0.0, min(poll_s, MIN_LOOK_S) - (time.monotonic() - looked)))
+
+
+# The kept cache PVC's fields the API server will not change once it is bound, and the spec
+# field that sets each (PersistentVolumeClaim validation: spec is immutable after creation
+# except resources.requests and volumeAttributesClassName).
+IMMUTABLE_CLAIM_FIELDS = (("storageClassName", "spec.cache.storageClassName"), ("accessModes", "spec.cache.accessMode"))
+
+
+def _refuse_kept_claim_changes(kube: Kube, namespace: str, rendered: list[manifests.RenderedObject]) -> None:
+    """Refuse, before helm applies anything, a spec whose cache PVC differs from the one an earlier
+    install kept (delete keeps it) in a field the API server will not change: helm would fail
+    half-way with a page of Go struct diff."""
+    for claim in (o.obj for o in rendered if o.kind == "PersistentVolumeClaim"):
+        name = claim["metadata"]["name"]
+        live = kube.get("v1", "PersistentVolumeClaim", namespace, name)
+        if live is None:
+            continue
+        for key, field_path in IMMUTABLE_CLAIM_FIELDS:
+            wanted, kept = claim["spec"].get(key), (live.get("spec") or {}).get(key)
+            if wanted is not None and kept is not None and wanted != kept:
+                raise UsageError(f"{field_path}: the cache PVC {name} kept from an earlier install has {key} {_shown(kept)}, "
+                                 f"the spec asks {_shown(wanted)}, and a claim's {key} cannot change: set it to {_shown(kept)}, "
+                                 f"or delete the PVC (and the weights it holds) to start over: "
+                                 f"kubectl delete pvc {name} -n {namespace}")
+
+
+def _shown(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
 
 
 def _undo(release: str, namespace: str, before: list[dict[str, object]], context: str | None) -> str:

@@ -95,6 +95,18 @@ NODE_WAIT_S = 600.0
 _GPU_SHORTAGE = re.compile(r"Insufficient (nvidia\.com/gpu|amd\.com/gpu|habana\.ai/gaudi)")
 
 
+# Why the scheduler found no node, by its FailedScheduling message; the first match names it.
+_NO_NODE_CAUSES = (
+    (_GPU_SHORTAGE, "Insufficient GPU: no node has enough free accelerators for one pod; free GPUs, add nodes, or lower "
+                    "hardware.accelerator.count"),
+    # kube-scheduler's VolumeBinding plugin, while the claim has no volume (seen on the real control plane).
+    (re.compile(r"unbound immediate PersistentVolumeClaims"),
+     "the cache PVC has no volume: its storage class did not provision one; check spec.cache.storageClassName names a class "
+     "whose provisioner runs (kubectl describe pvc shows the provisioner's events)"),
+)
+_NO_NODE_FITS = "no node fits the pod: check hardware.nodeSelector, hardware.tolerations and the resources it requests"
+
+
 def _latest(events: list[dict[str, Any]], reason: str) -> dict[str, Any] | None:
     found = [e for e in events if e.get("reason") == reason]
     return max(found, key=lambda e: event_time(e) or 0.0) if found else None
@@ -113,9 +125,7 @@ def _unscheduled(pod: dict[str, Any], mine: list[dict[str, Any]], now: float, no
         return None
     failed = _latest(mine, "FailedScheduling")
     message = (failed or {}).get("message", "")
-    shortage = "Insufficient GPU: no node has enough free accelerators for one pod; free GPUs, add nodes, or lower " \
-               "hardware.accelerator.count" if _GPU_SHORTAGE.search(message) else \
-               "no node fits the pod: check hardware.nodeSelector, hardware.tolerations and the resources it requests"
+    shortage = next((cause for pattern, cause in _NO_NODE_CAUSES if pattern.search(message)), _NO_NODE_FITS)
     refused = _latest(mine, "NotTriggerScaleUp")
     if refused:
         return Assessment("failed", refused.get("message", ""), f"{shortage}; the cluster autoscaler cannot add a node that fits",
