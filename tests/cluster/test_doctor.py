@@ -74,12 +74,11 @@ def test_doctor_names_missing_permissions(cluster: Cluster, helm_log: Path, tmp_
     result = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path, cache={"ephemeral": True}), "-o", "json"])
     permissions = next(c for c in json.loads(result.stdout) if c["name"] == "permissions")
     assert permissions["status"] == "warn" and result.exit_code == 0  # deploy degrades without these, it still works
-    assert permissions["fix"] == ("ask for a Role in llm granting: list events, watch events, get pods/portforward, "
-                                  "create pods/portforward")
+    assert permissions["fix"] == "ask for a Role in llm granting: list, watch events; get, create pods/portforward"
     cluster.forbidden = {"deployments"}
     denied = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path, cache={"ephemeral": True}), "-o", "json"])
     assert denied.exit_code == 1
-    assert "cannot create deployments (helm installs the Deployment)" in json.dumps(json.loads(denied.stdout))
+    assert "cannot get, create, patch, delete deployments (helm applies the release's deployments)" in denied.stdout
 
 
 def test_doctor_checks_port_forward_by_the_servers_version(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:

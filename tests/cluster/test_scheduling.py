@@ -115,4 +115,4 @@ def test_a_quota_still_too_small_fails_the_deploy(cluster: Cluster, helm_log: Pa
     cluster.steps = [Step(None, [quota_refused()])]
     result = deploy(spec_file(tmp_path))
     assert result.exit_code == 1, result.output
-    assert "the ReplicaSet cannot create the pod" in result.stderr and "exceeded quota: gpus" in result.stderr
+    assert "ResourceQuota gpus refuses the pod" in result.stderr and "exceeded quota: gpus" in result.stderr

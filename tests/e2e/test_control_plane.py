@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
-from support.control_plane import SCRIPT, Namespace, kubectl, wait_for
-from support.data import document
+from support.control_plane import SCRIPT, Namespace, kubectl, wait_for, write_spec
 from support.llama import llama_server
 from support.servers import simulator
 from tgictl.cli.main import app
@@ -26,14 +24,6 @@ runner = CliRunner()
 # How the simulator (tgictl/sim, TGI's face) starts, logged by the container kwok runs.
 TGI_START = ["Args { model_id: \"meta-llama/Llama-3.1-8B-Instruct\" }", "Starting download process.", "Successfully downloaded weights.",
              "Starting shard rank=0", "Shard ready in 12.2s rank=0", "Warming up model", "Connected"]
-
-
-def write_spec(ns: Namespace, tmp_path: Path, name: str = "demo", file: str = "", **spec: Any) -> str:
-    doc = document(**{"hardware": {"accelerator": {"type": "a100-80gb", "count": 1}}, **spec})
-    doc["metadata"] = {"name": name, "namespace": ns.name}
-    path = tmp_path / (file or f"{name}.yaml")
-    path.write_text(yaml.safe_dump(doc))
-    return str(path)
 
 
 def tgictl(*args: str) -> Any:

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import yaml
 
 from support import tools
-from support.data import ROOT
+from support.data import ROOT, document
 from tgictl.adapters import toolchain
 
 SCRIPT = ROOT / "scripts" / "cluster.sh"
@@ -133,3 +133,17 @@ def environment(kubeconfig: Path) -> dict[str, str]:
     """The environment for a tgictl subprocess against this cluster: the real helm and kubectl."""
     env = {k: v for k, v in os.environ.items() if k not in ("TGICTL_HELM", "TGICTL_KUBECTL")}
     return {**env, "KUBECONFIG": str(kubeconfig)}
+
+
+def write_spec(ns: Namespace, tmp_path: Path, name: str = "demo", file: str = "", **spec: Any) -> str:
+    """A spec file for a release ``name`` in the test's namespace (one A100 unless ``hardware`` says)."""
+    doc = document(**{"hardware": {"accelerator": {"type": "a100-80gb", "count": 1}}, **spec})
+    doc["metadata"] = {"name": name, "namespace": ns.name}
+    path = tmp_path / (file or f"{name}.yaml")
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def kubelet_fails(failure: str, after_ms: int = 300) -> dict[str, str]:
+    """Pod annotations asking kwok to fail the pod as a kubelet does (scripts/cluster/pod-stages.yaml)."""
+    return {"kwok.tgictl.dev/kubelet": failure, "tgictl.dev/fail-after-ms": str(after_ms)}

@@ -168,6 +168,7 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
     namespace, release, values = prepared.namespace, prepared.release, prepared.values
     rendered = objects(prepared)  # every object schema-checked before anything is applied
     _refuse_kept_claim_changes(kube, namespace, rendered)
+    _refuse_what_would_fail(spec, kube)
     startup = prepared.startup_window_s
     budget = budget_s if budget_s is not None else startup + MARGIN_S
     before = helm.history(release, namespace, context)
@@ -234,6 +235,19 @@ def _refuse_kept_claim_changes(kube: Kube, namespace: str, rendered: list[manife
                                  f"the spec asks {_shown(wanted)}, and a claim's {key} cannot change: set it to {_shown(kept)}, "
                                  f"or delete the PVC (and the weights it holds) to start over: "
                                  f"kubectl delete pvc {name} -n {namespace}")
+
+
+def _refuse_what_would_fail(spec: Spec, kube: Kube) -> None:
+    """Refuse, before helm applies anything, what doctor's checks say must fail: RBAC denying a
+    verb helm uses (helm would stop half-way), a Secret or storage class that does not exist, a
+    pod the namespace's Pod Security level refuses (each would fail only once the pod is made)."""
+    from tgictl.lifecycle.doctor import blockers
+
+    failed = blockers(spec, kube)
+    if failed:
+        lines = "".join(f"\n  {c.name}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix else "") for c in failed)
+        raise UsageError(f"{spec.metadata.name}: not deployed, nothing applied: {len(failed)} check(s) "
+                         f"of `tgictl doctor` fail:{lines}")
 
 
 def _shown(value: Any) -> str:

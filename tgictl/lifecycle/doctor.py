@@ -169,19 +169,55 @@ def _quota(t: _Target) -> list[Check]:
     return [Check("quota", PASS, f"no quota below {need} {accelerator.resource} in {namespace}")]
 
 
+# What helm does to each object it applies: reads it, creates it on install, patches it on
+# upgrade (a three-way merge or a server-side apply: both PATCH), and deletes it when deploy
+# undoes a failed first install.
+APPLY_VERBS = ("get", "create", "patch", "delete")
+# Helm keeps a release's revisions in Secrets it lists, reads, writes and removes.
+HELM_STORAGE_VERBS = ("list", "get", "create", "update", "delete")
+
+
+def _apply_permissions(spec: Spec) -> tuple[Permission, ...]:
+    """The verbs helm needs on each kind of object the spec renders, and on its release Secrets."""
+    from tgictl.adapters.kube import plural
+    from tgictl.render.prepare import prepare
+    from tgictl.render.service import objects
+
+    kinds = sorted({(o.obj["apiVersion"].rpartition("/")[0], plural(o.kind)) for o in objects(prepare(spec))})
+    applied = tuple((verb, group, resource, "", True, f"helm applies the release's {resource}")
+                    for group, resource in kinds for verb in APPLY_VERBS)
+    return applied + tuple((verb, "", "secrets", "", True, "helm keeps the release history in Secrets") for verb in HELM_STORAGE_VERBS)
+
+
 def _permissions(t: _Target) -> list[Check]:
+    from concurrent.futures import ThreadPoolExecutor
+
     kube, namespace = t.kube, t.namespace
-    wanted = PERMISSIONS
+    asked: dict[tuple[str, ...], Permission] = {}
+    for permission in _apply_permissions(t.spec) + PERMISSIONS:
+        asked.setdefault(permission[:4], permission)  # each verb on each resource once
+    wanted = tuple(asked.values())
     if t.minor >= PORTFORWARD_CREATE_FROM_MINOR:
         wanted += (("create", "", "pods", "portforward", False, "port-forward also needs create from Kubernetes 1.35"),)
-    denied = [(verb, resource + (f"/{sub}" if sub else ""), required, why) for verb, group, resource, sub, required, why in wanted
-              if not kube.can(verb, resource, namespace, group, sub)]
+    # One SelfSubjectAccessReview a verb, a few dozen in all: asked side by side.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        allowed = list(pool.map(lambda p: kube.can(p[0], p[2], namespace, p[1], p[3]), wanted))
+    denied = [(verb, resource + (f"/{sub}" if sub else ""), required, why)
+              for (verb, group, resource, sub, required, why), ok in zip(wanted, allowed) if not ok]
     if not denied:
         return [Check("permissions", PASS, f"RBAC allows all {len(wanted)} verbs deploy, status, logs and port-forward use in {namespace}")]
     status = FAIL if any(required for _, _, required, _ in denied) else WARN
-    detail = "; ".join(f"cannot {verb} {resource} ({why})" for verb, resource, _, why in denied)
-    grant = ", ".join(f"{verb} {resource}" for verb, resource, _, _ in denied)
+    detail = "; ".join(f"cannot {', '.join(verbs)} {resource} ({why})" for resource, verbs, why in _by_resource(denied))
+    grant = "; ".join(f"{', '.join(verbs)} {resource}" for resource, verbs, _ in _by_resource(denied))
     return [Check("permissions", status, detail, f"ask for a Role in {namespace} granting: {grant}")]
+
+
+def _by_resource(denied: list[tuple[str, str, bool, str]]) -> list[tuple[str, list[str], str]]:
+    """Denied verbs grouped by resource, in the order first denied: one clause a resource."""
+    grouped: dict[str, tuple[list[str], str]] = {}
+    for verb, resource, _, why in denied:
+        grouped.setdefault(resource, ([], why))[0].append(verb)
+    return [(resource, verbs, why) for resource, (verbs, why) in grouped.items()]
 
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
@@ -210,6 +246,28 @@ CHECKS: tuple[tuple[str, Callable[[_Target], list[Check]]], ...] = (
     ("permissions", _permissions), ("accelerators", _gpus), ("storage", _storage), ("crds", _crds_installed),
     ("metrics api", _metrics_apis), ("secrets", _secrets), ("quota", _quota), ("pod security", _pod_security),
 )
+
+
+# What deploy checks before helm applies anything: a failure of one of these would otherwise
+# fail half-way (RBAC), or only once the pod is scheduled (a Secret, Pod Security, a class).
+BLOCKERS = ("permissions", "storage", "secrets", "pod security")
+
+
+def blockers(spec: Spec, kube: Kube) -> list[Check]:
+    """The failed pre-flight checks that must stop a deploy; a check RBAC keeps us from making is
+    left to doctor (it warns)."""
+    accelerator = hardware.lookup(spec.spec.hardware.accelerator.type)
+    assert accelerator is not None  # the spec model admits catalog keys only
+    target = _Target(spec, kube, namespace_of(spec), accelerator)
+    failed: list[Check] = []
+    for name, check in CHECKS:
+        if name not in BLOCKERS:
+            continue
+        try:
+            failed.extend(c for c in check(target) if c.status == FAIL)
+        except Forbidden:
+            continue
+    return failed
 
 
 def run_doctor(spec: Spec, kube: Kube, context: str | None = None) -> list[Check]:

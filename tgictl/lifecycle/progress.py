@@ -142,6 +142,30 @@ def _unscheduled(pod: dict[str, Any], mine: list[dict[str, Any]], now: float, no
                       else "waiting for a node")
 
 
+# Why the ReplicaSet controller could not create the pod, by the admission's own words in its
+# FailedCreate event (kube-apiserver v1.35: plugin/pkg/admission/resourcequota "exceeded quota:
+# %s, requested: %s, used: %s, limited: %s"; pod-security-admission "violates PodSecurity %q:
+# %s"; plugin/pkg/admission/limitranger "maximum %s usage per Container is %s, but limit is %s").
+_REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"exceeded quota: (?P<quota>[^,]+), requested: (?P<requested>.+), used: (?P<used>.+), limited: (?P<limited>.+)"),
+     "ResourceQuota {quota} refuses the pod: it asks {requested}, the namespace uses {used} of {limited}; ask for the quota to "
+     "be raised, or lower hardware.accelerator.count, hardware.cpu or hardware.memory"),
+    (re.compile(r'violates PodSecurity "(?P<level>\w+):[^"]*": (?P<faults>.+)'),
+     "Pod Security admission refuses the pod: the namespace enforces {level} and the pod has {faults}; set spec.security to "
+     "meet it (`tgictl doctor` says how), or ask for the namespace's pod-security.kubernetes.io/enforce label to be lowered"),
+    (re.compile(r"(?P<what>(minimum|maximum) \S+ usage per (Container|Pod) is \S+, but (limit|request) is \S+)"),
+     "a LimitRange refuses the pod: {what}; set hardware.cpu and hardware.memory within the namespace's LimitRange "
+     "(kubectl describe limitrange)"),
+)
+
+
+def _refusal_cause(message: str) -> str:
+    for pattern, cause in _REFUSALS:
+        if found := pattern.search(message):
+            return cause.format(**{k: v.strip() for k, v in found.groupdict().items()})
+    return "the ReplicaSet cannot create the pod: an admission plugin or webhook refused it (its message follows)"
+
+
 def _log_phase(lines: list[str], log_phases: tuple[tuple[str, str], ...]) -> str | None:
     reached = None
     for line in lines:
@@ -221,8 +245,7 @@ def assess(pod: dict[str, Any] | None, events: list[dict[str, Any]], log: list[s
     if pod is None:
         refused = [e.get("message") or "" for e in events if e.get("reason") == "FailedCreate"]
         if refused:
-            return Assessment("failed", refused[-1], "the ReplicaSet cannot create the pod: a ResourceQuota, LimitRange or "
-                              "Pod Security admission refused it (its message follows)", refused[-1:])
+            return Assessment("failed", refused[-1], _refusal_cause(refused[-1]), refused[-1:])
         return Assessment("scheduling", "waiting for the Deployment to create a pod")
     name = pod["metadata"]["name"]
     status = pod.get("status") or {}
