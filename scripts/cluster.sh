@@ -10,6 +10,7 @@
 #   scripts/cluster.sh start             → starts it; the last line printed is the kubeconfig's path
 #   scripts/cluster.sh stop              → stops it and removes its state: no process or file left
 #   scripts/cluster.sh status            → prints the kubeconfig's path if it is up (exit 1 otherwise)
+#   scripts/cluster.sh restart-apiserver → stops the API server and starts it again (etcd keeps the state)
 #
 # Everything the cluster writes lives in $TGICTL_CLUSTER_DIR (default
 # ${TMPDIR:-/tmp}/tgictl-cluster); its ports start at $TGICTL_CLUSTER_PORT
@@ -156,25 +157,9 @@ await() {
   done
 }
 
-start() {
-  if [ -f "$state/admin.kubeconfig" ] && status >/dev/null; then
-    echo "$state/admin.kubeconfig"
-    return 0
-  fi
-  stop
-  local bin
-  bin=$(build)
-  [ -x "$tools/kubectl" ] || { echo "cluster: kubectl is missing: run scripts/setup.sh" >&2; return 1; }
-  mkdir -p "$state/logs" "$state/pids" "$state/etcd"
-  pki
-  for name in admin controller-manager scheduler kwok; do kubeconfig "$name"; done
-
-  launch etcd "$bin/etcd" --name tgictl --data-dir "$state/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
-    --initial-cluster "tgictl=http://127.0.0.1:$etcd_peer_port" --unsafe-no-fsync --log-level warn
-  await etcd 30 curl -sf "http://127.0.0.1:$etcd_port/health"
-
+# The API server: BIN (the directory of the built binaries).
+launch_apiserver() {
+  local bin=$1
   # As a managed cluster serves: RBAC and Node authorization, the default admission
   # plugins (ResourceQuota, LimitRanger, PodSecurity, ...) plus NodeRestriction, and
   # the aggregation layer's front proxy for APIServices (metrics adapters).
@@ -200,6 +185,27 @@ start() {
     --proxy-client-cert-file "$state/pki/front-proxy-client.crt" --proxy-client-key-file "$state/pki/front-proxy-client.key" \
     --enable-aggregator-routing=true \
     --profiling=false
+}
+start() {
+  if [ -f "$state/admin.kubeconfig" ] && status >/dev/null; then
+    echo "$state/admin.kubeconfig"
+    return 0
+  fi
+  stop
+  local bin
+  bin=$(build)
+  [ -x "$tools/kubectl" ] || { echo "cluster: kubectl is missing: run scripts/setup.sh" >&2; return 1; }
+  mkdir -p "$state/logs" "$state/pids" "$state/etcd"
+  pki
+  for name in admin controller-manager scheduler kwok; do kubeconfig "$name"; done
+
+  launch etcd "$bin/etcd" --name tgictl --data-dir "$state/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-cluster "tgictl=http://127.0.0.1:$etcd_peer_port" --unsafe-no-fsync --log-level warn
+  await etcd 30 curl -sf "http://127.0.0.1:$etcd_port/health"
+
+  launch_apiserver "$bin"
   await kube-apiserver 90 kubectl get --raw /readyz
 
   launch kube-controller-manager "$bin/kube-controller-manager" \
@@ -244,6 +250,18 @@ start() {
   echo "$state/admin.kubeconfig"
 }
 
+# Stop the API server and start it again on the same etcd: clients see their streams cut
+# and the server's watch cache rebuilt from a fresh list.
+restart_apiserver() {
+  status >/dev/null || { echo "cluster: not running" >&2; return 1; }
+  local pid
+  pid=$(cat "$state/pids/kube-apiserver")
+  kill "$pid"
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  launch_apiserver "$(build --cached)"
+  await kube-apiserver 90 kubectl get --raw /readyz
+  echo "$state/admin.kubeconfig"
+}
 status() {
   [ -f "$state/admin.kubeconfig" ] && kubectl get --raw /readyz >/dev/null 2>&1 || return 1
   echo "$state/admin.kubeconfig"
@@ -268,5 +286,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: scripts/cluster.sh build [--cached] | start | stop | status" >&2; exit 2 ;;
+  restart-apiserver) restart_apiserver ;;
+  *) echo "usage: scripts/cluster.sh build [--cached] | start | stop | status | restart-apiserver" >&2; exit 2 ;;
 esac

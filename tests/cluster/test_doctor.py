@@ -78,7 +78,7 @@ def test_doctor_names_missing_permissions(cluster: Cluster, helm_log: Path, tmp_
     cluster.forbidden = {"deployments"}
     denied = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path, cache={"ephemeral": True}), "-o", "json"])
     assert denied.exit_code == 1
-    assert "cannot get, create, patch, delete deployments (helm applies the release's deployments)" in denied.stdout
+    assert "cannot get, create, patch, delete, list, watch deployments (helm applies the release's deployments)" in denied.stdout
 
 
 def test_doctor_checks_port_forward_by_the_servers_version(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:

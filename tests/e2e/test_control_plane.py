@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from support.control_plane import SCRIPT, Namespace, kubectl, wait_for, write_spec
 from support.llama import llama_server
 from support.servers import simulator
+from tgictl.adapters import toolchain
 from tgictl.cli.main import app
 
 runner = CliRunner()
@@ -138,9 +140,42 @@ def test_a_kept_cache_claim_the_spec_would_change_is_refused_before_anything_is_
 def test_a_claim_no_provisioner_binds_is_named_not_blamed_on_the_nodes(ns: Namespace, tmp_path: Path) -> None:
     """The real scheduler's VolumeBinding plugin reports 'pod has unbound immediate PersistentVolumeClaims';
     deploy named that 'no node fits the pod: check hardware.nodeSelector ...' after waiting for a node."""
-    path = write_spec(ns, tmp_path, hardware={"cpu": "1", "memory": "1Gi"}, cache={"storageClassName": "no-such-class"})
-    failed = runner.invoke(app, ["deploy", "-f", path, "--no-smoke", "--node-wait", "3", "--poll", "0.5"])
+    unprovisioned = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": f"{ns.name}-absent"},
+                     "provisioner": "example.com/absent", "volumeBindingMode": "Immediate"}  # a class whose provisioner is not running
+    ns.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(unprovisioned))
+    try:
+        path = write_spec(ns, tmp_path, hardware={"cpu": "1", "memory": "1Gi"}, cache={"storageClassName": f"{ns.name}-absent"})
+        failed = runner.invoke(app, ["deploy", "-f", path, "--no-smoke", "--node-wait", "3", "--poll", "0.5"])
+    finally:
+        ns.kubectl("delete", "storageclass", f"{ns.name}-absent")
     assert failed.exit_code == 1, failed.output
     assert "the cache PVC has no volume: its storage class did not provision one; check spec.cache.storageClassName" in failed.stderr
     assert "unbound immediate PersistentVolumeClaims" in failed.stderr  # the scheduler's own words, as evidence
     assert "uninstalled (it was the first install)" in failed.stderr
+
+
+def test_a_storage_class_that_does_not_exist_is_refused_before_anything_is_applied(ns: Namespace, tmp_path: Path) -> None:
+    """It waited for a node (--node-wait, 600 s by default) before failing as the class above does."""
+    path = write_spec(ns, tmp_path, hardware={"cpu": "1", "memory": "1Gi"}, cache={"storageClassName": "no-such-class"})
+    refused = runner.invoke(app, ["deploy", "-f", path, "--no-smoke"])
+    assert refused.exit_code == 2, refused.output
+    assert "storage: storage class no-such-class does not exist" in refused.stderr
+    assert "create it or set cache.storageClassName to one of: kwok-volume" in refused.stderr
+    assert ns.kubectl("get", "pvc,deployment,secret", "-n", ns.name, "-o", "name").stdout.split() == []
+
+
+def test_cache_warm_runs_its_job_to_completion_and_the_release_adopts_the_claim(ns: Namespace, tmp_path: Path) -> None:
+    done = "cache warm: done /data/hub/models--meta-llama"
+    ns.route_logs(["Fetching 4 files:  25%", "Fetching 4 files: 100%", done])
+    path = write_spec(ns, tmp_path, hardware={"cpu": "1", "memory": "1Gi"})
+    warmed = tgictl("cache", "warm", "-f", path, "--poll", "0.5")  # returns once the Job controller marks it succeeded
+    assert warmed == {"release": "demo", "pvc": "demo-cache", "warm": True, "last_log_line": done}
+    assert ns.get("jobs")["items"] == []  # the warm release is gone with its Job
+    claim = ns.get("pvc", "demo-cache")
+    assert claim["status"]["phase"] == "Bound", claim["metadata"]
+
+    tgictl("deploy", "-f", path, "--no-smoke")  # helm adopts the claim the warm release left for it
+    assert ns.get("pvc", "demo-cache")["metadata"]["uid"] == claim["metadata"]["uid"]
+    manifest = subprocess.run([toolchain.find("helm"), "get", "manifest", "demo", "-n", ns.name], capture_output=True, text=True,
+                              env={**os.environ, "KUBECONFIG": str(ns.kubeconfig)}, check=True).stdout
+    assert "kind: PersistentVolumeClaim" in manifest and "name: demo-cache" in manifest  # the release's own now

@@ -157,11 +157,16 @@ def lint(chart: Path | None = None, values: dict[str, Any] | None = None) -> str
 
 
 def upgrade_install(values: dict[str, Any], *, release: str, namespace: str, chart: Path | None = None,
-                    kube_context: str | None = None, timeout_s: int = 600) -> str:
+                    kube_context: str | None = None, timeout_s: int = 600, create_namespace: bool = True,
+                    take_ownership: bool = False) -> str:
     """`helm upgrade --install` with values on stdin; returns helm's output.
 
-    No --wait: tgictl watches the start itself, to explain it as it happens."""
-    args = ["upgrade", "--install", release, _chart(chart), "--namespace", namespace, "--create-namespace",
+    No --wait: tgictl watches the start itself, to explain it as it happens. With
+    ``create_namespace`` helm applies the namespace (a PATCH of a cluster-scoped object,
+    which a namespace-scoped user may not do even when the namespace exists). With
+    ``take_ownership`` helm adopts existing objects another release's annotations claim."""
+    args = ["upgrade", "--install", release, _chart(chart), "--namespace", namespace,
+            *(["--create-namespace"] if create_namespace else []), *(["--take-ownership"] if take_ownership else []),
             "--values", "-", "--timeout", f"{timeout_s}s"]
     return _run(args + _context(kube_context), stdin=json.dumps(values))
 

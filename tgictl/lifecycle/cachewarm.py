@@ -19,6 +19,7 @@ from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Kube
 from tgictl.engines import engine_for
 from tgictl.errors import TgictlError, UsageError
+from tgictl.lifecycle.deploy import namespace_missing, warm_release
 from tgictl.render.prepare import prepare
 from tgictl.spec.model import Spec
 
@@ -47,8 +48,9 @@ def warm(spec: Spec, kube: Kube, *, context: str | None = None, progress: Callab
     namespace, name = prepared.namespace, prepared.release
     values = {**prepared.values, "cacheWarm": {"only": True, "image": image, "revision": spec.spec.model.revision or "",
                                                "files": files, "adoptingRelease": name}}
-    release = job = f"{name}-cache-warm"
-    helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=int(budget_s))
+    release = job = warm_release(name)
+    helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=int(budget_s),
+                         create_namespace=namespace_missing(kube, namespace))
     started, last = time.monotonic(), ""
     try:
         while time.monotonic() - started < budget_s:

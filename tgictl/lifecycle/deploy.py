@@ -173,7 +173,9 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
     budget = budget_s if budget_s is not None else startup + MARGIN_S
     before = helm.history(release, namespace, context)
     try:
-        helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=max(60, int(budget)))
+        helm.upgrade_install(values, release=release, namespace=namespace, kube_context=context, timeout_s=max(60, int(budget)),
+                             create_namespace=namespace_missing(kube, namespace),
+                             take_ownership=_adopts_warmed_claim(kube, release, namespace, rendered))
     except ToolFailedError as err:
         # Helm may have applied some objects before failing (a webhook, a quota): undo them too.
         raise DeployFailed(f"{err}\n{_undo(release, namespace, before, context)}") from None
@@ -192,6 +194,8 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
             except Forbidden as err:  # helm may apply what RBAC then hides from us: undo it all the same
                 state = Assessment("failed", str(err), f"RBAC denies what deploy must read ({err}); `tgictl doctor` lists "
                                    "every permission deploy uses")
+            except ClusterError as err:  # an API server restarting or a connection cut: the budget bounds the wait
+                state = Assessment(last.phase if last else "scheduling", f"the API server did not answer ({err}); looking again")
             if progress and (last is None or (state.phase, state.detail) != (last.phase, last.detail)):
                 progress(state)
             if not result.phases or result.phases[-1] != state.phase:
@@ -235,6 +239,48 @@ def _refuse_kept_claim_changes(kube: Kube, namespace: str, rendered: list[manife
                                  f"the spec asks {_shown(wanted)}, and a claim's {key} cannot change: set it to {_shown(kept)}, "
                                  f"or delete the PVC (and the weights it holds) to start over: "
                                  f"kubectl delete pvc {name} -n {namespace}")
+
+
+OWNER = "meta.helm.sh/release-name"
+
+
+def _adopts_warmed_claim(kube: Kube, release: str, namespace: str, rendered: list[manifests.RenderedObject]) -> bool:
+    """Whether helm must take the cache PVC over from `cache warm`'s release: helm stamps every
+    object it creates with its own release's name, so the claim the warm release keeps says
+    ``<release>-cache-warm`` and helm refuses to import it (seen with the real helm 4). Only when
+    no other object of the render exists under another owner: a user's objects are never taken."""
+    def owner(o: manifests.RenderedObject) -> str | None:
+        return _owner(kube.get(o.obj["apiVersion"], o.kind, namespace, o.name))
+
+    claims = [o for o in rendered if o.kind == "PersistentVolumeClaim"]
+    if not any(owner(c) == warm_release(release) for c in claims):
+        return False
+    try:
+        return all(owner(o) in (None, release) for o in rendered if o.kind != "PersistentVolumeClaim")
+    except Forbidden:
+        return False  # what we cannot see may be a user's: helm's own check stays on
+
+
+def warm_release(release: str) -> str:
+    """The name of the release `cache warm` runs its Job in."""
+    return f"{release}-cache-warm"
+
+
+def _owner(live: dict[str, Any] | None) -> str | None:
+    """The helm release an existing object belongs to ("" when it is no release's); None when absent."""
+    if live is None:
+        return None
+    return str(((live.get("metadata") or {}).get("annotations") or {}).get(OWNER, ""))
+
+
+def namespace_missing(kube: Kube, namespace: str) -> bool:
+    """Whether helm must create the namespace. A user RBAC keeps from reading namespaces works
+    inside one that exists (seen on the real API server: helm's --create-namespace then fails
+    on a PATCH of the namespace, though it exists)."""
+    try:
+        return kube.namespace(namespace) is None
+    except Forbidden:
+        return False
 
 
 def _refuse_what_would_fail(spec: Spec, kube: Kube) -> None:

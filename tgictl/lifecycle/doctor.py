@@ -170,9 +170,10 @@ def _quota(t: _Target) -> list[Check]:
 
 
 # What helm does to each object it applies: reads it, creates it on install, patches it on
-# upgrade (a three-way merge or a server-side apply: both PATCH), and deletes it when deploy
-# undoes a failed first install.
-APPLY_VERBS = ("get", "create", "patch", "delete")
+# upgrade (a three-way merge or a server-side apply: both PATCH), deletes it when deploy undoes
+# a failed first install, and lists and watches it while an uninstall waits for it to go
+# (seen on the real API server: helm 4's uninstall fails on a Role without list).
+APPLY_VERBS = ("get", "create", "patch", "delete", "list", "watch")
 # Helm keeps a release's revisions in Secrets it lists, reads, writes and removes.
 HELM_STORAGE_VERBS = ("list", "get", "create", "update", "delete")
 
@@ -189,16 +190,23 @@ def _apply_permissions(spec: Spec) -> tuple[Permission, ...]:
     return applied + tuple((verb, "", "secrets", "", True, "helm keeps the release history in Secrets") for verb in HELM_STORAGE_VERBS)
 
 
+def needed_permissions(spec: Spec, minor: int = 0) -> tuple[Permission, ...]:
+    """Every verb deploy, status, logs and port-forward use in the spec's namespace, each once,
+    on a server of Kubernetes minor version ``minor`` (0: unknown)."""
+    asked: dict[tuple[str, ...], Permission] = {}
+    for permission in _apply_permissions(spec) + PERMISSIONS:
+        asked.setdefault(permission[:4], permission)
+    wanted = tuple(asked.values())
+    if minor >= PORTFORWARD_CREATE_FROM_MINOR:
+        wanted += (("create", "", "pods", "portforward", False, "port-forward also needs create from Kubernetes 1.35"),)
+    return wanted
+
+
 def _permissions(t: _Target) -> list[Check]:
     from concurrent.futures import ThreadPoolExecutor
 
     kube, namespace = t.kube, t.namespace
-    asked: dict[tuple[str, ...], Permission] = {}
-    for permission in _apply_permissions(t.spec) + PERMISSIONS:
-        asked.setdefault(permission[:4], permission)  # each verb on each resource once
-    wanted = tuple(asked.values())
-    if t.minor >= PORTFORWARD_CREATE_FROM_MINOR:
-        wanted += (("create", "", "pods", "portforward", False, "port-forward also needs create from Kubernetes 1.35"),)
+    wanted = needed_permissions(t.spec, t.minor)
     # One SelfSubjectAccessReview a verb, a few dozen in all: asked side by side.
     with ThreadPoolExecutor(max_workers=8) as pool:
         allowed = list(pool.map(lambda p: kube.can(p[0], p[2], namespace, p[1], p[3]), wanted))
