@@ -79,20 +79,22 @@ def prometheus(config: dict[str, Any], workdir: Path) -> Iterator[str]:
         log.close()
 
 
-def scrape_job(engine: str, url: str, deployment: str | None = None) -> dict[str, Any]:
+def scrape_job(engine: str, url: str, deployment: str | None = None, namespace: str = NAMESPACE) -> dict[str, Any]:
     """Static scrape config with the labels the ServiceMonitor (and the operator) would add,
-    for release ``deployment`` (demo-<engine> by default)."""
+    for release ``deployment`` (demo-<engine> by default) in ``namespace``."""
     deployment = deployment or f"demo-{engine}"
     target = url.removeprefix("http://")
-    labels = {"namespace": NAMESPACE, "deployment": deployment, "service": deployment, "model": "org/m", "engine": engine}
+    labels = {"namespace": namespace, "deployment": deployment, "service": deployment, "model": "org/m", "engine": engine}
     return {"job_name": deployment, "scrape_interval": "1s", "static_configs": [{"targets": [target], "labels": labels}]}
 
 
-def fast_groups(engine: str, deployment: str | None = None) -> list[dict[str, Any]]:
-    """The engine's rendered rules for release ``deployment`` (demo-<engine> by default), evaluated every second."""
+def fast_groups(engine: str, deployment: str | None = None, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+    """The engine's rendered rules for release ``deployment`` (demo-<engine> by default) in ``namespace``,
+    evaluated every second."""
     deployment = deployment or f"demo-{engine}"
     groups = rule_groups(engine)
     text = json.dumps(groups).replace('deployment=\\"demo\\"', f'deployment=\\"{deployment}\\"')
+    text = text.replace(f'namespace=\\"{NAMESPACE}\\"', f'namespace=\\"{namespace}\\"')
     groups = json.loads(text)
     for group in groups:
         group["interval"] = "1s"
