@@ -3,7 +3,8 @@
 # trying tgictl without a cluster: etcd, kube-apiserver, kube-controller-manager
 # and kube-scheduler at the releases pinned in scripts/cluster/*/go.mod, built
 # through the Go module proxy and cached in the tools directory, with kwok as the
-# nodes' kubelet (three fake nodes: 8 A100s, 1 A10G, CPU only).
+# nodes' kubelet (three fake nodes: 8 A100s, 1 A10G, CPU only); prometheus-adapter
+# is built beside them for the autoscaling tests, which start it themselves.
 #
 #   scripts/cluster.sh build [--cached]  → prints the directory of the built binaries
 #                                          (--cached: only if built; exit 1 otherwise)
@@ -58,6 +59,8 @@ build() {
   done
   (cd "$modules/kubernetes" && go build -trimpath "-ldflags=$stamp" -o "$bin/" tool) >&2
   (cd "$modules/kwok" && go build "${flags[@]}" -o "$bin/" tool) >&2
+  # Not started with the cluster: the autoscaling tests run it against their own Prometheus.
+  (cd "$modules/prometheus-adapter" && go build "${flags[@]}" -o "$bin/prometheus-adapter" sigs.k8s.io/prometheus-adapter/cmd/adapter) >&2
   # kwok's CRDs and stock lifecycle stages ship in its module, not in its binary.
   local kwok_src
   kwok_src=$(cd "$modules/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)

@@ -104,25 +104,6 @@ def test_a_namespace_scoped_user_gets_warnings_not_unreachable(cluster: Cluster,
     assert 'cannot list resource "nodes"' in checks["accelerators"]["detail"]
 
 
-@pytest.mark.parametrize(("engine", "enforced", "status", "detail"), [
-    ("tgi", "restricted", "fail", "llm enforces Pod Security restricted, the pod meets only baseline: server may run as root"),
-    ("tgi", "baseline", "pass", "the pod meets Pod Security baseline; llm enforces baseline"),
-    ("vllm", "restricted", "pass", "the pod meets Pod Security restricted; llm enforces restricted"),
-    ("llamacpp", None, "pass", "the pod meets Pod Security restricted; llm enforces nothing"),
-])
-def test_doctor_checks_the_namespaces_pod_security_level(cluster: Cluster, helm_log: Path, tmp_path: Path, engine: str,
-                                                         enforced: str | None, status: str, detail: str) -> None:
-    """The Namespace's enforce label (pod-security.kubernetes.io/enforce) against the level the rendered pod meets."""
-    labels = {"pod-security.kubernetes.io/enforce": enforced} if enforced else {}
-    cluster.objects["/api/v1/namespaces/llm"] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "llm", "labels": labels}}
-    extra = {"model": {"id": "org/m", "ggufFile": "m.gguf"}} if engine == "llamacpp" else {}
-    result = runner.invoke(app, ["doctor", "-f", spec_file(tmp_path, engine={"name": engine}, **extra), "-o", "json"])
-    check = next(c for c in json.loads(result.stdout) if c["name"] == "pod security")
-    assert (check["status"], check["detail"][:len(detail)]) == (status, detail), check
-    if status == "fail":
-        assert "spec.security" in check["fix"] and "pod-security.kubernetes.io/enforce=baseline" in check["fix"]
-
-
 def test_a_spec_cannot_ask_tgis_image_to_run_as_non_root(tmp_path: Path) -> None:
     refused = runner.invoke(app, ["render", "-f", spec_file(tmp_path, security={"runAsNonRoot": True})])
     assert refused.exit_code == 2

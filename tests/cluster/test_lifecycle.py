@@ -125,42 +125,10 @@ def test_deploy_works_when_rbac_hides_events(cluster: Cluster, helm_log: Path, t
     assert cluster.watches.get("events") == 1  # a 403 watch is not retried
 
 
-SCHEDULED = pod("Pending", waiting="ContainerCreating")
+# What kwok cannot produce (tests/cluster/README.md): the kubelet refusing to create a container
+# whose Secret key is missing, and a node-pressure eviction; the rest of the catalog runs on the
+# real control plane (tests/e2e/test_failures.py).
 FAILURES = {
-    # Unschedulable for an hour, with no cluster autoscaler adding a node: past --node-wait.
-    "insufficient-gpu": ([Step(pod("Pending", scheduled=False, unschedulable_since=time.time() - 3600),
-                               [event("FailedScheduling", "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.", "Warning")])],
-                         "Insufficient GPU"),
-    "image-pull": ([Step(SCHEDULED), Step(pod(waiting="ImagePullBackOff", waiting_message='Back-off pulling image "ghcr.io/x:nope"'))],
-                   "ImagePullBackOff: the image cannot be pulled"),
-    "oom": ([Step(pod(running=True), [], ["Starting shard rank=0"]), Step(pod(waiting="CrashLoopBackOff", restarts=1,
-                                                                              last_terminated="OOMKilled"))],
-            "OOMKilled"),
-    # The launcher's last lines as TGI prints them (tests/fixtures/tgi-logs/sigill-shard-cannot-start.log, minus the cause).
-    "crashloop": ([Step(pod(running=True), [], ["Starting shard"]),
-                   Step(pod(waiting="CrashLoopBackOff", restarts=2), [], [], [
-                       "Error: ShardCannotStart", "2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 failed to start",
-                       "2024-03-06T17:53:31.149481Z  INFO text_generation_launcher: Shutting down shards"])],
-                  "TGI stopped at start-up; the error it logged last: 2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 "
-                  "failed to start"),
-    "crashloop-silent": ([Step(pod(running=True), [], ["Starting shard"]),
-                          Step(pod(waiting="CrashLoopBackOff", restarts=2), [], [], ["Starting shard",
-                                                                                     "Waiting for shard to be ready..."])],
-                         "CrashLoopBackOff: the engine exits at start-up"),
-    "gated": ([Step(pod(running=True), [], ["Starting check and download process",
-                                            "huggingface_hub.errors.GatedRepoError: 401 Client Error. Cannot access gated repo"])],
-              "gated or private model"),
-    "missing-model": ([Step(pod(running=True), [],
-                            ["huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. Repository Not Found for url"])],
-                      "model not found on the Hub (404)"),
-    "nccl": ([Step(pod(running=True), [], ["Waiting for shard to be ready...",
-                                           "RuntimeError: NCCL error in: ... unhandled system error, Error while creating shared memory "
-                                           "segment"])],
-             "NCCL failed between shards"),
-    "remote-code": ([Step(pod(waiting="CrashLoopBackOff", restarts=1), [], [], [
-        "ValueError: Loading /data/hub/models--org--m requires you to execute the configuration file in that repo on your local "
-        "machine. Make sure you have read the code there to avoid malicious use, then set the option `trust_remote_code=True` "
-        "to remove this error."])], "set model.trustRemoteCode: true"),
     "missing-secret": ([Step(pod(waiting="CreateContainerConfigError", waiting_message='secret "hf-token" not found'))],
                        "CreateContainerConfigError: the container cannot be created as specified"),
     # An evicted pod stays Failed/Evicted and the ReplicaSet creates a replacement at once
@@ -171,17 +139,15 @@ FAILURES = {
                                                   "message": "The node was low on resource: ephemeral-storage. Threshold quantity: "
                                                              "10Gi."}}])],
                 "Evicted: the node ran short of a resource"),
-    "quota": ([Step(None, [
+}
+
+# Another release's refusal beside ours in the same namespace: only ours may be shown.
+QUOTA = [Step(None, [
         {**event("FailedCreate", 'Error creating: pods "demo2-5c6-x" is forbidden: exceeded quota: other', "Warning"),
          "involvedObject": {"kind": "ReplicaSet", "name": "demo2-5c6"}},  # another release's: not ours
         {**event("FailedCreate", 'Error creating: pods "demo-7d9f-x" is forbidden: exceeded quota: gpus, requested: '
                  'requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=8, limited: requests.nvidia.com/gpu=8', "Warning"),
-         "involvedObject": {"kind": "ReplicaSet", "name": "demo-7d9f"}}])],
-              "ResourceQuota gpus refuses the pod: it asks requests.nvidia.com/gpu=1"),
-    "probe-budget": ([Step(pod(running=True), [event("Killing", "Container server failed startup probe, will be restarted")],
-                           ["Download: [2/30] -- ETA: 1:10:00"])],
-                     "start-up probe budget exceeded"),
-}
+         "involvedObject": {"kind": "ReplicaSet", "name": "demo-7d9f"}}])]
 
 
 def test_only_the_releases_own_objects_count() -> None:
@@ -211,16 +177,6 @@ def test_a_ready_replacement_outweighs_an_old_eviction(cluster: Cluster, helm_lo
     assert json.loads(result.stdout)["phases"][-1] == "ready"
 
 
-def test_failed_upgrade_rolls_back_to_the_last_good_revision(cluster: Cluster, helm_log: Path, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_HELM_HISTORY", PREVIOUS)
-    cluster.steps = FAILURES["image-pull"][0]
-    result = deploy(spec_file(tmp_path))
-    assert result.exit_code == 1 and "rolled back to revision 2" in result.stderr
-    rollback = next(c for c in helm_calls(helm_log) if c["args"][0] == "rollback")
-    assert rollback["args"][:3] == ["rollback", "demo", "2"]
-
-
 def test_a_failed_helm_upgrade_is_undone_too(cluster: Cluster, helm_log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_HELM_FAIL", "upgrade")
     result = deploy(spec_file(tmp_path))
@@ -233,17 +189,10 @@ def test_a_failed_helm_upgrade_is_undone_too(cluster: Cluster, helm_log: Path, t
 
 
 def test_a_refused_pod_shows_the_releases_own_event(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
-    cluster.steps = FAILURES["quota"][0]
+    cluster.steps = QUOTA
     result = deploy(spec_file(tmp_path))
     assert "| Error creating: pods \"demo-7d9f-x\" is forbidden: exceeded quota: gpus" in result.stderr
     assert "demo2" not in result.stderr
-
-
-def test_crashloop_shows_the_last_log_lines(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
-    cluster.steps = FAILURES["crashloop"][0]
-    assert "| 2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 failed to start" in deploy(spec_file(tmp_path)).stderr
-    cluster.steps = FAILURES["crashloop-silent"][0]
-    assert "| Waiting for shard to be ready..." in deploy(spec_file(tmp_path)).stderr
 
 
 def test_deploy_gives_up_after_the_budget(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:

@@ -185,6 +185,38 @@ def test_a_crash_loop_is_named_from_the_real_tgi_log_it_left(ns: Namespace, tmp_
     assert "uninstalled (it was the first install)" in failed.stderr
 
 
+# The last lines TGI logged before exiting, each class as real deployments print it (the launcher's
+# own lines: tests/fixtures/tgi-logs), left by a container kwok restarts in a crash loop.
+CRASHED_WITH = {
+    "shard-failed": (["Starting shard", "Error: ShardCannotStart",
+                      "2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 failed to start",
+                      "2024-03-06T17:53:31.149481Z  INFO text_generation_launcher: Shutting down shards"],
+                     "TGI stopped at start-up; the error it logged last: 2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: "
+                     "Shard 0 failed to start"),
+    "silent": (["Starting shard", "Waiting for shard to be ready..."], "CrashLoopBackOff: the engine exits at start-up"),
+    "gated": (["Starting check and download process",
+               "huggingface_hub.errors.GatedRepoError: 401 Client Error. Cannot access gated repo"], "gated or private model"),
+    "missing-model": (["huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. Repository Not Found for url"],
+                      "model not found on the Hub (404)"),
+    "nccl": (["Waiting for shard to be ready...", "RuntimeError: NCCL error in: ... unhandled system error, Error while creating "
+              "shared memory segment"], "NCCL failed between shards"),
+    "remote-code": (["ValueError: Loading /data/hub/models--org--m requires you to execute the configuration file in that repo on "
+                     "your local machine. Make sure you have read the code there to avoid malicious use, then set the option "
+                     "`trust_remote_code=True` to remove this error."], "set model.trustRemoteCode: true"),
+}
+
+
+@pytest.mark.parametrize("case", list(CRASHED_WITH))
+def test_a_crash_loop_is_named_from_the_lines_the_engine_left(ns: Namespace, tmp_path: Path, case: str) -> None:
+    lines, cause = CRASHED_WITH[case]
+    ns.route_logs(lines, previous=lines)
+    failed = deploy(write_spec(ns, tmp_path, hardware=CPU, podAnnotations=kubelet_fails("crash-loop")))
+    assert failed.exit_code == 1, failed.output
+    assert cause in failed.stderr
+    assert f"| {lines[-1]}" in failed.stderr or f"| {lines[-2]}" in failed.stderr  # the log's end, as evidence
+    assert "uninstalled (it was the first install)" in failed.stderr and "Traceback" not in failed.output
+
+
 def _evict(core: client.CoreV1Api, ns: Namespace, pod: str) -> int:
     eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=ns.name))
     try:

@@ -29,14 +29,17 @@ def spec_file(tmp_path: Path, **spec: Any) -> str:
     return str(path)
 
 
+def fake_helm_environment(workdir: Path) -> dict[str, str]:
+    """The environment that makes tgictl run the recording fake helm (its log in ``workdir``), with no release yet."""
+    return {"REAL_HELM": toolchain.find("helm"), "TGICTL_HELM": str(FAKE_HELM), "FAKE_HELM_LOG": str(workdir / "helm.jsonl"),
+            "FAKE_HELM_HISTORY": "missing"}
+
+
 @pytest.fixture
 def helm_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    log = tmp_path / "helm.jsonl"
-    monkeypatch.setenv("REAL_HELM", toolchain.find("helm"))
-    monkeypatch.setenv("TGICTL_HELM", str(FAKE_HELM))
-    monkeypatch.setenv("FAKE_HELM_LOG", str(log))
-    monkeypatch.setenv("FAKE_HELM_HISTORY", "missing")
-    return log
+    for name, value in fake_helm_environment(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    return tmp_path / "helm.jsonl"
 
 
 def helm_calls(log: Path) -> list[dict[str, Any]]:

@@ -190,6 +190,7 @@ def _autoscaling(spec: Spec, cold_start_s: float) -> dict[str, Any]:
         "fallbackReplicas": a.fallback_replicas, "upstreamQuery": a.upstream_query or "",
         # One new pod per planned cold start: a loading pod does not shrink the queue.
         "scaleUpPeriodSeconds": min(MAX_POLICY_PERIOD_S, max(60, math.ceil(cold_start_s))),
+        "scaleDownStabilizationSeconds": a.scale_down_window_seconds,
     }
 
 

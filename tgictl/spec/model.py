@@ -283,6 +283,8 @@ class AutoscalingSpec(Strict):
     upstream_query: Annotated[str | None, Field(description="PromQL of a signal upstream of the pods, needed for scale to zero.")] = None
     fallback_replicas: Annotated[int, Field(ge=0)] = 1
     cooldown_seconds: Annotated[int, Field(ge=0)] = 300
+    # The HPA's scale-down stabilization window; the API server allows at most an hour.
+    scale_down_window_seconds: Annotated[int, Field(ge=0, le=3600, description="Seconds of lower demand before a pod is removed.")] = 900
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingSpec:
