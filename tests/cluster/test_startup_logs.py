@@ -60,8 +60,8 @@ def test_real_llama_server_failing_to_load_a_corrupt_gguf_is_named(cluster: Clus
     cluster.steps = [Step(pod(running=True), [], lines[:2]),
                      Step(pod(waiting="CrashLoopBackOff", restarts=1), [], [], lines)]
     stderr = deploy_failure(spec_file(tmp_path, engine={"name": "llamacpp"}, model={"id": "/models/broken.gguf"}))
-    assert "llama-server could not load the model" in stderr
-    assert "exiting due to model loading error" in stderr  # the evidence: the engine's own last lines
+    assert "the model file is not GGUF" in stderr
+    assert "invalid magic characters: 'not '" in stderr  # the evidence: the engine's own line
 
 
 def test_vllm_kv_cache_too_small_for_max_model_len_is_named(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:

@@ -191,8 +191,7 @@ CRASHED_WITH = {
     "shard-failed": (["Starting shard", "Error: ShardCannotStart",
                       "2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: Shard 0 failed to start",
                       "2024-03-06T17:53:31.149481Z  INFO text_generation_launcher: Shutting down shards"],
-                     "TGI stopped at start-up; the error it logged last: 2024-03-06T17:53:31.149443Z ERROR text_generation_launcher: "
-                     "Shard 0 failed to start"),
+                     "TGI stopped at start-up; the error it logged last: Shard 0 failed to start"),
     "silent": (["Starting shard", "Waiting for shard to be ready..."], "CrashLoopBackOff: the engine exits at start-up"),
     "gated": (["Starting check and download process",
                "huggingface_hub.errors.GatedRepoError: 401 Client Error. Cannot access gated repo"], "gated or private model"),

@@ -30,7 +30,7 @@ def _byte_tokens() -> list[str]:
     return chars
 
 
-def write_tiny_llama(path: Path, context: int = 512, seed: int = 0, layers: int = LAYERS) -> Path:
+def write_tiny_llama(path: Path, context: int = 512, seed: int = 0, layers: int = LAYERS, architecture: str = "llama") -> Path:
     """The model at ``path``; more ``layers`` make each token slower (a stream that lasts seconds)."""
     rng = np.random.default_rng(seed)
     merges = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "e r"]
@@ -38,7 +38,7 @@ def write_tiny_llama(path: Path, context: int = 512, seed: int = 0, layers: int 
     types = [gguf.TokenType.CONTROL, gguf.TokenType.CONTROL] + [gguf.TokenType.NORMAL] * (len(tokens) - 2)
     vocab = len(tokens)
 
-    writer = gguf.GGUFWriter(str(path), "llama")
+    writer = gguf.GGUFWriter(str(path), architecture)
     writer.add_name("tgictl-tiny-llama")
     writer.add_context_length(context)
     writer.add_embedding_length(HIDDEN)

@@ -199,16 +199,45 @@ def _without_benign(lines: list[str], benign: str) -> list[str]:
     return kept
 
 
+# What a logger puts before the message, in the engines' formats: vLLM's process tag and
+# "ERROR 06-12 10:00:00 [core.py:515] ", TGI's "2024-03-06T17:53:31.149443Z ERROR " and its
+# targets ("shard-manager: text_generation_launcher: "), llama.cpp's "0.00.004.218 E ", module
+# ("srv ") and function names ("llama_model_load: ").
+_LOG_PREFIX = re.compile(
+    r"^(\([\w.-]+ pid=\d+\)\s+)?"
+    r"(\d{4}-\d{2}-\d{2}[T ][\d:.,]+Z?\s+|\d+\.\d{2}\.\d{3}\.\d{3}\s+)?"
+    r"((INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|FATAL|[IWEDF])\s+)?"
+    r"(\d{2}-\d{2}\s+[\d:.]+\s+)?(\[[\w./-]+:\d+\]\s?)?((srv|cmn|slot|que|res)\s+)?"
+    r"([a-z_][\w-]*(::\w+)*:\s+)*")
+# A raised exception's line: "ValueError: ...", "torch.OutOfMemoryError: ...".
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*)?\w(Error|Exception)(\[.*\])?: \S")
+
+
+def message(line: str) -> str:
+    """A log line's message, without the logger's prefix; a traceback's frame or code line keeps
+    its indentation (it is no message)."""
+    return _LOG_PREFIX.sub("", line.rstrip(), count=1)
+
+
+def _telling(text: str) -> bool:
+    """Whether a message says something a person would read as the error: not a traceback's
+    header, frame, code or caret line."""
+    return bool(text) and not text[0].isspace() and not text.startswith(("Traceback (", "File \"", "^", "~")) and \
+        sum(c.isalpha() for c in text) >= 3
+
+
 def _last_error(lines: list[str]) -> str | None:
-    """The most telling error line: the last Python exception line, else the last error record."""
-    # A named exception (RuntimeError: ...), not the launcher's own "Error: ShardCannotStart".
-    exceptions = [line for line in lines if re.match(r"^[\w.]*\w(Error|Exception)(\[.*\])?: ", line.strip())]
-    errors = exceptions or [line for line in lines if _ERROR_LINE.search(line)]
+    """The most telling error, as a person reads a log: the last exception raised, else the
+    message of the last error record that says something (no frame, caret or prefix)."""
+    messages = [message(line) for line in lines]
+    exceptions = [text for text in messages if _EXCEPTION.match(text)]
+    errors = exceptions or [text for line, text in zip(lines, messages) if _ERROR_LINE.search(line) and _telling(text)]
     return errors[-1].strip() if errors else None
 
 
 def _log_failure(lines: list[str], engine_failures: tuple[tuple[str, str], ...]) -> tuple[str, list[str]] | None:
-    for pattern, cause in (*_LOG_FAILURES, *engine_failures):
+    # The engine's own first: its words are more specific than the Hub's or CUDA's.
+    for pattern, cause in (*engine_failures, *_LOG_FAILURES):
         hits = [line for line in lines if re.search(pattern, line)]
         if hits:
             return cause, hits[-3:]

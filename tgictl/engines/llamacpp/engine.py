@@ -44,10 +44,29 @@ class LlamaCpp(Engine):
             (r"load_model: initializing|warming up|llama_context|kv_cache|model loaded", "warmup"),
             (r"listening on http|server is listening|all slots are idle", "ready"),
         ),
+        # The loader's own words (src/llama-model-loader.cpp, ggml/src/gguf.cpp, ggml-cuda), as the pinned
+        # build prints them (tests/real/test_llamacpp_failures.py) or public logs show (tests/fixtures/llamacpp-logs).
         log_failures=(
+            (r"unknown model architecture: '",
+             "this llama.cpp build does not know the model's architecture (the image is older than the model): set image.tag to a "
+             "newer llama.cpp server build"),
+            (r"invalid magic (characters|number)",
+             "the model file is not GGUF (an old GGML file, or another format): llama.cpp reads only GGUF; convert it, or point "
+             "model.id / model.ggufFile at a .gguf file"),
+            (r"data is not within the file bounds|model is corrupted or incomplete|failed to read (magic|key|tensor)",
+             "the GGUF file is truncated or corrupted (an interrupted download): delete it from the cache volume and run "
+             "`tgictl cache warm -f SPEC` again"),
+            (r"failed to open GGUF file|failed to open .*: No such file or directory",
+             "the GGUF file is missing in the container (or unreadable): check model.id / model.ggufFile, and that `tgictl cache "
+             "warm` downloaded it"),
+            (r"cudaMalloc failed: out of memory|failed to allocate (CUDA|ROCm|Vulkan|Metal)\d* buffer|unable to allocate (CUDA|ROCm)",
+             "the layers offloaded to the GPU do not fit in its memory: lower features.gpuLayers (the rest run on the CPU), "
+             "serving.maxBatchTotalTokens, or choose a larger hardware.accelerator.type"),
             (r"exiting due to model loading error|failed to load model",
              "llama-server could not load the model: check model.id / model.ggufFile name a complete GGUF file"),
         ),
+        # Its last words before exiting (tools/server/server.cpp).
+        log_fatal=r"exiting due to model loading error",
         # The recording rules in charts/tgi/files/rules/llamacpp.yaml (a test keeps them in step).
         neutral_series=frozenset({"llm:queue_size", "llm:running_requests", "llm:prompt_tokens:rate5m", "llm:generated_tokens:rate5m",
                                   "llm:time_per_output_token_seconds:mean", "llm:queue_size:pod"}),

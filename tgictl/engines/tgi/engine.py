@@ -65,6 +65,24 @@ class TGI(Engine):
             (r"\bConnected\b", "ready"),
         ),
         log_failures=(
+            (r"ArgumentValidation\(",
+             "TGI's launcher refused its limits: serving.maxInputTokens must be below serving.maxTotalTokens, and "
+             "serving.maxBatchPrefillTokens at least serving.maxInputTokens (`tgictl plan` sets them together)"),
+            (r"must be divisible by `num_shards`",
+             "the model's attention heads do not divide among the shards: choose a hardware.accelerator.count that divides "
+             "num_attention_heads (and num_key_value_heads)"),
+            (r"Watchdog caught collective operation timeout",
+             "a collective between the shards timed out (NCCL): the GPUs cannot reach each other fast enough; run on nodes whose "
+             "GPUs are linked (hardware.nodeSelector), or add NCCL_P2P_DISABLE=1 to extraEnv to rule out peer-to-peer links"),
+            (r"weight \S*(gptq_bits|gptq_groupsize|qweight|qzeros|scales|\.weight) does not exist",
+             "the checkpoint's quantization does not match serving.quantize: set it to the method in the model's "
+             "quantization_config (config.json), or leave it unset so TGI reads it"),
+            (r"requires Flash Attention enabled models|[Ss]harded is not supported for this model",
+             "TGI runs this model only without flash attention, and without it TGI cannot shard: serve it on one GPU "
+             "(hardware.accelerator.count: 1), on a GPU flash attention supports, or with engine.name: vllm"),
+            (r"failed to bind to \S*:29500|errno: 98 - Address already in use",
+             "the shards' rendezvous port (29500) is taken in the pod's network namespace (another process, or hostNetwork "
+             "beside another server): free it, or give TGI another one with extraArgs [--master-port, N]"),
             (r"FlashAttention only supports Ampere GPUs or newer",
              "flash attention needs an Ampere-or-newer GPU and this one is older (T4 and V100 are): choose another "
              "hardware.accelerator.type; features.flashAttention: false helps only models TGI can serve without it"),

@@ -78,11 +78,44 @@ class VLLM(Engine):
             (r"Memory profiling|KV cache|Capturing CUDA graph|Warming up model", "warmup"),
             (r"Application startup complete", "ready"),
         ),
+        # Each cause in vLLM's own words at v0.32.0 (v1/core/kv_cache_utils.py, v1/worker/utils.py,
+        # platforms/cuda.py, model_executor/models/registry.py), and the older wordings public logs show
+        # (tests/fixtures/vllm-logs/SOURCES.md). A missing driver comes before a failed import (libcuda is
+        # the library that fails), and a failed import before "not supported": vLLM reports the
+        # architecture whose code it could not import as unsupported.
         log_failures=(
+            (r"Found no NVIDIA driver|libcuda\.so[.\d]*: cannot open shared object file|Failed to infer device type|"
+             r"NVIDIA driver on your system is too old|running on UnspecifiedPlatform",
+             "the container sees no NVIDIA driver: the node needs the NVIDIA device plugin and container toolkit, or "
+             "hardware.runtimeClassName must name the nvidia runtime"),
+            (r"undefined symbol|(ImportError|ModuleNotFoundError|OSError): .*\.so\b|Error in inspecting model architecture|"
+             r"failed to be inspected",
+             "vLLM could not import the model's code: a compiled kernel or library in the image does not match its torch or CUDA "
+             "(the log's ImportError says which); use the image as published (image.repository/tag) rather than a rebuilt one"),
+            (r"No available memory for the cache blocks|Available KV cache memory: -",
+             "no GPU memory is left for the KV cache after the weights and activations: raise serving.cudaMemoryFraction, add GPUs "
+             "(hardware.accelerator.count) or quantize (serving.quantize); `tgictl plan` shows the budget"),
             (r"larger than the (available KV cache memory|maximum number of tokens that can be stored in KV cache)",
              "vLLM's KV cache cannot hold one sequence of max-model-len: lower serving.maxTotalTokens or add GPUs "
              "(`tgictl plan` sizes it)"),
+            (r"Bfloat16 is only supported on GPUs with compute capability of at least 8\.0",
+             "this GPU is older than compute capability 8.0 (T4, V100) and cannot run bfloat16: set serving.dtype: float16, or "
+             "choose an Ampere-or-newer hardware.accelerator.type"),
+            (r"on startup is less than desired GPU memory utilization",
+             "another process holds part of the GPU: its free memory at start is below serving.cudaMemoryFraction of it; give the "
+             "pod a GPU of its own (no time-slicing or MPS sharing) or lower serving.cudaMemoryFraction"),
+            (r"Invalid repository ID or local directory specified|is not a local folder and is not a valid model identifier",
+             "model not found: model.id is neither a Hub repository the token can see nor a directory in the container; check "
+             "model.id and model.revision"),
+            (r"Model architectures \[.*\] are not supported for now|is not supported in-tree anymore",
+             "this vLLM version does not support the model's architecture: set image.tag to a vLLM release that does, or install "
+             "the model's vLLM plugin in the image"),
+            (r"shm.*No space left on device|No space left on device.*/dev/shm|\bBus error\b",
+             "shared memory is too small for tensor parallelism: the chart mounts a memory-backed /dev/shm when sharded; raise "
+             "hardware.memory so it fits, or check the node's shm limits"),
         ),
+        # Its last words before exiting (v1/engine/core.py, v1/engine/utils.py, v1/executor/multiproc_executor.py).
+        log_fatal=r"EngineCore failed to start|Engine core initialization failed|WorkerProc failed to start",
         # The recording rules in charts/tgi/files/rules/vllm.yaml (a test keeps them in step).
         neutral_series=frozenset({"llm:requests:rate5m", "llm:request_errors:rate5m",
                                   "llm:queue_size", "llm:running_requests", "llm:ttft_seconds:p95",
