@@ -343,3 +343,22 @@ def test_demo_keeps_a_file_it_did_not_write(tmp_path: Path) -> None:
     result = invoke("demo", "--dir", str(tmp_path))
     assert result.exit_code == 2 and "tgi.yaml exists and was not written by tgictl" in result.output
     assert (tmp_path / "tgi.yaml").read_text() == "mine\n" and not (tmp_path / "manifests").exists()
+
+
+def test_validate_refuses_what_the_models_own_files_rule_out(tmp_path: Path) -> None:
+    """Llama-3.1-8B's config.json (tests/fixtures/models) holds 131072 positions: 300000 is refused by
+    validate, as render would, before a GPU node scales up; an accelerator count its heads cannot split too."""
+    doc = json.loads(json.dumps(BASE))
+    doc["spec"]["model"] = {"id": "meta-llama/Llama-3.1-8B-Instruct", "files": str(FIXTURES / "models" / "llama-3.1-8b")}
+    doc["spec"]["serving"] = {"maxTotalTokens": 300000}
+    doc["spec"]["hardware"] = {"accelerator": {"type": "a10g", "count": 1}}
+    refused = invoke("validate", "-f", write_spec(tmp_path, doc))
+    assert refused.exit_code == 2
+    first = refused.stderr.splitlines()[0]
+    assert first.endswith("spec.serving.maxTotalTokens: 300000 is beyond the model's context (131072 tokens)"), refused.stderr
+    doc["spec"]["serving"] = {"maxTotalTokens": 8192}
+    doc["spec"]["hardware"] = {"accelerator": {"type": "a100-80gb", "count": 3}}
+    uneven = invoke("validate", "-f", write_spec(tmp_path, doc))
+    assert uneven.exit_code == 2 and "3 shards cannot split 32 attention heads and 8 KV heads evenly" in uneven.stderr
+    doc["spec"]["hardware"] = {"accelerator": {"type": "a100-80gb", "count": 1}}
+    assert invoke("validate", "-f", write_spec(tmp_path, doc)).exit_code == 0

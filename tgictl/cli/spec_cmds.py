@@ -55,12 +55,21 @@ def init(
 
 @handles_errors
 def validate(file: SpecOption = "tgi.yaml", output: OutputOption = Format.table) -> None:
-    """Check a spec: schema, types and the engine's own rules."""
+    """Check a spec: schema, types and the engine's own rules.
+
+    With model.files, also what the model's own files rule out (its context, the KV cache, the
+    accelerators), as render would."""
     from tgictl.engines import engine_for
+    from tgictl.errors import SpecError
+    from tgictl.plan.service import planned_for_render
     from tgictl.spec.load import load_file
 
     spec = load_file(file)
     engine = engine_for(spec)
+    try:
+        planned_for_render(spec)  # what render, and deploy after a GPU node came up, would refuse
+    except SpecError as err:
+        raise SpecError(err.problems, file) from None
     summary = {
         "file": file,
         "valid": True,

@@ -91,7 +91,8 @@ def planned_for_render(spec: Spec) -> tuple[Spec, Plan | None]:
         recommended = plan(request_for(spec, model_files.read_path(spec.spec.model.files, spec.spec.model.revision), fixed_count=False))
         advice = (f"; {recommended.count}x {recommended.accelerator} fits" if recommended.fits
                   else f"; it does not fit on up to {recommended.count}x {recommended.accelerator} either")
-        problems.insert(0, Problem("spec.hardware.accelerator.count",
+        # After the limits: a limit past the model's context is the cause, not the accelerators.
+        problems.append(Problem("spec.hardware.accelerator.count",
                                    f"{result.family} model does not fit on {result.count}x {result.accelerator}: "
                                    f"{result.shortfall_bytes / 1e9:.1f} GB short{advice}"))
     if problems:
