@@ -213,3 +213,14 @@ def test_engine_neutral_series_match_the_chart_rules() -> None:
     for name, engine in REGISTRY.items():
         records = {r["record"] for g in rule_groups(name) for r in g["rules"] if "record" in r}
         assert records == set(engine.facts.neutral_series), name
+
+
+@pytest.mark.parametrize(("accelerator", "refused"), [("t4", True), ("a10g", False), ("h100-80gb", False)])
+def test_vllm_refuses_bfloat16_before_ampere_as_its_start_does(accelerator: str, refused: bool) -> None:
+    """vLLM 0.32's platforms/cuda.py raises "Bfloat16 is only supported on GPUs with compute capability of at
+    least 8.0" at start (tests/fixtures/vllm-logs/bf16-old-gpu*.log): validate says it first."""
+    doc = engine_doc("vllm", hardware={"accelerator": {"type": accelerator, "count": 1}}, serving={"dtype": "bfloat16"})
+    if refused:
+        assert any(p.startswith("spec.serving.dtype: bfloat16 needs compute capability 8.0 or newer; t4 has 7.5") for p in problems_of(doc))
+    else:
+        parse(doc)

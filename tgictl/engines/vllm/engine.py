@@ -229,7 +229,13 @@ class VLLM(Engine):
         if version is not None and version < OLDEST_SUPPORTED:
             found.append(Problem("spec.image.tag", f"vLLM {s.image.tag} is older than the oldest release tgictl supports "
                                                    f"({'.'.join(map(str, OLDEST_SUPPORTED))}); pin a newer one"))
-        vendor = self.accelerator(spec).vendor
+        accelerator = self.accelerator(spec)
+        vendor = accelerator.vendor
+        # platforms/cuda.py (check_if_supports_dtype) at v0.32.0 refuses it at start; said here, it costs no GPU node.
+        if serving.dtype == "bfloat16" and vendor == "nvidia" and accelerator.compute_capability < 8.0:
+            found.append(Problem("spec.serving.dtype", f"bfloat16 needs compute capability 8.0 or newer; {accelerator.key} has "
+                                                       f"{accelerator.compute_capability}: set float16, or choose an Ampere-or-newer "
+                                                       "hardware.accelerator.type"))
         if vendor != "nvidia" and not s.image.repository:
             found.append(Problem("spec.image.repository",
                                  f"the vLLM default image is CUDA-only; name the {vendor if vendor != 'none' else 'CPU'} build of vLLM to "
