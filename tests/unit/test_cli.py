@@ -362,3 +362,20 @@ def test_validate_refuses_what_the_models_own_files_rule_out(tmp_path: Path) -> 
     assert uneven.exit_code == 2 and "3 shards cannot split 32 attention heads and 8 KV heads evenly" in uneven.stderr
     doc["spec"]["hardware"] = {"accelerator": {"type": "a100-80gb", "count": 1}}
     assert invoke("validate", "-f", write_spec(tmp_path, doc)).exit_code == 0
+
+
+def test_plan_refuses_options_a_spec_would_silently_override(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(BASE))
+    doc["spec"]["model"] = {"id": "meta-llama/Llama-3.1-8B-Instruct", "files": str(MODELS / "llama-3.1-8b")}
+    doc["spec"]["hardware"] = {"accelerator": {"type": "a10g", "count": 1}}
+    refused = invoke("plan", "-f", write_spec(tmp_path, doc), "--gpu", "h100-80gb", "--engine", "vllm")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == ("error: with --file the spec decides; these options plan a MODEL and would be ignored: --gpu "
+                                      "(spec.hardware.accelerator.type), --engine (spec.engine.name); edit those spec fields instead")
+
+
+@pytest.mark.parametrize("option", [["--count", "-1"], ["--count", "0"], ["--max-total-tokens", "-5"], ["--max-input-tokens", "0"]])
+def test_plan_numbers_out_of_range_are_refused(option: list[str]) -> None:
+    refused = invoke("plan", str(MODELS / "llama-3.1-8b"), "--gpu", "h100-80gb", *option)
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert f"Invalid value for '{option[0]}'" in refused.output

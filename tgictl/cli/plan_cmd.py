@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -64,36 +64,72 @@ def _rows(p: Plan, cost: DeploymentCost | None) -> list[tuple[str, str]]:
     return rows
 
 
+# The options that describe a MODEL's deployment, and the spec field that decides each with --file.
+_SPEC_FIELDS = {
+    "gpu": "spec.hardware.accelerator.type", "count": "spec.hardware.accelerator.count", "quantize": "spec.serving.quantize",
+    "kv_cache_dtype": "spec.serving.kvCacheDtype", "memory": "spec.hardware.memory", "engine": "spec.engine.name",
+    "engine_version": "spec.image.tag", "max_input_tokens": "spec.serving.maxInputTokens",
+    "max_total_tokens": "spec.serving.maxTotalTokens", "max_batch_prefill_tokens": "spec.serving.maxBatchPrefillTokens",
+}
+
+
+def _refuse_model_options(given: dict[str, object]) -> None:
+    """With --file the spec decides: an option that would be silently ignored is an error instead."""
+    ignored = [f"--{name.replace('_', '-')} ({_SPEC_FIELDS[name]})" for name, value in given.items() if value is not None]
+    if ignored:
+        raise UsageError(f"with --file the spec decides; these options plan a MODEL and would be ignored: {', '.join(ignored)}; "
+                         "edit those spec fields instead")
+
+
+def _plan_model(model: str, hub: bool, *, gpu: str | None, engine: str | None, count: int | None, quantize: str | None,
+                kv_cache_dtype: str | None, memory: str | None, engine_version: str | None, max_input_tokens: int | None,
+                max_total_tokens: int | None, max_batch_prefill_tokens: int | None) -> Plan:
+    """Plan MODEL's files on the options (a100-80gb and tgi when unset)."""
+    from tgictl import hardware
+    from tgictl.engines import REGISTRY
+    from tgictl.plan import files as model_files
+    from tgictl.plan.memory import quantity_bytes
+    from tgictl.plan.planner import PlanRequest, UserLimits, plan as run_plan
+    from tgictl.plan.service import engine_version as release_of
+
+    gpu, engine = gpu or "a100-80gb", engine or "tgi"
+    accelerator = hardware.lookup(gpu)
+    if accelerator is None:
+        raise UsageError(f"unknown --gpu {gpu!r}; allowed: {', '.join(hardware.CATALOG)}")
+    if engine not in REGISTRY:
+        raise UsageError(f"unknown --engine {engine!r}; allowed: {', '.join(REGISTRY)}")
+    return run_plan(PlanRequest(
+        files=model_files.resolve(model, allow_hub=hub), accelerator=accelerator.key, count=count,
+        engine=engine, engine_version=engine_version or release_of(REGISTRY[engine].facts.image_tag),
+        quantize=quantize, kv_cache_dtype=kv_cache_dtype, cpu_memory_bytes=quantity_bytes(memory) if memory else None,
+        limits=UserLimits(max_input_tokens, max_total_tokens, max_batch_prefill_tokens),
+    ))
+
+
 @handles_errors
 def plan(
     model: Annotated[Optional[str], typer.Argument(help="Model directory, cache entry, or Hub id (with --hub).")] = None,
     file: Annotated[Optional[str], typer.Option("--file", "-f",
                                                 help="Plan this spec instead of MODEL (tgi.yaml when neither is given).")] = None,
-    gpu: Annotated[str, typer.Option(help="Accelerator catalog key (h100, a100-80gb, l4, cpu, ...).")] = "a100-80gb",
-    count: Annotated[Optional[int], typer.Option(help="Accelerators per pod; the smallest that fits when unset.")] = None,
+    gpu: Annotated[Optional[str], typer.Option(help="Accelerator catalog key (h100, l4, cpu, ...); a100-80gb when unset.")] = None,
+    count: Annotated[Optional[int], typer.Option(min=1, help="Accelerators per pod; the smallest that fits when unset.")] = None,
     quantize: Annotated[Optional[str], typer.Option(help="Quantize at load (awq, fp8, bitsandbytes-nf4, ...).")] = None,
     kv_cache_dtype: Annotated[Optional[str], typer.Option(help="KV cache dtype (fp8_e4m3fn, fp8_e5m2).")] = None,
     memory: Annotated[Optional[str], typer.Option(help="Pod memory for CPU plans, e.g. 16Gi.")] = None,
-    engine: Annotated[str, typer.Option(help="Whose memory rule to plan with: tgi, vllm or llamacpp.")] = "tgi",
+    engine: Annotated[Optional[str], typer.Option(help="Whose memory rule to plan with: tgi, vllm or llamacpp (tgi when unset).")] = None,
     engine_version: Annotated[Optional[str],
                               typer.Option(help="The engine release whose warm-up to follow (default: the one tgictl deploys).")] = None,
-    max_input_tokens: Annotated[Optional[int], typer.Option(help="The launcher's --max-input-tokens, when set.")] = None,
-    max_total_tokens: Annotated[Optional[int], typer.Option(help="The launcher's --max-total-tokens, when set.")] = None,
+    max_input_tokens: Annotated[Optional[int], typer.Option(min=1, help="The launcher's --max-input-tokens, when set.")] = None,
+    max_total_tokens: Annotated[Optional[int], typer.Option(min=2, help="The launcher's --max-total-tokens, when set.")] = None,
     max_batch_prefill_tokens: Annotated[Optional[int],
-                                        typer.Option(help="The launcher's --max-batch-prefill-tokens (the warm-up prefill).")] = None,
+                                        typer.Option(min=1, help="The launcher's --max-batch-prefill-tokens (warm-up prefill).")] = None,
     hub: Annotated[bool, typer.Option(help="Read configs and safetensors headers from the Hub when not cached.")] = False,
     price: Annotated[Optional[float], typer.Option(min=0.0, help="USD per accelerator-hour (default: the catalog's dated price).")] = None,
     prices: Annotated[Optional[Path], typer.Option(help="YAML of accelerator: USD per accelerator-hour, over the catalog's.")] = None,
     output: OutputOption = Format.table,
 ) -> None:
     """Size a deployment: weights, KV cache, limits, GPU count and cold start."""
-    from tgictl import hardware
-    from tgictl.engines import REGISTRY
-    from tgictl.plan import files as model_files
-    from tgictl.plan.memory import quantity_bytes
-    from tgictl.plan.planner import PlanRequest, UserLimits
-    from tgictl.plan.planner import plan as run_plan
-    from tgictl.plan.service import deployment_cost, engine_version as release_of, plan_spec, replica_range
+    from tgictl.plan.service import deployment_cost, plan_spec, replica_range
     from tgictl.spec.load import load_file
 
     if model is not None and file is not None:
@@ -102,24 +138,17 @@ def plan(
         if not Path("tgi.yaml").exists():
             raise UsageError("give a MODEL (directory, cache entry or Hub id) or --file SPEC; no tgi.yaml here to plan")
         file = "tgi.yaml"
+    options: dict[str, Any] = {"gpu": gpu, "count": count, "quantize": quantize, "kv_cache_dtype": kv_cache_dtype, "memory": memory,
+                               "engine": engine, "engine_version": engine_version, "max_input_tokens": max_input_tokens,
+                               "max_total_tokens": max_total_tokens, "max_batch_prefill_tokens": max_batch_prefill_tokens}
     replicas = (1, 1)
     if file:
+        _refuse_model_options(options)
         spec = load_file(file)
         result, replicas = plan_spec(spec, allow_hub=hub), replica_range(spec)
     else:
-        accelerator = hardware.lookup(gpu)
-        if accelerator is None:
-            raise UsageError(f"unknown --gpu {gpu!r}; allowed: {', '.join(hardware.CATALOG)}")
-        if engine not in REGISTRY:
-            raise UsageError(f"unknown --engine {engine!r}; allowed: {', '.join(REGISTRY)}")
         assert model is not None
-        result = run_plan(PlanRequest(
-            files=model_files.resolve(model, allow_hub=hub), accelerator=accelerator.key, count=count,
-            engine=engine, engine_version=engine_version or release_of(REGISTRY[engine].facts.image_tag),
-            quantize=quantize, kv_cache_dtype=kv_cache_dtype,
-            cpu_memory_bytes=quantity_bytes(memory) if memory else None,
-            limits=UserLimits(max_input_tokens, max_total_tokens, max_batch_prefill_tokens),
-        ))
+        result = _plan_model(model, hub, **options)
     cost = deployment_cost(result.accelerator, result.count, replicas, price=price, prices_file=prices)
     if output is not Format.table:
         print_data({**result.as_dict(), "cost": cost.as_dict() if cost else None}, output)
