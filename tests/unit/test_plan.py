@@ -366,3 +366,12 @@ def test_cold_start_counts_compilation_and_what_a_later_pod_finds() -> None:
     uncached = cold("vllm", compile_cache=False)
     assert uncached["compile_warm_s"] == 19.4 and uncached["warm_total_s"] == pytest.approx(vllm["total_s"] - vllm["download_s"], abs=0.11)
     assert cold("vllm", accelerator="cpu", count=None, cpu_memory_bytes=64 * 2**30)["compile_s"] == 0.0  # GPU figures only
+
+
+@pytest.mark.parametrize("value", [0, -8, 2.5, "32"])
+def test_a_config_size_no_reader_can_use_is_named_not_a_traceback(value: object) -> None:
+    """Llama-3.1-8B's real config.json with num_attention_heads spoiled: one line naming the field."""
+    spoiled = {**json.loads((FIXTURES / "models" / "llama-3.1-8b" / "config.json").read_text()), "num_attention_heads": value}
+    with pytest.raises(SpecError) as caught:
+        dims_from_config(spoiled)
+    assert str(caught.value) == f"config.json: num_attention_heads: must be a positive integer, got {value!r}; cannot size the model"

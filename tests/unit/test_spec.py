@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from support.data import BASE, document
 from tgictl.errors import SpecError
-from tgictl.spec.load import load_text, parse
+from tgictl.spec.load import load_file, load_text, parse
 
 
 def problems_of(doc: object) -> list[str]:
@@ -134,3 +135,11 @@ def test_milli_quantities_are_fractions() -> None:
     assert parse_quantity("500m") == Decimal("0.5") and quantity_bytes("4Gi") == 4 * 1024**3
     with pytest.raises(ValueError, match="not a Kubernetes quantity"):
         parse_quantity("4 GiB")
+
+
+def test_a_spec_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "tgi.yaml"
+    path.write_bytes(b"apiVersion: tgictl.dev/v1alpha1\nmetadata: {name: d\xff}\n")
+    with pytest.raises(SpecError) as caught:
+        load_file(path)
+    assert str(caught.value) == f"{path}: not UTF-8 text (byte 0xff at offset 50); save it as UTF-8"

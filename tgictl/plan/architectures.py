@@ -264,6 +264,10 @@ READERS: dict[str, Callable[[Config], ModelDims]] = {
     "starcoder2": _starcoder2, "deepseek_v2": _deepseek, "deepseek_v3": _deepseek,
 }
 
+# Sizes every reader divides or multiplies by, in each family's spelling: each must be a positive integer.
+_SIZES = ("num_attention_heads", "num_key_value_heads", "hidden_size", "num_hidden_layers", "intermediate_size", "vocab_size",
+          "head_dim", "n_head", "n_layer", "n_embd", "num_experts_per_tok", "max_position_embeddings")
+
 # Heads that make a checkpoint something other than a text generator.
 _NOT_GENERATIVE = ("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "Model", "ForMaskedLM")
 
@@ -280,7 +284,13 @@ def dims_from_config(config: Config, source: str = "config.json") -> ModelDims:
     if reader is None:
         raise SpecError([Problem("model_type", f"unknown architecture {model_type!r} ({', '.join(architectures) or 'no architectures'}); "
                                  f"tgictl can size: {', '.join(sorted(READERS))}")], source)
+    unusable = [Problem(name, f"must be a positive integer, got {config[name]!r}; cannot size the model") for name in _SIZES
+                if name in config and config[name] is not None and (type(config[name]) is not int or config[name] <= 0)]
+    if unusable:
+        raise SpecError(unusable, source)
     try:
         return reader(config)
     except KeyError as missing:
         raise SpecError([Problem(str(missing.args[0]), f"missing from a {model_type} config; cannot size the model")], source) from None
+    except (ArithmeticError, TypeError, ValueError) as err:  # a size no reader can use, in a field not listed above
+        raise SpecError([Problem("", f"a {model_type} config tgictl cannot size: {err}")], source) from None

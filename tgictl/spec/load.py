@@ -102,9 +102,12 @@ def load_file(path: str | Path) -> Spec:
     """Read and validate a spec file."""
     file = Path(path)
     try:
-        text = file.read_text()
+        text = file.read_text(encoding="utf-8")
     except OSError as err:
         raise SpecError([Problem("", f"cannot read: {err.strerror}")], str(file)) from None
+    except UnicodeDecodeError as err:
+        raise SpecError([Problem("", f"not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); save it as "
+                                     "UTF-8")], str(file)) from None
     spec = load_text(text, str(file))
     files = spec.spec.model.files
     if files and not Path(files).expanduser().is_absolute():
