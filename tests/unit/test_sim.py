@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -212,3 +213,25 @@ def test_tgi_port_stays_closed_while_loading() -> None:
 
         wait_until_up(url, path="/health")
         assert requests.get(url + "/health", timeout=5).status_code == 200
+
+
+def test_sim_serves_as_the_specs_release_would(tmp_path: Path) -> None:
+    """`tgictl sim -f SPEC` takes the spec's engine, model and limits (it once ignored -f entirely);
+    a flag the spec decides is refused rather than silently outvoted."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from support.data import document
+    from tgictl.cli.main import app
+
+    doc = document(model={"id": "org/my-model"}, hardware={"accelerator": {"type": "a10g", "count": 1}},
+                   serving={"maxTotalTokens": 2048, "maxConcurrentRequests": 16})
+    path = tmp_path / "tgi.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with simulator("-f", str(path)) as url:
+        info = requests.get(url + "/info", timeout=5).json()
+    assert (info["model_id"], info["max_total_tokens"], info["max_input_tokens"], info["max_concurrent_requests"]) == (
+        "org/my-model", 2048, 2047, 16)
+    refused = CliRunner().invoke(app, ["sim", "-f", str(path), "--engine", "vllm", "--max-total-tokens", "4096"])
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == "error: with --file the spec sets --engine, --max-total-tokens: edit the spec, or leave --file out"

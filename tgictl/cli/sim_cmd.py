@@ -9,10 +9,43 @@ import typer
 
 from tgictl.cli.output import handles_errors
 
+# The simulator's options a spec sets.
+_SPEC_SET = ("engine", "model_id", "max_total_tokens", "max_input_tokens", "max_batch_prefill_tokens", "max_batch_total_tokens",
+             "max_concurrent_requests")
+# The simulator's own defaults, where the spec leaves a limit to the engine.
+_DEFAULT_BATCH_TOTAL, _DEFAULT_PREFILL, _DEFAULT_CONCURRENT = 65536, 4096, 128
+
+
+def _spec_settings(ctx: typer.Context, file: str) -> list[Any]:
+    """The engine, model and limits a spec's release would serve with (planned when it names
+    model.files), for the simulator's options in _SPEC_SET's order; a limit the spec
+    leaves open as the engine does. An option given beside the spec is refused."""
+    from tgictl.errors import UsageError
+    from tgictl.plan.service import planned_for_render
+    from tgictl.spec.load import load_file
+
+    # By name: typer's click is not always the click package installed beside it.
+    given = [f"--{name.replace('_', '-')}" for name in _SPEC_SET if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
+    if given:
+        raise UsageError(f"with --file the spec sets {', '.join(given)}: edit the spec, or leave --file out")
+
+    spec, _ = planned_for_render(load_file(file))
+    s = spec.spec.serving
+    total = s.max_total_tokens or 4096
+    values = {
+        "engine": spec.spec.engine.name, "model_id": spec.spec.model.id,
+        "max_total_tokens": total, "max_input_tokens": s.max_input_tokens or total - 1,  # TGI's default: one token to generate
+        "max_batch_prefill_tokens": s.max_batch_prefill_tokens or _DEFAULT_PREFILL,
+        "max_batch_total_tokens": s.max_batch_total_tokens or max(_DEFAULT_BATCH_TOTAL, total),
+        "max_concurrent_requests": s.max_concurrent_requests or _DEFAULT_CONCURRENT,
+    }
+    return [values[name] for name in _SPEC_SET]
+
 
 @handles_errors
 def sim(
     ctx: typer.Context,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Serve with this spec's engine, model and (planned) limits.")] = None,
     host: Annotated[str, typer.Option("--host", "--hostname", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     engine: Annotated[str, typer.Option(help="Whose API face, health and metric names to show: tgi, vllm or llamacpp.")] = "tgi",
@@ -25,8 +58,7 @@ def sim(
     max_batch_prefill_tokens: Annotated[int, typer.Option(help="Prompt tokens prefilled in one step.")] = 4096,
     max_batch_total_tokens: Annotated[int, typer.Option(help="Shared token budget of the running batch (the KV cache).")] = 65536,
     max_concurrent_requests: Annotated[int, typer.Option(help="In-flight requests before TGI answers 429.")] = 128,
-    max_num_queued_reqs: Annotated[Optional[int], typer.Option(min=1, help="vLLM's admission limit: unfinished requests before it "
-                                                                     "answers 503 (vLLM sets none by default).")] = None,
+    max_num_queued_reqs: Annotated[Optional[int], typer.Option(min=1, help="vLLM's admission limit: requests before a 503.")] = None,
     output_min: Annotated[int, typer.Option(help="Shortest natural answer, tokens.")] = 16,
     output_max: Annotated[int, typer.Option(help="Longest natural answer, tokens.")] = 128,
     load_seconds: Annotated[float, typer.Option(help="Pretend loading takes this long (probes see it).")] = 0.0,
@@ -48,6 +80,9 @@ def sim(
     from tgictl.engines import REGISTRY
     from tgictl.sim.server import SimConfig, serve
 
+    if file:  # the spec's values, for the options in _SPEC_SET
+        engine, model_id, max_total_tokens, max_input_tokens, *rest = _spec_settings(ctx, file)
+        max_batch_prefill_tokens, max_batch_total_tokens, max_concurrent_requests = rest
     if engine not in REGISTRY:
         raise UsageError(f"unknown --engine {engine!r}; allowed: {', '.join(REGISTRY)}")
     if not max_input_tokens < max_total_tokens <= max_batch_total_tokens:
