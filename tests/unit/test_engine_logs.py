@@ -41,8 +41,8 @@ NAMED: dict[str, dict[str, str]] = {
         **{f"shm-too-small{n}.log": "NCCL failed between shards" for n in ("", "-2")},
         "gated-or-missing-model.log": "model not found",
         "gated-or-missing-model-2.log": "gated or private model",
-        # A 401 for a repository that is private or does not exist; vLLM's own line says which it tried.
-        "gated-or-missing-model-3.log": "model not found: model.id is neither a Hub repository the token can see",
+        # A 401: the Hub answers so for a private repository and for one that does not exist.
+        "gated-or-missing-model-3.log": "gated or private model",
     },
     "llamacpp": {
         "unknown-architecture.log": "does not know the model's architecture (the image is older than the model)",

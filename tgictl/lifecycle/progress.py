@@ -236,8 +236,9 @@ def _last_error(lines: list[str]) -> str | None:
 
 
 def _log_failure(lines: list[str], engine_failures: tuple[tuple[str, str], ...]) -> tuple[str, list[str]] | None:
-    # The engine's own first: its words are more specific than the Hub's or CUDA's.
-    for pattern, cause in (*engine_failures, *_LOG_FAILURES):
+    # The Hub's and CUDA's first: vLLM wraps a Hub error in its own words ("Invalid repository ID or
+    # local directory specified", transformers_utils/config.py at v0.32.0), which say less.
+    for pattern, cause in (*_LOG_FAILURES, *engine_failures):
         hits = [line for line in lines if re.search(pattern, line)]
         if hits:
             return cause, hits[-3:]
