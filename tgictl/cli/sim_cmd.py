@@ -12,7 +12,7 @@ from tgictl.cli.output import handles_errors
 # The simulator's options a spec sets.
 _SPEC_SET = ("engine", "model_id", "max_total_tokens", "max_input_tokens", "max_batch_prefill_tokens", "max_batch_total_tokens",
              "max_concurrent_requests")
-# The simulator's own defaults, where the spec leaves a limit to the engine.
+# The simulator's own defaults, also where a spec leaves a limit to the engine.
 _DEFAULT_BATCH_TOTAL, _DEFAULT_PREFILL, _DEFAULT_CONCURRENT = 65536, 4096, 128
 
 
@@ -55,9 +55,9 @@ def sim(
     decode_ms_per_seq: Annotated[float, typer.Option(help="Extra decode-step time per running sequence, ms.")] = 0.2,
     max_input_tokens: Annotated[int, typer.Option(help="Longest prompt accepted.")] = 4095,
     max_total_tokens: Annotated[int, typer.Option(help="Longest prompt + output per request.")] = 4096,
-    max_batch_prefill_tokens: Annotated[int, typer.Option(help="Prompt tokens prefilled in one step.")] = 4096,
-    max_batch_total_tokens: Annotated[int, typer.Option(help="Shared token budget of the running batch (the KV cache).")] = 65536,
-    max_concurrent_requests: Annotated[int, typer.Option(help="In-flight requests before TGI answers 429.")] = 128,
+    max_batch_prefill_tokens: Annotated[int, typer.Option(help="Prompt tokens prefilled in one step.")] = _DEFAULT_PREFILL,
+    max_batch_total_tokens: Annotated[int, typer.Option(help="Token budget of the running batch (the KV cache).")] = _DEFAULT_BATCH_TOTAL,
+    max_concurrent_requests: Annotated[int, typer.Option(help="In-flight requests before TGI answers 429.")] = _DEFAULT_CONCURRENT,
     max_num_queued_reqs: Annotated[Optional[int], typer.Option(min=1, help="vLLM's admission limit: requests before a 503.")] = None,
     output_min: Annotated[int, typer.Option(help="Shortest natural answer, tokens.")] = 16,
     output_max: Annotated[int, typer.Option(help="Longest natural answer, tokens.")] = 128,
