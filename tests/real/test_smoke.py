@@ -66,6 +66,34 @@ def test_smoke_cli_table_json_and_exit_codes() -> None:
     assert down.exit_code == 1 and "FAILED" in down.stdout
 
 
+def test_smoke_with_a_spec_compares_the_limits_it_plans(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A spec that leaves its limits to the plan (model.files) is compared on the planned ones,
+    as the render passes them; smoke once skipped them as if no spec were given."""
+    import yaml
+
+    from support.data import MODELS, document
+
+    def spec_file(name: str, **serving: int) -> str:
+        model = {"id": "meta-llama/Llama-3.1-8B-Instruct", "files": str(MODELS / "llama-3.1-8b")}
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(document(model=model, hardware={"accelerator": {"type": "a10g", "count": 1}},
+                                                serving=serving)))
+        return str(path)
+
+    planned, written = spec_file("planned.yaml"), spec_file("written.yaml", maxTotalTokens=1024)
+    unplanned = tmp_path / "unplanned.yaml"
+    unplanned.write_text(yaml.safe_dump(document()))
+    with simulator("-f", planned) as url:
+        served = runner.invoke(app, ["smoke", url, "-f", planned, "-o", "json"])
+        wrong = runner.invoke(app, ["smoke", url, "-f", written, "-o", "json"])
+        open_limits = runner.invoke(app, ["smoke", url, "-f", str(unplanned), "-o", "json"])
+    check = lambda result: next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "limits")  # noqa: E731
+    assert served.exit_code == 0 and check(served)["status"] == "pass", served.stdout
+    assert wrong.exit_code == 1 and "spec wants 1024" in check(wrong)["detail"]
+    assert (check(open_limits)["status"], check(open_limits)["detail"]) == (
+        "skip", "the spec leaves the limits to the engine (no model.files to plan them from): nothing to compare")
+
+
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with llama_server(tmp_path_factory.mktemp("llama")) as url:

@@ -14,7 +14,8 @@ from tgictl.cli.output import ApiKeyOption, Format, OutputOption, handles_errors
 @handles_errors
 def smoke(
     url: target.URLArgument = None,
-    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Spec whose limits /info must report.")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help=(
+        "Spec whose limits the server must report: the ones it sets, else the ones planned from model.files."))] = None,
     release: target.ReleaseOption = False,
     context: target.ReleaseContextOption = None,
     kubeconfig: target.KubeconfigOption = None,
@@ -36,9 +37,11 @@ def smoke(
     expect, spec = Expectations(), None
     if file:
         from tgictl.cli.cluster_options import spec_in
+        from tgictl.plan.service import planned_for_render
 
         spec = spec_in(file, namespace)
-        expect = Expectations(spec.spec.serving.max_input_tokens, spec.spec.serving.max_total_tokens)
+        serving = planned_for_render(spec)[0].spec.serving  # the limits the render passes the engine
+        expect = Expectations(serving.max_input_tokens, serving.max_total_tokens, from_spec=True)
     if any(v is not None for v in (ttft_p50_ms, ttft_p95_ms, itl_p50_ms, itl_p95_ms)) and not slo_requests:
         slo_requests = 20
     ms = lambda v: v / 1000 if v is not None else None  # noqa: E731

@@ -26,6 +26,7 @@ class Thresholds:
     error_ratio: float
     queue_size: float
     vs_stable: float
+    vs_stable_slack_s: float = 0.0
 
     @classmethod
     def of(cls, spec: Spec) -> Thresholds:
@@ -33,7 +34,8 @@ class Thresholds:
         gate, slo = spec.spec.rollout.gate, spec.spec.monitoring.slo
         return cls(gate.ttft_p95_seconds or slo.ttft_p95_seconds,
                    gate.error_ratio if gate.error_ratio is not None else slo.error_ratio,
-                   gate.queue_size if gate.queue_size is not None else slo.queue_size, gate.vs_stable)
+                   gate.queue_size if gate.queue_size is not None else slo.queue_size, gate.vs_stable,
+                   gate.vs_stable_slack_seconds)
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,18 @@ def judge(canary: Figures | None, stable: Figures | None, limits: Thresholds) ->
               _limit("queue", canary.get("waiting"), limits.queue_size)]
     stable_ttft = (stable or {}).get("ttft_p95_s")
     if ttft is not None and stable_ttft:
-        passed = ttft <= limits.vs_stable * stable_ttft
-        checks.append(Check("TTFT p95 vs stable", ttft, limits.vs_stable * stable_ttft, passed,
-                            f"TTFT p95 {ttft:.4g} s {'<=' if passed else '>'} {limits.vs_stable:g} x the stable release's "
-                            f"{stable_ttft:.4g} s"))
+        checks.append(_against_stable(ttft, stable_ttft, limits))
     return Verdict(tuple(checks))
+
+
+def _against_stable(ttft: float, stable_ttft: float, limits: Thresholds) -> Check:
+    """The canary's TTFT p95 against vs_stable x the stable release's, never tighter than the slack."""
+    ratio, slack = limits.vs_stable * stable_ttft, stable_ttft + limits.vs_stable_slack_s
+    limit = max(ratio, slack)
+    bound = (f"{limits.vs_stable:g} x the stable release's {stable_ttft:.4g} s" if ratio >= slack else
+             f"the stable release's {stable_ttft:.4g} s + {limits.vs_stable_slack_s:g} s")
+    passed = ttft <= limit
+    return Check("TTFT p95 vs stable", ttft, limit, passed, f"TTFT p95 {ttft:.4g} s {'<=' if passed else '>'} {bound}")
 
 
 def read(prometheus: monitor.PrometheusAccess, namespace: str, canary: str, stable: str) -> tuple[Figures | None, Figures | None]:

@@ -230,6 +230,10 @@ class RolloutGate(Strict):
     error_ratio: Annotated[float | None, Field(ge=0, le=1, description="The canary's share of failed requests at most this.")] = None
     queue_size: Annotated[int | None, Field(ge=0, description="Requests waiting at the canary at most this.")] = None
     vs_stable: Annotated[float, Field(ge=1, description="The canary's TTFT p95 at most this many times the stable release's.")] = 1.5
+    # Why a slack: at millisecond TTFTs a p95 over one step's requests is the worst one or two of
+    # them, read from histogram buckets 5-20 ms wide, so a ratio alone fails a canary on noise.
+    vs_stable_slack_seconds: Annotated[float, Field(ge=0, description=(
+        "A canary fails against the stable release only when its TTFT p95 is also this much longer."))] = 0.05
 
 
 class RolloutSpec(Strict):
