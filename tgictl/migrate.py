@@ -69,15 +69,21 @@ def _snake(path: str) -> str:
     return ".".join(re.sub(r"([A-Z])", r"_\1", p).lower() for p in path.split("."))
 
 
-def migrate(spec: Spec, target: str, *, unmapped: list[Row] | None = None) -> Migration:
-    """The spec for ``target`` with a row per set field, and rows for inputs already unmapped."""
+def migrate(spec: Spec, target: str, *, unmapped: list[Row] | None = None, model: dict[str, str] | None = None) -> Migration:
+    """The spec for ``target`` with a row per set field, and rows for inputs already unmapped.
+
+    ``model`` (camelCase keys: id, ggufFile) replaces the source's model where the target
+    cannot load it: llama.cpp needs a GGUF of the safetensors model TGI and vLLM serve."""
     get(target)  # a clear error for an unknown engine
     document = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     body = document["spec"]
     source = spec.spec.engine.name
     rows: list[Row] = list(unmapped or [])
+    given = {key: value for key, value in (model or {}).items() if value}
+    for key, value in given.items():
+        rows.append(Row(f"model.{key}", "changed", f"{body['model'].get(key) or 'unset'} -> {value} (given for {target})"))
     # The engine goes right after the model, where people look for it.
-    document["spec"] = body = {"model": body.pop("model"), "engine": {"name": target}, **body}
+    document["spec"] = body = {"model": {**body.pop("model"), **given}, "engine": {"name": target}, **body}
     if "image" in body and body["image"].get("repository"):
         rows.append(Row("image", "changed", f"{body['image']['repository']} is a {source} image: the {target} default is used"))
         body.pop("image")
@@ -90,7 +96,9 @@ def migrate(spec: Spec, target: str, *, unmapped: list[Row] | None = None) -> Mi
             blocking = [p for p in err.problems if not _present(body, p.path.removeprefix("spec."))]
             if blocking:
                 # Nothing to drop: the spec needs a decision only its owner can make.
-                raise SpecError([Problem(p.path, f"cannot migrate to {target}: {p.message}") for p in blocking]) from None
+                # A required field dropped last round (model.id) is reported for why it was dropped.
+                raise SpecError([Problem(p.path, f"cannot migrate to {target}: {_blocking_reason(p, dropped)}")
+                                 for p in blocking]) from None
             for problem in err.problems:
                 field = problem.path.removeprefix("spec.")
                 dropped[field] = problem.message
@@ -99,6 +107,8 @@ def migrate(spec: Spec, target: str, *, unmapped: list[Row] | None = None) -> Mi
         rows.append(Row(field, "not mapped", reason))
     approximate: dict[str, str] = get(target).part("migration").APPROXIMATE
     for field in _set_fields(body):
+        if field.removeprefix("model.") in given:
+            continue  # reported as changed above
         if _snake(field) in approximate or _snake(field.rsplit(".", 1)[0]) in approximate:
             status, note = "approximate", approximate.get(_snake(field)) or approximate[_snake(field.rsplit(".", 1)[0])]
         else:
@@ -106,6 +116,12 @@ def migrate(spec: Spec, target: str, *, unmapped: list[Row] | None = None) -> Mi
         rows.append(Row(field, status, note))
     order = {"not mapped": 0, "changed": 1, "approximate": 2, "exact": 3}
     return Migration(document, sorted(rows, key=lambda r: (order[r.status], r.field)))
+
+
+def _blocking_reason(problem: Problem, dropped: dict[str, str]) -> str:
+    field = problem.path.removeprefix("spec.")
+    reason = dropped.get(field, problem.message)
+    return f"{reason}; give the model it loads with --model (and --gguf-file)" if field == "model.id" else reason
 
 
 def _typed(text: str) -> Any:

@@ -322,10 +322,11 @@ def test_migrate_write_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, BASE)
     target = tmp_path / "llamacpp.yaml"
     target.write_text("mine\n")
-    refused = invoke("migrate", "-f", spec, "--to", "llamacpp", "--write", str(target))
+    gguf = ("--model", "org/m-GGUF")
+    refused = invoke("migrate", "-f", spec, "--to", "llamacpp", *gguf, "--write", str(target))
     assert refused.exit_code == 2 and f"{target} exists and was not written by tgictl" in refused.output
     assert target.read_text() == "mine\n"
-    assert invoke("migrate", "-f", spec, "--to", "llamacpp", "--write", str(target), "--force").exit_code == 0
+    assert invoke("migrate", "-f", spec, "--to", "llamacpp", *gguf, "--write", str(target), "--force").exit_code == 0
     assert yaml.safe_load(target.read_text())["spec"]["engine"]["name"] == "llamacpp"
 
 

@@ -102,6 +102,18 @@ def test_llamacpp_image_variants(vendor_type: str, tag: str) -> None:
     assert get("llamacpp").image(spec) == ("ghcr.io/ggml-org/llama.cpp", tag)
 
 
+@pytest.mark.parametrize(("model", "flags"), [
+    ({"id": "ggml-org/gemma-3-1b-it-GGUF"}, {"hf-repo": "ggml-org/gemma-3-1b-it-GGUF"}),  # llama-server picks its Q4_K_M
+    ({"id": "org/m:Q8_0"}, {"hf-repo": "org/m:Q8_0"}),
+    ({"id": "org/m", "ggufFile": "m-Q4_K_M.gguf"}, {"hf-repo": "org/m", "hf-file": "m-Q4_K_M.gguf"}),
+    ({"id": "./m.GGUF"}, {"model": "./m.GGUF"}),
+    ({"id": "x", "url": "https://example.com/m.gguf?download=true"}, {"model-url": "https://example.com/m.gguf?download=true"}),
+])
+def test_every_gguf_source_llamacpp_loads_validates(model: dict[str, str], flags: dict[str, str]) -> None:
+    spec = parse(engine_doc("llamacpp", model=model))
+    assert {k: v for k, v in get("llamacpp").model_flags(spec).items() if v is not None} == flags
+
+
 @pytest.mark.parametrize(
     ("engine", "spec", "path", "fragment"),
     [
@@ -117,6 +129,13 @@ def test_llamacpp_image_variants(vendor_type: str, tag: str) -> None:
         ("llamacpp", {"features": {"cpuOffloadGb": 4}}, "spec.features.cpuOffloadGb", "set gpuLayers"),
         ("llamacpp", {"model": {"id": "org/m", "revision": "abc"}}, "spec.model.revision", "cannot pin a Hub revision"),
         ("llamacpp", {"hardware": {"accelerator": {"type": "gaudi2", "count": 1}}}, "spec.hardware.accelerator.type", "no Gaudi"),
+        # A safetensors repo validated, planned as 16-bit weights and rendered `--hf-repo` llama.cpp cannot load.
+        ("llamacpp", {"model": {"id": "meta-llama/Llama-3.1-8B-Instruct"}}, "spec.model.id",
+         "llama.cpp loads GGUF files: 'meta-llama/Llama-3.1-8B-Instruct' does not look like a GGUF repo; name its file in "
+         "model.ggufFile, or point model.id at a GGUF repo (…-GGUF) or a .gguf path"),
+        ("llamacpp", {"model": {"id": "/models/llama-3.1-8b"}}, "spec.model.id", "the path of a .gguf file, not a directory"),
+        ("llamacpp", {"model": {"id": "org/m", "ggufFile": "model.safetensors"}}, "spec.model.ggufFile", "name a .gguf file"),
+        ("llamacpp", {"model": {"id": "x", "url": "https://example.com/m.bin"}}, "spec.model.url", "must name a .gguf file"),
     ],
 )
 def test_fields_an_engine_cannot_honour_are_errors(engine: str, spec: dict[str, Any], path: str, fragment: str) -> None:

@@ -32,7 +32,10 @@ def test_every_tgi_golden_spec_migrates_to_a_valid_spec(target: str) -> None:
             with pytest.raises(SpecError, match="cannot migrate to vllm: the vLLM default image is CUDA-only"):
                 migrate(spec, target)
             continue
-        result = migrate(spec, target)
+        if target == "llamacpp":  # a safetensors model: llama.cpp needs its GGUF named
+            with pytest.raises(SpecError, match="cannot migrate to llamacpp: llama.cpp loads GGUF files"):
+                migrate(spec, target)
+        result = migrate(spec, target, model={"id": "org/model-GGUF"} if target == "llamacpp" else None)
         migrated = parse(result.spec)  # the new spec validates for its engine
         assert migrated.spec.engine.name == target
         set_fields = {r.field for r in result.rows}
@@ -80,9 +83,23 @@ def test_cli_writes_spec_and_json(tmp_path: Path) -> None:
     assert yaml.safe_load(out.read_text())["spec"]["engine"] == {"name": "vllm"}
     assert "not mapped" in result.stdout
     assert runner.invoke(app, ["render", "-f", str(out)]).exit_code == 0
-    data = json.loads(runner.invoke(app, ["migrate", "-f", str(SPECS / "tiny-cpu.yaml"), "--to", "llamacpp", "-o", "json"]).stdout)
+    to_gguf = ["migrate", "-f", str(SPECS / "tiny-cpu.yaml"), "--to", "llamacpp", "-o", "json"]
+    data = json.loads(runner.invoke(app, [*to_gguf, "--model", "bartowski/SmolLM2-135M-Instruct-GGUF",
+                                          "--gguf-file", "SmolLM2-135M-Instruct-Q4_K_M.gguf"]).stdout)
     assert data["spec"]["spec"]["engine"]["name"] == "llamacpp"
-    assert any(r["field"] == "model.id" and r["status"] == "approximate" for r in data["report"])
+    assert data["spec"]["spec"]["model"] == {"id": "bartowski/SmolLM2-135M-Instruct-GGUF", "ggufFile": "SmolLM2-135M-Instruct-Q4_K_M.gguf"}
+    changed = [r for r in data["report"] if r["field"].startswith("model.")]
+    assert changed == [{"field": "model.ggufFile", "status": "changed",
+                        "note": "unset -> SmolLM2-135M-Instruct-Q4_K_M.gguf (given for llamacpp)"},
+                       {"field": "model.id", "status": "changed",
+                        "note": "HuggingFaceTB/SmolLM2-135M-Instruct -> bartowski/SmolLM2-135M-Instruct-GGUF (given for llamacpp)"}]
+    # The safetensors model itself cannot move: llama.cpp would fail to load it (it once migrated, and rendered).
+    refused = runner.invoke(app, to_gguf)
+    assert refused.exit_code == 2 and refused.stderr.strip() == (
+        f"{SPECS / 'tiny-cpu.yaml'}: spec.model.id: cannot migrate to llamacpp: llama.cpp loads GGUF files: "
+        "'HuggingFaceTB/SmolLM2-135M-Instruct' does not look like a GGUF repo; name its file in model.ggufFile, "
+        "or point model.id at a GGUF repo (…-GGUF) or a .gguf path; "
+        "give the model it loads with --model (and --gguf-file)")
 
 
 def test_cli_errors() -> None:

