@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING
 from tgictl.adapters.files import write_files
 from tgictl.render import service
 from tgictl.render.prepare import prepare
-from tgictl.spec import STARTER
+from tgictl.spec import starter_files
 from tgictl.spec.load import load_file
 
 if TYPE_CHECKING:
     from tgictl.sim.server import SimConfig  # imported when the demo runs: it brings in aiohttp
 
-DEMO_MODEL = Path(__file__).resolve().parent / "spec" / "demo-model"
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,7 @@ def run(directory: Path, force: bool = False) -> list[Step]:
     from tgictl.sim.batching import Limits
     from tgictl.smoke.runner import Expectations, run_smoke
 
-    spec_text = STARTER.read_text().replace(
-        "    # files: ./models/smollm2  # local copy of config.json + safetensors, for `tgictl plan`",
-        "    files: ./demo-model      # the model's config.json: render plans limits from it")
-    model_files = {f"demo-model/{p.name}": p.read_bytes() for p in sorted(DEMO_MODEL.iterdir()) if p.is_file()}
-    write_files(directory, {"tgi.yaml": spec_text, **model_files}, writer="demo", force=force)
+    write_files(directory, starter_files(), writer="demo", force=force)
     spec_path = directory / "tgi.yaml"
     steps = [Step("init", True, str(spec_path))]
     spec = load_file(spec_path)

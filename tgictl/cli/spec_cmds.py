@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_data, print_json, print_table
-from tgictl.spec import STARTER
+from tgictl.spec import starter_files
 
 
 @handles_errors
@@ -45,12 +45,12 @@ def init(
     file: Annotated[str, typer.Option("--file", "-f", help="Where to write the starter spec.")] = "tgi.yaml",
     force: Annotated[bool, typer.Option(help="Overwrite a file tgictl did not write, or one edited since.")] = False,
 ) -> None:
-    """Write a commented starter spec."""
-    from tgictl.adapters.files import write_file
+    """Write a commented starter spec, and beside it (demo-model/) the model config it plans from."""
+    from tgictl.adapters.files import write_files
 
     target = Path(file)
-    write_file(target, STARTER.read_text(), writer="init", force=force)
-    typer.echo(f"wrote {target}: edit it, then `tgictl validate -f {target}`")
+    write_files(target.parent, starter_files(target.name), writer="init", force=force)
+    typer.echo(f"wrote {target} and {target.parent / 'demo-model'}/: edit the spec, then `tgictl validate -f {target}`")
 
 
 @handles_errors

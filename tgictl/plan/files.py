@@ -224,4 +224,6 @@ def resolve(model: str, revision: str | None = None, *, allow_hub: bool = False)
         return found
     if allow_hub:
         return fetch_from_hub(model, revision)
-    raise SpecError([Problem("", "not a model directory and not in a local Hugging Face cache")], model)
+    raise SpecError([Problem("", "not a model directory and not in a local Hugging Face cache: pass --hub to read its config "
+                                 "and safetensors headers from the Hub, or give a directory holding them (in a spec: model.files)")],
+                    model)
