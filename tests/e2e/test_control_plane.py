@@ -15,17 +15,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from support.control_plane import SCRIPT, Namespace, kubectl, wait_for, write_spec
+from support.control_plane import SCRIPT, TGI_START, Namespace, kubectl, wait_for, write_spec
 from support.llama import llama_server
 from support.servers import simulator
 from tgictl.adapters import toolchain
 from tgictl.cli.main import app
 
 runner = CliRunner()
-
-# How the simulator (tgictl/sim, TGI's face) starts, logged by the container kwok runs.
-TGI_START = ["Args { model_id: \"meta-llama/Llama-3.1-8B-Instruct\" }", "Starting download process.", "Successfully downloaded weights.",
-             "Starting shard rank=0", "Shard ready in 12.2s rank=0", "Warming up model", "Connected"]
 
 
 def tgictl(*args: str) -> Any:

@@ -9,10 +9,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from support.control_plane import Namespace
+from support.control_plane import TGI_START, Namespace
 from support.readme import README
 from support.servers import TGICTL
-from test_control_plane import TGI_START
 
 
 def _cluster_block() -> tuple[str, list[str]]:

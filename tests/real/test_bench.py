@@ -157,6 +157,9 @@ def test_html_report_shows_the_run_it_measured(sim: str, tmp_path: Path) -> None
     ttft = next(row for row in rows if row[0] == "TTFT")
     assert ttft[1:] == [f"{data['ttft_ms'][q]:.2f}" for q in ("mean", "p50", "p90", "p95", "p99", "max")]
     assert ["requests", f"{data['succeeded']} ok of 12 (0 failed) in {data['duration_s']:.2f} s"] in rows
+    streams = next(line for line in ran.stdout.splitlines() if line.startswith("streams: "))
+    reasons = ", ".join(f"{name} {count}" for name, count in data["integrity"]["finish_reasons"].items())
+    assert streams.startswith(f"streams: finish reasons {reasons}, longest stall")  # it printed {'length': 12}
 
 
 def test_html_report_shows_configuration_client_health_and_cost(sim: str, tmp_path: Path) -> None:

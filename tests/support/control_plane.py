@@ -29,6 +29,9 @@ from support.data import ROOT, document
 from tgictl.adapters import toolchain
 
 SCRIPT = ROOT / "scripts" / "cluster.sh"
+# How the simulator (tgictl/sim, TGI's face) starts, logged by the container kwok runs.
+TGI_START = ["Args { model_id: \"meta-llama/Llama-3.1-8B-Instruct\" }", "Starting download process.", "Successfully downloaded weights.",
+             "Starting shard rank=0", "Shard ready in 12.2s rank=0", "Warming up model", "Connected"]
 
 
 def built() -> bool:

@@ -1,4 +1,4 @@
-"""The `tgictl …` commands README.md shows, for the tests that hold it to the CLI."""
+"""The `tgictl …` commands README.md (and docs/) show, for the tests that hold them to the CLI."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import shlex
 from support.data import ROOT
 
 README = (ROOT / "README.md").read_text()
+DOCS = [README, *(page.read_text() for page in sorted((ROOT / "docs").glob("*.md")))]
 
 
 def shown_commands() -> list[str]:
-    """Each `tgictl …` of the README: in backticks, or a line of a code block."""
-    spans = re.findall(r"`((?:\.venv/bin/)?tgictl [^`]+)`", README)
-    blocks = re.findall(r"^```\w*\n(.*?)^```", README, flags=re.S | re.M)
+    """Each `tgictl …` of the README and docs/: in backticks, or a line of a code block."""
+    spans = [span for page in DOCS for span in re.findall(r"`((?:\.venv/bin/)?tgictl [^`]+)`", page)]
+    blocks = [block for page in DOCS for block in re.findall(r"^```\w*\n(.*?)^```", page, flags=re.S | re.M)]
     lines = [line.split("  #")[0].removeprefix("$ ") for block in blocks for line in block.splitlines()]
     pieces = [piece.strip() for line in lines for piece in line.split("&&")]
     found = [c.replace("\\|", "|").removeprefix(".venv/bin/") for c in spans + pieces]

@@ -42,6 +42,20 @@ def test_command_help(command: str) -> None:
     assert "Usage: " in result.stdout
 
 
+@pytest.mark.parametrize("words", [["-h"], ["render", "-h"], ["rollout", "status", "-h"]])
+def test_dash_h_is_help_as_in_kubectl_and_helm(words: list[str]) -> None:
+    result = invoke(*words)
+    assert result.exit_code == 0 and result.stdout.startswith("Usage: ")
+
+
+def test_render_takes_a_namespace_and_schema_an_output_format(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, BASE)
+    objects = list(yaml.safe_load_all(invoke("render", "-f", spec, "-n", "llm").stdout))
+    assert {o["metadata"].get("namespace") for o in objects if o} == {"llm"}
+    as_yaml = invoke("schema", "-o", "yaml")
+    assert as_yaml.exit_code == 0 and yaml.safe_load(as_yaml.stdout) == json.loads(invoke("schema").stdout)
+
+
 def test_init_writes_a_valid_spec_and_never_overwrites_an_edit(tmp_path: Path) -> None:
     target = tmp_path / "tgi.yaml"
     assert invoke("init", "-f", str(target)).exit_code == 0

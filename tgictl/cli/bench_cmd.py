@@ -49,12 +49,17 @@ def _print_summary(result: dict[str, Any]) -> None:
                f"{lag.get('p50', 0):.2f} / p99 {lag.get('p99', 0):.2f} ms"
                + (f", achieved {client['achieved_rate']:.1f}/s of {client['target_rate']:g}/s" if client["target_rate"] else ""))
     if result["errors"]:
-        typer.echo(f"errors: {result['errors']}")
+        typer.echo(f"errors: {_counts(result['errors'])}")
     integrity = result["integrity"]
-    typer.echo(f"streams: finish reasons {integrity['finish_reasons']}, longest stall {integrity['longest_stall_ms']:.1f} ms, "
-               f"token counts from {result['token_source']}")
+    typer.echo(f"streams: finish reasons {_counts(integrity['finish_reasons']) or 'none'}, "
+               f"longest stall {integrity['longest_stall_ms']:.1f} ms, token counts from {result['token_source']}")
     for warning in client["warnings"]:
         typer.echo(f"WARNING client-bound: {warning}", err=True)
+
+
+def _counts(counted: dict[str, int]) -> str:
+    """``{'stop': 40, 'length': 2}`` as people read it: ``stop 40, length 2``."""
+    return ", ".join(f"{name} {count}" for name, count in counted.items())
 
 
 def _usd(value: float | None) -> str:

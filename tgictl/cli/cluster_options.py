@@ -33,12 +33,9 @@ NamespaceOption = Annotated[Optional[str], typer.Option("--namespace", "-n", hel
 
 def spec_in(file: str, namespace: str | None) -> Any:
     """The spec, with the namespace the command line asks for."""
-    from tgictl.spec.load import load_file
+    from tgictl.spec.load import in_namespace, load_file
 
-    spec = load_file(file)
-    if namespace:
-        spec = spec.model_copy(update={"metadata": spec.metadata.model_copy(update={"namespace": namespace})})
-    return spec
+    return in_namespace(load_file(file), namespace)
 
 
 def kube_for(context: str | None) -> Any:

@@ -24,7 +24,8 @@ COMMANDS: dict[str, Lazy] = {
                                             "each engine's default image."),
     "install-tools": Lazy("spec_cmds", "install_tools", "Install the helm v4 and kubectl v1.35 tgictl drives into its tools "
                                                         "directory ($TGICTL_TOOLS_DIR)."),
-    "init": Lazy("spec_cmds", "init", "Write a commented starter spec."),
+    "init": Lazy("spec_cmds", "init", "Write a commented starter spec, and beside it (demo-model/) the model config it plans "
+                                    "from."),
     "validate": Lazy("spec_cmds", "validate", "Check a spec: schema, types and the engine's own rules."),
     "schema": Lazy("spec_cmds", "schema", "Print the spec's JSON Schema (for editors and CI)."),
     "plan": Lazy("plan_cmd", "plan", "Size a deployment: weights, KV cache, limits, GPU count and cold start."),
@@ -69,6 +70,7 @@ app = typer.Typer(
     # Plain click help: rich's help renderer costs ~0.15 s of imports on every `--help`.
     rich_markup_mode=None,
     cls=LazyGroup.of(COMMANDS),
+    context_settings={"help_option_names": ["-h", "--help"]},  # kubectl's and helm's habit; subcommands inherit it
 )
 
 

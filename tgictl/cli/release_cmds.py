@@ -65,7 +65,9 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing lines as they are written (JSON lines with -o json).")] = False,
     output: OutputOption = Format.table,
 ) -> None:
-    """The engine's log lines from every pod of the release."""
+    """The engine's log lines from every pod of the release.
+
+    Unlike kubectl's, -f is the spec file (as in every tgictl command): --follow streams."""
     import json
 
     from tgictl.lifecycle import logs as pod_logs

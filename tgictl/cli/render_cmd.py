@@ -37,6 +37,7 @@ def render(
                      typer.Option(help="Overwrite or remove files in --out-dir that tgictl did not write (or that were edited "
                                        "since).")] = False,
     include_tests: Annotated[bool, typer.Option(help="Include the chart's `helm test` pod.")] = False,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace (overrides metadata.namespace).")] = None,
     repo_url: Annotated[str,
                         typer.Option(help="argocd/flux: Git repository holding the chart or tree (Argo CD).")] = "https://git.example.com/platform/llm-deployments.git",
     revision: Annotated[str, typer.Option(help="argocd: branch, tag or commit to follow.")] = "main",
@@ -62,7 +63,7 @@ def render(
                                path=path, kustomize_path=kustomize_path, flux_source=flux_source)
 
     failed, unchecked = 0, set()
-    for done in batch.render_files(sources, format.value, options_for, include_tests=include_tests):
+    for done in batch.render_files(sources, format.value, options_for, include_tests=include_tests, namespace=namespace):
         if done.error is not None:
             if not several:
                 raise done.error

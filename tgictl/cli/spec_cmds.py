@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import enum
+
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_data, print_json, print_table
+from tgictl.cli.output import Format, OutputOption, SpecOption, handles_errors, print_data, print_table
 from tgictl.spec import starter_files
 
 
@@ -85,8 +87,13 @@ def validate(file: SpecOption = "tgi.yaml", output: OutputOption = Format.table)
         typer.echo(f"{file} is valid")
 
 
-def schema() -> None:
+class SchemaFormat(str, enum.Enum):
+    json = "json"
+    yaml = "yaml"
+
+
+def schema(output: Annotated[SchemaFormat, typer.Option("--output", "-o", help="json or yaml.")] = SchemaFormat.json) -> None:
     """Print the spec's JSON Schema (for editors and CI)."""
     from tgictl.spec.schema import json_schema
 
-    print_json(json_schema())
+    print_data(json_schema(), Format(output.value))

@@ -86,39 +86,40 @@ def _release_of(path: Path) -> tuple[str, str] | None:
     return (name, namespace) if isinstance(name, str) and isinstance(namespace, str) else None
 
 
-def _start_helm(path: Path, include_tests: bool) -> helm.Waiting | None:
+def _start_helm(path: Path, include_tests: bool, namespace: str | None) -> helm.Waiting | None:
     release = _release_of(path)
     if release is None:
         return None
     try:
-        return helm.Waiting(release=release[0], namespace=release[1], include_tests=include_tests)
+        return helm.Waiting(release=release[0], namespace=namespace or release[1], include_tests=include_tests)
     except TgictlError:
         return None  # no helm: the render itself reports it
 
 
 def render_files(files: Sequence[Path], format: str, options_for: Callable[[Path], Options],
-                 include_tests: bool = False, ahead: int | None = None) -> Iterator[SpecResult]:
-    """Render each spec file in ``format``, in order; helm runs up to ``ahead`` (default: one per
-    core) specs in advance for the formats that go through it."""
+                 include_tests: bool = False, ahead: int | None = None, namespace: str | None = None) -> Iterator[SpecResult]:
+    """Render each spec file in ``format`` (in ``namespace`` when given), in order; helm runs up to
+    ``ahead`` (default: one per core) specs in advance for the formats that go through it."""
     ahead = ahead or os.cpu_count() or 2
     through_helm = THROUGH_HELM.get(format, False)
     waiting: dict[int, helm.Waiting | None] = {}
 
     def start(index: int) -> None:
         if through_helm and index < len(files):
-            waiting[index] = _start_helm(files[index], include_tests)
+            waiting[index] = _start_helm(files[index], include_tests, namespace)
 
     for index in range(ahead):
         start(index)
     from tgictl.render import service  # after helm starts: these imports are what it overlaps with
-    from tgictl.spec.load import load_file
+    from tgictl.spec.load import in_namespace, load_file
 
     try:
         for index, source in enumerate(files):
             start(index + ahead)
             helm_started = waiting.pop(index, None)
             try:
-                rendered = service.render(load_file(source), format, options=options_for(source), waiting=helm_started)
+                spec = in_namespace(load_file(source), namespace)
+                rendered = service.render(spec, format, options=options_for(source), waiting=helm_started)
                 yield SpecResult(source, rendered=rendered)
             except TgictlError as err:
                 yield SpecResult(source, error=err)

@@ -115,3 +115,10 @@ def load_file(path: str | Path) -> Spec:
         model = spec.spec.model.model_copy(update={"files": str((file.parent / files).resolve())})
         spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"model": model})})
     return spec
+
+
+def in_namespace(spec: Spec, namespace: str | None) -> Spec:
+    """The spec with metadata.namespace replaced when the command line names one (-n)."""
+    if not namespace:
+        return spec
+    return spec.model_copy(update={"metadata": spec.metadata.model_copy(update={"namespace": namespace})})
