@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tgictl import hardware
-from tgictl.errors import Problem, SpecError
+from tgictl.errors import Problem, SpecError, not_utf8
 
 # 365 days x 24 h / 12: the month AWS's and Google's pricing calculators bill.
 HOURS_PER_MONTH = 730
@@ -56,6 +56,8 @@ def load_prices(path: Path) -> dict[str, Price]:
         data = yaml.safe_load(path.read_text())
     except OSError as error:
         raise SpecError([Problem("", f"cannot read: {error.strerror}")], source) from None
+    except UnicodeDecodeError as error:
+        raise SpecError([Problem("", not_utf8(error))], source) from None
     except yaml.YAMLError as error:
         raise SpecError([Problem("", f"not YAML: {error}")], source) from None
     if not isinstance(data, dict):

@@ -60,3 +60,8 @@ class ValidationFailedError(TgictlError):
     """
 
     exit_code = 2
+
+
+def not_utf8(err: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8 text, for the one line that says so."""
+    return f"not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); save it as UTF-8"

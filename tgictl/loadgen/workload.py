@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tgictl.errors import UsageError
+from tgictl.errors import UsageError, not_utf8
 
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
 
@@ -69,13 +69,15 @@ def from_jsonl(path: Path, default_max_tokens: int) -> list[Item]:
         lines = path.read_text().splitlines()
     except OSError as err:
         raise UsageError(f"{path}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: {not_utf8(err)}") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
             items.append(Item(str(record["prompt"]), int(record.get("max_tokens", default_max_tokens))))
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:  # AttributeError: a line that is not an object
             raise UsageError(f"{path}:{number}: needs a JSON object with a prompt ({type(err).__name__})") from None
     if not items:
         raise UsageError(f"{path}: no prompts")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tgictl.errors import Problem, SpecError
+from tgictl.plan import config_shape
 
 Config = dict[str, Any]
 
@@ -265,32 +266,27 @@ READERS: dict[str, Callable[[Config], ModelDims]] = {
 }
 
 # Sizes every reader divides or multiplies by, in each family's spelling: each must be a positive integer.
-_SIZES = ("num_attention_heads", "num_key_value_heads", "hidden_size", "num_hidden_layers", "intermediate_size", "vocab_size",
-          "head_dim", "n_head", "n_layer", "n_embd", "num_experts_per_tok", "max_position_embeddings")
-
 # Heads that make a checkpoint something other than a text generator.
 _NOT_GENERATIVE = ("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "Model", "ForMaskedLM")
 
 
 def dims_from_config(config: Config, source: str = "config.json") -> ModelDims:
     """Read a config.json into ``ModelDims``, refusing checkpoints TGI cannot serve."""
+    config_shape.check(config, source)
+    config = {key: value for key, value in config.items() if value is not None}  # null is missing, as transformers reads it
     architectures = config.get("architectures") or []
+    model_type = config.get("model_type")
     for architecture in architectures:
         if architecture.endswith(_NOT_GENERATIVE) and not architecture.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")):
             raise SpecError([Problem("architectures",
                                      f"{architecture} is not a text-generation model: it has no language-model head to serve")], source)
-    model_type = config.get("model_type")
     reader = READERS.get(model_type or "")
     if reader is None:
         raise SpecError([Problem("model_type", f"unknown architecture {model_type!r} ({', '.join(architectures) or 'no architectures'}); "
                                  f"tgictl can size: {', '.join(sorted(READERS))}")], source)
-    unusable = [Problem(name, f"must be a positive integer, got {config[name]!r}; cannot size the model") for name in _SIZES
-                if name in config and config[name] is not None and (type(config[name]) is not int or config[name] <= 0)]
-    if unusable:
-        raise SpecError(unusable, source)
     try:
         return reader(config)
     except KeyError as missing:
         raise SpecError([Problem(str(missing.args[0]), f"missing from a {model_type} config; cannot size the model")], source) from None
-    except (ArithmeticError, TypeError, ValueError) as err:  # a size no reader can use, in a field not listed above
+    except (ArithmeticError, TypeError, ValueError) as err:  # a field config_shape does not type
         raise SpecError([Problem("", f"a {model_type} config tgictl cannot size: {err}")], source) from None

@@ -69,7 +69,25 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
         header: dict[str, Any] = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SpecError([Problem("", f"safetensors header is not JSON: {err}")], str(path)) from None
+    problems = _header_problems(header)
+    if problems:
+        raise SpecError(problems, str(path))
     return header
+
+
+def _header_problems(header: Any) -> list[Problem]:
+    """What makes a header unreadable as safetensors: an object of tensor name -> dtype and shape."""
+    if not isinstance(header, dict):
+        return [Problem("", f"safetensors header must be a JSON object of tensors, got {type(header).__name__}")]
+    problems = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        shape = info.get("shape") if isinstance(info, dict) else None
+        if (not isinstance(info, dict) or not isinstance(info.get("dtype"), str) or not isinstance(shape, list)
+                or not all(type(d) is int and d >= 0 for d in shape)):
+            problems.append(Problem(name, "not a tensor entry: needs a dtype name and a shape of non-negative integers"))
+    return problems[:3]  # a broken file's first few say enough
 
 
 def tensor_stats(headers: list[dict[str, Any]]) -> TensorStats:
@@ -95,10 +113,12 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        data = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SpecError([Problem("", f"not valid JSON: {err}")], str(path)) from None
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise SpecError([Problem("", f"must be a JSON object, got {type(data).__name__}")], str(path))
+    return data
 
 
 def read_directory(directory: Path, source: str | None = None) -> ModelFiles:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from tgictl.errors import Problem, SpecError
+from tgictl.errors import Problem, SpecError, not_utf8
 from tgictl.spec.model import Spec
 
 
@@ -106,8 +106,7 @@ def load_file(path: str | Path) -> Spec:
     except OSError as err:
         raise SpecError([Problem("", f"cannot read: {err.strerror}")], str(file)) from None
     except UnicodeDecodeError as err:
-        raise SpecError([Problem("", f"not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); save it as "
-                                     "UTF-8")], str(file)) from None
+        raise SpecError([Problem("", not_utf8(err))], str(file)) from None
     spec = load_text(text, str(file))
     files = spec.spec.model.files
     if files and not Path(files).expanduser().is_absolute():
