@@ -37,6 +37,10 @@ class SpecError(TgictlError):
         self.source = source
         super().__init__("\n".join(f"{source}: {p}" for p in problems))
 
+    def in_file(self, file: str) -> SpecError:
+        """The problems as ``file``'s, when they are the spec's (a config.json's stay its own)."""
+        return SpecError(self.problems, file) if self.source == "spec" else self
+
 
 class UsageError(TgictlError):
     """Command-line arguments that cannot work together."""
@@ -50,6 +54,10 @@ class ToolMissingError(TgictlError):
 
 class ToolFailedError(TgictlError):
     """An external tool ran and failed; the message carries its stderr."""
+
+
+class UnreachableError(TgictlError):
+    """A server tgictl was pointed at does not answer: nothing was sent (exit 1)."""
 
 
 class ValidationFailedError(TgictlError):

@@ -56,6 +56,19 @@ def test_render_takes_a_namespace_and_schema_an_output_format(tmp_path: Path) ->
     assert as_yaml.exit_code == 0 and yaml.safe_load(as_yaml.stdout) == json.loads(invoke("schema").stdout)
 
 
+def test_plan_of_a_spec_names_the_file_not_spec(tmp_path: Path) -> None:
+    doc = {**BASE, "spec": {**BASE["spec"], "model": {"id": "org/m", "files": str(tmp_path / "nope")}}}
+    result = invoke("plan", "-f", write_spec(tmp_path, doc))
+    assert result.exit_code == 2 and result.stderr == f"{tmp_path / 'tgi.yaml'}: spec.model.files: {tmp_path / 'nope'}: no such directory\n"
+
+
+def test_bench_against_a_server_that_is_not_there_says_so_and_sends_nothing() -> None:
+    """It once sent for the whole duration and blamed the client's CPU for 15,743 connection errors."""
+    result = invoke("bench", "http://127.0.0.1:9", "--duration", "30")
+    assert result.exit_code == 1
+    assert result.stderr == "error: cannot reach http://127.0.0.1:9: connection refused: is the server up? Nothing was sent\n"
+
+
 def test_init_writes_a_valid_spec_and_never_overwrites_an_edit(tmp_path: Path) -> None:
     target = tmp_path / "tgi.yaml"
     assert invoke("init", "-f", str(target)).exit_code == 0
@@ -328,7 +341,8 @@ def test_diff_errors_exit_2_like_kubectl_diff(tmp_path: Path, kubeconfig: str, m
         config.write_text(UNREACHABLE_KUBECONFIG)
     result = invoke("diff", "-f", write_spec(tmp_path, BASE), "--kubeconfig", str(config))
     assert result.exit_code == 2, result.output
-    expected = "cannot reach the API server at https://127.0.0.1:9" if kubeconfig == "unreachable" else "no usable kubeconfig"
+    expected = ("cannot reach the API server at https://127.0.0.1:9" if kubeconfig == "unreachable" else
+                f"error: no kubeconfig: looked in {config} (missing); pass --kubeconfig FILE or set KUBECONFIG")
     assert expected in result.output and len(result.output.strip().splitlines()) == 1
 
 

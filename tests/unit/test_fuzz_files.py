@@ -1,6 +1,6 @@
 """Every file tgictl reads, malformed at random, gets clean lines and exit 2, never a traceback:
 spec files as bytes, a model's config.json and safetensors headers (through `tgictl plan`), a
-bench dataset and a prices file. test_fuzz.py fuzzes parsed spec documents; this, the files.
+bench dataset, a prices file and a kubeconfig. test_fuzz.py fuzzes parsed spec documents; this, the files.
 
 A `num_attention_heads: 0` once ended `plan` in ZeroDivisionError, and a spec that was not
 UTF-8 in UnicodeDecodeError."""
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from support.data import MODELS
+from support.data import MODELS, document
 from tgictl.cli.main import app
 from tgictl.cost import load_prices
 from tgictl.errors import TgictlError
@@ -33,8 +33,9 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63), st.f
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
                            max_leaves=5)
 # The keys the planner reads, and any other.
-CONFIG_KEYS = sorted({key for config in CONFIGS for key in config}) + ["head_dim", "quantization_config", "text_config", "rope_scaling", "sliding_window", "num_experts",
-                                "kv_lora_rank", "qk_rope_head_dim", "n_head", "n_layer", "n_embd", "multi_query", "layer_types"]
+CONFIG_KEYS = sorted({key for config in CONFIGS for key in config}) + [
+    "head_dim", "quantization_config", "text_config", "rope_scaling", "sliding_window", "num_experts", "kv_lora_rank",
+    "qk_rope_head_dim", "n_head", "n_layer", "n_embd", "multi_query", "layer_types"]
 config_edits = st.lists(st.tuples(st.sampled_from(CONFIG_KEYS), json_values), min_size=1, max_size=4)
 raw_bytes = st.binary(max_size=300)
 
@@ -133,3 +134,19 @@ def test_any_spec_file_bytes_fail_cleanly(tmp_path: Path, data: bytes) -> None:
     result = runner.invoke(app, ["validate", "-f", str(tmp_path / "tgi.yaml")])
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+kubeconfigs = st.one_of(raw_bytes, json_values.map(lambda v: json.dumps(v).encode()),
+                        st.fixed_dictionaries({"apiVersion": st.just("v1"), "clusters": json_values, "contexts": json_values,
+                                               "current-context": json_values, "users": json_values}).map(lambda d: json.dumps(d).encode()))
+
+
+@SETTINGS
+@given(kubeconfigs)
+def test_any_kubeconfig_fails_cleanly(tmp_path: Path, data: bytes) -> None:
+    """A malformed kubeconfig once ended every cluster command in yaml's ParserError."""
+    (tmp_path / "kubeconfig").write_bytes(data)
+    (tmp_path / "tgi.yaml").write_text(json.dumps(document()))
+    result = runner.invoke(app, ["history", "-f", str(tmp_path / "tgi.yaml")], env={"KUBECONFIG": str(tmp_path / "kubeconfig")})
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code != 0 and result.stderr.startswith(("error: no usable kubeconfig in ", "error: no kubeconfig")), result.stderr

@@ -143,3 +143,30 @@ def test_a_spec_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         load_file(path)
     assert str(caught.value) == f"{path}: not UTF-8 text (byte 0xff at offset 50); save it as UTF-8"
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    # PyYAML keeps the last of two keys: the release was named after the second metadata.
+    ("apiVersion: tgictl.dev/v1alpha1\nmetadata: {name: a}\nmetadata: {name: b}\n",
+     "line 3: 'metadata' is given twice (first on line 2): YAML keeps only the last; remove one"),
+    ("spec:\n  hardware:\n    memory: 4Gi\n    memory: 8Gi\n",
+     "line 4: 'memory' is given twice (first on line 3): YAML keeps only the last; remove one"),
+    ("apiVersion: tgictl.dev/v1alpha1\n---\nkind: InferenceDeployment\n",
+     "line 2, column 1: a second YAML document: one spec per file (give a directory for several)"),
+])
+def test_yaml_that_would_be_read_otherwise_than_written_is_refused(text: str, problem: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_text(text, "tgi.yaml")
+    assert str(caught.value) == f"tgi.yaml: {problem}"
+
+
+@pytest.mark.parametrize(("field", "value", "means"), [
+    (("hardware", "memory"), "32 gigs", "a Kubernetes quantity such as 32Gi, 500M or 1.5"),
+    (("model", "url"), "ftp://x/m.gguf", "an http:// or https:// URL"),
+])
+def test_a_value_missing_its_pattern_says_what_is_meant_not_the_regex(field: tuple[str, str], value: str, means: str) -> None:
+    doc = document(engine={"name": "llamacpp"}, model={"id": "x"}) if field[0] == "model" else document()
+    doc["spec"].setdefault(field[0], {})[field[1]] = value
+    with pytest.raises(SpecError) as caught:
+        parse(doc)
+    assert f"spec.{'.'.join(field)}: must be {means}, got {value!r}" in [str(p) for p in caught.value.problems]

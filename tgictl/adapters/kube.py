@@ -11,6 +11,7 @@ import builtins
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -54,8 +55,24 @@ class Tunnel:
         self.socket.close()
 
 
+def kubeconfig_paths() -> builtins.list[Path]:
+    """Where the client (and helm, and kubectl) look: each file of $KUBECONFIG, else ~/.kube/config."""
+    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return [Path(p).expanduser() for p in listed or ["~/.kube/config"]]
+
+
+def _kubeconfig_error(context: str | None, err: Exception) -> ClusterError:
+    paths = kubeconfig_paths()
+    tried = ", ".join(f"{path}{'' if path.is_file() else ' (missing)'}" for path in paths)
+    if not any(path.is_file() for path in paths):
+        return ClusterError(f"no kubeconfig: looked in {tried}; pass --kubeconfig FILE or set KUBECONFIG")
+    reason = " ".join(str(err).split())  # a YAML error's lines, on one
+    return ClusterError(f"no usable kubeconfig{f' context {context!r}' if context else ''} in {tried}: {reason}")
+
+
 class Kube:
     def __init__(self, context: str | None = None, kubeconfig: str | None = None) -> None:
+        import yaml
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
@@ -63,8 +80,9 @@ class Kube:
         kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
         try:
             self.api = config.new_client_from_config(config_file=kubeconfig, context=context)
-        except (ConfigException, OSError) as err:
-            raise ClusterError(f"no usable kubeconfig{f' context {context!r}' if context else ''}: {err}") from None
+        # The client's loader lets YAML, type and key errors of a malformed file through as they are.
+        except (ConfigException, OSError, yaml.YAMLError, TypeError, KeyError, AttributeError, ValueError) as err:
+            raise _kubeconfig_error(context, err) from None
         self.core = client.CoreV1Api(self.api)
         self.storage = client.StorageV1Api(self.api)
         self.extensions = client.ApiextensionsV1Api(self.api)

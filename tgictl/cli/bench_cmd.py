@@ -52,7 +52,7 @@ def _print_summary(result: dict[str, Any]) -> None:
         typer.echo(f"errors: {_counts(result['errors'])}")
     integrity = result["integrity"]
     typer.echo(f"streams: finish reasons {_counts(integrity['finish_reasons']) or 'none'}, "
-               f"longest stall {integrity['longest_stall_ms']:.1f} ms, token counts from {result['token_source']}")
+               f"longest stall {integrity['longest_stall_ms']:.1f} ms, token counts from {_counts(result['token_source']) or 'none'}")
     for warning in client["warnings"]:
         typer.echo(f"WARNING client-bound: {warning}", err=True)
 
@@ -187,6 +187,7 @@ def bench(
     from tgictl.adapters.files import check_writable, write_file
     from tgictl.loadgen.client import Timeouts
     from tgictl.loadgen.report import ReportPaths, report_files
+    from tgictl.loadgen.client import check_reachable
     from tgictl.loadgen.runner import Job, Profile
 
     slo = _slo(slo_ttft_ms, slo_tpot_ms, slo_e2e_ms, profile)
@@ -197,6 +198,7 @@ def bench(
     server_price = _server_price(spec, price, prices, gpu, gpu_count)
     with contextlib.ExitStack() as stack:  # holds the port-forward open for the run, with --release
         url, headers = target.server(stack, url, release, file, namespace, context, api_key, spec)
+        check_reachable(url)
         job = Job(url.rstrip("/"), api, items, Profile(profile if profile != "sweep" else "concurrency", rate, concurrency),
                   duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed, headers=headers,
                   price=server_price)

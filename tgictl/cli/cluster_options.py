@@ -75,16 +75,23 @@ _SHARED = [
 ]
 
 
-def release_command(command: Callable[..., None]) -> Callable[..., None]:
+def release_command(command: Callable[..., None] | None = None, *, check_kubeconfig: bool = True) -> Any:
     """Give ``command(release: Release, ...)`` the shared cluster options: typer sees them
     in the signature (first, so ``--help`` lists them alike everywhere), and the command
-    gets the Release they name instead."""
+    gets the Release they name instead. The kubeconfig is checked first, one message for
+    every command, before helm or the client is reached; ``check_kubeconfig=False`` leaves
+    that to a command that maps its errors itself (diff: no error may exit 1)."""
+    if command is None:
+        return functools.partial(release_command, check_kubeconfig=check_kubeconfig)
     own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
            for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "release"]
 
     @functools.wraps(command)
     def with_release(*, file: str, context: str | None, namespace: str | None, kubeconfig: None = None, **options: Any) -> None:
-        command(Release(spec_in(file, namespace), context), **options)
+        release = Release(spec_in(file, namespace), context)
+        if check_kubeconfig:
+            release.kube  # noqa: B018  # made here, cached for the command
+        command(release, **options)
 
     parameters = [*_SHARED, *own]
     with_release.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]

@@ -45,7 +45,7 @@ def migrate(
     try:
         result = run_migrate(spec, to, unmapped=unmapped, model={"id": model or "", "ggufFile": gguf_file or ""})
     except SpecError as err:  # the problems are the source file's (the migrated spec exists nowhere yet)
-        raise SpecError(err.problems, file or str(tgi_args)) from None
+        raise err.in_file(file or str(tgi_args)) from None
     spec_yaml = dump_yaml(result.spec)
     rows = [{"field": r.field, "status": r.status, "note": r.note} for r in result.rows]
     if write:

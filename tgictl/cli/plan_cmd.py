@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from tgictl.cli.output import Format, OutputOption, handles_errors, print_data, print_table
-from tgictl.errors import UsageError
+from tgictl.errors import SpecError, UsageError
 
 if TYPE_CHECKING:  # the planner imports pydantic models: keep `tgictl --help` fast
     from tgictl.cost import DeploymentCost
@@ -145,7 +145,10 @@ def plan(
     if file:
         _refuse_model_options(options)
         spec = load_file(file)
-        result, replicas = plan_spec(spec, allow_hub=hub), replica_range(spec)
+        try:
+            result, replicas = plan_spec(spec, allow_hub=hub), replica_range(spec)
+        except SpecError as err:
+            raise err.in_file(file) from None
     else:
         assert model is not None
         result = _plan_model(model, hub, **options)

@@ -71,7 +71,7 @@ def validate(file: SpecOption = "tgi.yaml", output: OutputOption = Format.table)
     try:
         planned_for_render(spec)  # what render, and deploy after a GPU node came up, would refuse
     except SpecError as err:
-        raise SpecError(err.problems, file) from None
+        raise err.in_file(file) from None
     summary = {
         "file": file,
         "valid": True,

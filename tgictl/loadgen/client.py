@@ -260,3 +260,21 @@ def _refused_for_load(error: Any) -> bool:
     """An in-stream error that is an admission refusal: vLLM refuses some streams after their 200
     with {"error": {"code": 503, ...}} (seen on real vLLM 0.32 past --max-num-queued-reqs)."""
     return isinstance(error, dict) and (error.get("code") in _OVERLOADED or error.get("http_status_code") in _OVERLOADED)
+
+
+def check_reachable(url: str, timeout: float = 5.0) -> None:
+    """Refuse a load test against a server that does not accept connections: thousands of
+    connection errors once read as a client too slow for its load ("add --workers")."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from tgictl.errors import UnreachableError
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise UnreachableError(f"cannot reach {url}: {reason.lower()}: is the server up? Nothing was sent") from None

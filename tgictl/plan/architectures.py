@@ -112,10 +112,16 @@ def active_parameter_count(d: ModelDims) -> int:
 # --- readers: one per family -------------------------------------------------
 
 
-def _get(config: Config, *names: str, default: Any = None) -> Any:
+_REQUIRED = object()
+
+
+def _get(config: Config, *names: str, default: Any = _REQUIRED) -> Any:
+    """The first of ``names`` the config sets; without a default, one of them is required."""
     for name in names:
         if config.get(name) is not None:
             return config[name]
+    if default is _REQUIRED:
+        raise KeyError(" or ".join(names))
     return default
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tgictl.errors import Problem, SpecError
 
 _Positive = Annotated[int, Field(gt=0)]
+_Count = Annotated[int, Field(ge=0)]
 
 
 class _Shape(BaseModel):
@@ -51,8 +52,39 @@ class ConfigShape(_Shape):
     text_config: ConfigShape | None = None  # multimodal checkpoints nest the language model's config
     quantization_config: _Quantization | None = None
     rope_scaling: dict[str, Any] | None = None
+    topk_method: str | None = None
+    # Switches the readers branch on.
     tie_word_embeddings: bool | None = None
-    sliding_window: int | None = None
+    use_sliding_window: bool | None = None
+    use_bias: bool | None = None
+    bias: bool | None = None
+    attention_bias: bool | None = None
+    mlp_bias: bool | None = None
+    new_decoder_architecture: bool | None = None
+    parallel_attn: bool | None = None
+    multi_query: bool | None = None
+    # Counts that may be 0: dense layers before the experts, shared experts, the query's LoRA rank.
+    sliding_window: _Count | None = None
+    first_k_dense_replace: _Count | None = None
+    n_shared_experts: _Count | None = None
+    q_lora_rank: _Count | None = None
+    # Mixture-of-experts and MLA sizes.
+    n_routed_experts: _Positive | None = None
+    num_local_experts: _Positive | None = None
+    num_experts: _Positive | None = None
+    moe_intermediate_size: _Positive | None = None
+    kv_lora_rank: _Positive | None = None
+    qk_rope_head_dim: _Positive | None = None
+    qk_nope_head_dim: _Positive | None = None
+    v_head_dim: _Positive | None = None
+    n_positions: _Positive | None = None
+    # Older architectures' names for the sizes (GPT-2, Falcon, Bloom, StarCoder).
+    n_inner: _Positive | None = None
+    n_embed: _Positive | None = None
+    n_head_kv: _Positive | None = None
+    num_kv_heads: _Positive | None = None
+    ffn_hidden_size: _Positive | None = None
+    seq_length: _Positive | None = None
     # SIZES, each a positive integer when present:
     num_attention_heads: _Positive | None = None
     num_key_value_heads: _Positive | None = None

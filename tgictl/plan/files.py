@@ -86,7 +86,8 @@ def _header_problems(header: Any) -> list[Problem]:
         shape = info.get("shape") if isinstance(info, dict) else None
         if (not isinstance(info, dict) or not isinstance(info.get("dtype"), str) or not isinstance(shape, list)
                 or not all(type(d) is int and d >= 0 for d in shape)):
-            problems.append(Problem(name, "not a tensor entry: needs a dtype name and a shape of non-negative integers"))
+            problems.append(Problem(name if name.isprintable() else repr(name),
+                                    "not a tensor entry: needs a dtype name and a shape of non-negative integers"))
     return problems[:3]  # a broken file's first few say enough
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from tgictl.errors import Problem, SpecError, not_utf8
-from tgictl.spec.model import Spec
+from tgictl.spec.model import PATTERN_MEANS, Spec
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -57,6 +57,9 @@ def _describe(error: ErrorDetails) -> Problem:
         message = f"got {error['input']!r}; allowed: {error['ctx']['expected']}"
     elif kind == "missing":
         message = "required field is missing"
+    elif kind == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern", "")
+        message = f"must be {PATTERN_MEANS.get(pattern, f'text matching {pattern}')}, got {error['input']!r}"
     elif kind.endswith("_type"):
         expected = kind.removesuffix("_type").replace("_", " ")
         message = f"must be {'an' if expected[0] in 'aeiou' else 'a'} {expected}, got {type(error['input']).__name__} {error['input']!r}"
@@ -86,15 +89,49 @@ def parse(document: Any, source: str = "spec") -> Spec:
     return spec
 
 
+class _UniqueKeysLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping: YAML calls keys unique, and PyYAML
+    silently keeps the last, so `metadata:` twice once named the release after the second."""
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, first: yaml.Mark, again: yaml.Mark) -> None:
+        super().__init__(f"line {again.line + 1}: {key!r} is given twice (first on line {first.line + 1}): YAML keeps only the "
+                         "last; remove one")
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, yaml.Mark] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, (list, dict)):
+            continue  # unhashable: construct_mapping below says so
+        if key in seen:
+            raise _DuplicateKey(key, seen[key], key_node.start_mark)
+        seen[key] = key_node.start_mark
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeysLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    if isinstance(err, _DuplicateKey):
+        return str(err)
+    mark = getattr(err, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    reason = getattr(err, "problem", None) or str(err)
+    if isinstance(err, yaml.composer.ComposerError) and "another document" in reason:
+        return f"{where}a second YAML document: one spec per file (give a directory for several)"
+    return f"not valid YAML: {where}{reason}"
+
+
 def load_text(text: str, source: str = "spec") -> Spec:
     """Parse YAML text into a validated spec."""
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_UniqueKeysLoader)  # noqa: S506  # a SafeLoader
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        reason = getattr(err, "problem", None) or str(err)
-        raise SpecError([Problem("", f"not valid YAML: {where}{reason}")], source) from None
+        raise SpecError([Problem("", _yaml_problem(err))], source) from None
     return parse(document, source)
 
 

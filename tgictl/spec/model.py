@@ -36,6 +36,11 @@ def _checked_dns_label(value: str) -> str:
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Quantity = Annotated[str, Field(pattern=_QUANTITY.pattern, examples=["100Gi", "500m"])]
+URL_PATTERN = r"^https?://"
+DURATION_PATTERN = r"^[0-9]+(ms|s|m|h)$"
+# What each pattern means, for the error a value that misses it gets (a raw regex helps no one).
+PATTERN_MEANS = {_QUANTITY.pattern: "a Kubernetes quantity such as 32Gi, 500M or 1.5", URL_PATTERN: "an http:// or https:// URL",
+                 DURATION_PATTERN: "a duration such as 30s, 500ms or 5m"}
 
 
 class Strict(BaseModel):
@@ -69,7 +74,7 @@ class ModelSpec(Strict):
     files: Annotated[str | None, Field(description="Local directory with config.json and safetensors files, for planning.")] = None
     gguf_file: Annotated[str | None,
                          Field(description="llama.cpp: the GGUF file inside the Hub repo `id` (e.g. model-Q4_K_M.gguf).")] = None
-    url: Annotated[str | None, Field(pattern=r"^https?://", description="llama.cpp: download the GGUF file from this URL.")] = None
+    url: Annotated[str | None, Field(pattern=URL_PATTERN, description="llama.cpp: download the GGUF file from this URL.")] = None
 
 
 class EngineSpec(Strict):
@@ -268,7 +273,7 @@ class MonitoringSLO(Strict):
 class MonitoringSpec(Strict):
     enabled: Annotated[bool, Field(description="ServiceMonitor and PrometheusRule (Prometheus Operator).")] = False
     release: Annotated[str, Field(description="`release` label kube-prometheus-stack selects on ('' for none).")] = "kube-prometheus-stack"
-    interval: Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h)$")] = "15s"
+    interval: Annotated[str, Field(pattern=DURATION_PATTERN)] = "15s"
     dashboards: Annotated[bool, Field(description="Ship the Grafana dashboards.")] = False
     dashboard_kind: Literal["ConfigMap", "GrafanaDashboard"] = "ConfigMap"
     slo: MonitoringSLO = MonitoringSLO()
