@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
@@ -127,6 +128,15 @@ def test_sweep_finds_a_rate_and_plots(sim: str, tmp_path: Path) -> None:
     data = json.loads(out.stdout)
     assert data["best"] is not None and data["best"]["slo_attainment"] >= 0.9
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Every step is tried, at 1/3, 2/3 and all of the ceiling: it once stopped after one rate when
+    # the ceiling met the SLO.
+    ceiling = data["ceiling"]["request_rate"]
+    offered = [p["client"]["target_rate"] for p in data["points"]]
+    assert offered == pytest.approx([ceiling / 3, 2 * ceiling / 3, ceiling])
+    table = runner.invoke(app, ["bench", sim, "--profile", "sweep", "--duration", "1", "--concurrency", "8",
+                                "--slo-ttft-ms", "500", "--sweep-steps", "2"])
+    best = next(line for line in table.stdout.splitlines() if line.startswith("best rate"))
+    assert re.search(r": [0-9.]+/s offered, [0-9.]+ req/s achieved \(goodput", best), best  # not the offered rate alone
 
 
 class _Cells(HTMLParser):

@@ -79,7 +79,8 @@ def _print_sweep(sweep: SweepRun) -> None:
                   f"{p['slo_attainment']:.1%}") for p in (run.summary for run in sweep.runs)])
     best = sweep.best.summary if sweep.best else None
     typer.echo(f"best rate meeting the SLO for {sweep.min_attainment:.0%} of requests: "
-               + (f"{best['client']['target_rate']:.2f}/s (goodput {best['goodput_rps']:.2f} req/s)" if best else "none"))
+               + (f"{best['client']['target_rate']:.2f}/s offered, {best['request_rate']:.2f} req/s achieved "
+                  f"(goodput {best['goodput_rps']:.2f} req/s)" if best else "none"))
     if best and "cost" in best:
         typer.echo(f"at that rate, {_cost_line(best['cost'])}")
 
@@ -166,7 +167,8 @@ def bench(
     slo_tpot_ms: Annotated[Optional[float], typer.Option(help="SLO: TPOT at most this, ms.")] = None,
     slo_e2e_ms: Annotated[Optional[float], typer.Option(help="SLO: end-to-end at most this, ms.")] = None,
     min_attainment: Annotated[float, typer.Option(help="Fraction of requests that must meet the SLOs (exit 1 below).")] = 0.9,
-    sweep_steps: Annotated[int, typer.Option(min=1, help="Rates the sweep tries.")] = 6,
+    sweep_steps: Annotated[int, typer.Option(
+        min=1, help="Rates the sweep tries: evenly spaced fractions of the measured ceiling, 1/N to all of it.")] = 6,
     workers: Annotated[int, typer.Option(help="Client processes sharing the load.")] = 1,
     timeout: Annotated[float, typer.Option(help="Longest silence allowed in a stream, s.")] = 60.0,
     strict: Annotated[bool, typer.Option(help="Fail (exit 4) when the client, not the server, was the bottleneck.")] = False,

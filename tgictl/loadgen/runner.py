@@ -292,24 +292,15 @@ def sweep(job: Job, slo: SLOTargets, steps: int, min_attainment: float, workers:
           progress: Progress | None = None) -> SweepRun:
     """Find the highest request rate whose SLO attainment stays at ``min_attainment``.
 
-    First a closed-loop run at the job's concurrency measures the server's
-    ceiling; then ``steps`` open-loop Poisson runs bisect between zero and
-    that ceiling, keeping the best rate that met the SLO."""
+    First a closed-loop run at the job's concurrency measures the server's ceiling; then
+    ``steps`` open-loop Poisson runs at evenly spaced fractions of it (1/steps … all of it),
+    as guidellm's sweep does, so the report draws a curve. It once bisected, and stopped
+    after one rate whenever the ceiling itself met the SLO."""
     ceiling_job = replace(job, profile=Profile("concurrency", concurrency=max(1, job.profile.concurrency or 32)))
     ceiling = bench(ceiling_job, slo, workers, progress)
-    low, high = 0.0, max(ceiling.summary["request_rate"], 0.1)
-    points: list[BenchRun] = []
-    best: BenchRun | None = None
-    rate = high
-    for _ in range(steps):
-        if points and abs(rate - points[-1].summary["client"]["target_rate"]) < 1e-9:
-            break  # converged
-        point = bench(replace(job, profile=Profile("poisson", rate=rate)), slo, workers, progress)
-        points.append(point)
-        if point.summary["slo_attainment"] >= min_attainment:
-            best = point if best is None or rate > best.summary["client"]["target_rate"] else best
-            low = rate
-        else:
-            high = rate
-        rate = (low + high) / 2 if low else high / 2
-    return SweepRun(ceiling, tuple(points), best, min_attainment)
+    top = max(ceiling.summary["request_rate"], 0.1)
+    points = tuple(bench(replace(job, profile=Profile("poisson", rate=top * step / steps)), slo, workers, progress)
+                   for step in range(1, steps + 1))
+    met = [point for point in points if point.summary["slo_attainment"] >= min_attainment]
+    best = max(met, key=lambda point: point.summary["client"]["target_rate"], default=None)
+    return SweepRun(ceiling, points, best, min_attainment)
