@@ -1,28 +1,23 @@
 """API keys end to end: which routes each engine guards (the simulator checked
 against the real llama-server), the chart wiring the key to the engine, the
-helm tests and, where /metrics is guarded, the ServiceMonitor; and smoke and
-bench sending it, by URL or read from the release's Secret. The key itself
-never appears in rendered objects or output."""
+helm tests and, where /metrics is guarded, the ServiceMonitor; and smoke
+sending it by URL. The key read from the release's Secret by deploy, smoke and
+bench runs on the real control plane: tests/e2e/test_api_keys_cluster.py."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 import requests
 from typer.testing import CliRunner
 
-from support.cluster_fixtures import spec_file
 from support.data import document
-from support.fake_kube import Cluster, Step, pod
 from support.llama import llama_server
 from support.servers import TGICTL, simulator
-from tgictl.cli.main import app
 
 KEY = "sk-test-5a1t"
 runner = CliRunner()
@@ -105,26 +100,3 @@ def test_helm_tests_send_the_key() -> None:
     assert generate["env"] == [{"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "llm-keys", "key": "api-key"}}}]
     smoke = objects["Pod/demo-test-smoke"]["spec"]["containers"][0]
     assert smoke["env"][0]["name"] == "TGICTL_API_KEY"
-
-
-def test_release_smoke_and_bench_read_the_key_from_the_secret(cluster: Cluster, tmp_path: Path) -> None:
-    cluster.secret_data = {("llm", "llm-keys"): {"api-key": KEY}}
-    cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"])]
-    path = spec_file(tmp_path, serving={"apiKeySecret": {"name": "llm-keys", "key": "api-key"}})
-    with simulator("--api-key", KEY) as url:
-        address = urlparse(url)
-        cluster.forwards[("demo-7d9f-abcde", 8080)] = (address.hostname or "", int(address.port or 0))
-        smoked = runner.invoke(app, ["smoke", "--release", "-f", path, "-o", "json"])
-        benched = runner.invoke(app, ["bench", "--release", "-f", path, "--requests", "4", "--output-len", "fixed:4", "-o", "json"])
-    assert smoked.exit_code == 0, smoked.output
-    assert json.loads(benched.stdout)["succeeded"] == 4, benched.output
-    assert KEY not in smoked.output + benched.output
-
-
-def test_a_missing_key_in_the_secret_is_named(cluster: Cluster, tmp_path: Path) -> None:
-    cluster.secret_data = {("llm", "llm-keys"): {"other": "x"}}
-    cluster.steps = [Step(pod(running=True, ready=True), [], ["Connected"])]
-    keyed = spec_file(tmp_path, serving={"apiKeySecret": {"name": "llm-keys", "key": "api-key"}})
-    result = runner.invoke(app, ["smoke", "--release", "-f", keyed])
-    assert result.exit_code == 1
-    assert result.stderr.strip() == "error: serving.apiKeySecret: Secret llm/llm-keys has no key 'api-key'"
