@@ -234,6 +234,26 @@ def test_engine_neutral_series_match_the_chart_rules() -> None:
         assert records == set(engine.facts.neutral_series), name
 
 
+@pytest.mark.parametrize(("features", "field", "backend"), [({"flashAttention": True}, "flashAttention", "FLASH_ATTN"),
+                                                           ({"attention": "flashinfer"}, "attention", "FLASHINFER")])
+def test_vllm_refuses_an_attention_backend_the_gpu_cannot_run(features: dict[str, Any], field: str, backend: str) -> None:
+    """At v0.32.0 FlashAttentionBackend and FlashInferBackend.supports_compute_capability need 8.0 or
+    newer, and a backend named with --attention-backend is validated at start (platforms/cuda.py):
+    "Selected backend ... is not valid for this configuration. Reason: ['compute capability not supported']"."""
+    t4 = engine_doc("vllm", hardware={"accelerator": {"type": "t4", "count": 1}}, features=features)
+    assert f"spec.features.{field}: vLLM's {backend} attention needs compute capability 8.0 or newer; t4 has 7.5: leave it unset " \
+           "(vLLM picks a backend that runs), or choose an Ampere-or-newer hardware.accelerator.type" in problems_of(t4)
+    parse(engine_doc("vllm", hardware={"accelerator": {"type": "a10g", "count": 1}}, features=features))
+    from tgictl.lifecycle.progress import assess
+
+    line = (f"(EngineCore_DP0 pid=88) ERROR 12-06 10:00:00 [core.py:1510] ValueError: Selected backend "
+            f"AttentionBackendEnum.{backend} is not valid for this configuration. Reason: ['compute capability not supported']")
+    pod = {"metadata": {"name": "p"}, "status": {"phase": "Running", "containerStatuses": [
+        {"name": "server", "ready": False, "restartCount": 0, "state": {"running": {}}}]}}
+    state = assess(pod, [], [line, "(APIServer pid=1) RuntimeError: Engine core initialization failed."], get("vllm").facts)
+    assert state.failed and "the attention backend asked for cannot run on this GPU" in (state.failure or ""), state
+
+
 @pytest.mark.parametrize(("accelerator", "refused"), [("t4", True), ("a10g", False), ("h100-80gb", False)])
 def test_vllm_refuses_bfloat16_before_ampere_as_its_start_does(accelerator: str, refused: bool) -> None:
     """vLLM 0.32's platforms/cuda.py raises "Bfloat16 is only supported on GPUs with compute capability of at

@@ -115,9 +115,12 @@ def _slo(ttft_ms: float | None, tpot_ms: float | None, e2e_ms: float | None, pro
 
 
 def _load(job: Job, slo: SLOTargets, sweep_steps: int, min_attainment: float, workers: int) -> BenchRun | SweepRun:
-    """One run, or a sweep of ``sweep_steps`` rates, with progress on a terminal."""
+    """One run, or a sweep of ``sweep_steps`` rates, with progress on a terminal; nothing is sent
+    to a server that accepts no connection."""
+    from tgictl.loadgen.client import check_reachable
     from tgictl.loadgen.runner import bench, sweep
 
+    check_reachable(job.url)
     progress = _progress if sys.stderr.isatty() else None
     run = sweep(job, slo, sweep_steps, min_attainment, workers, progress) if sweep_steps else bench(job, slo, workers, progress)
     if progress:
@@ -189,7 +192,6 @@ def bench(
     from tgictl.adapters.files import check_writable, write_file
     from tgictl.loadgen.client import Timeouts
     from tgictl.loadgen.report import ReportPaths, report_files
-    from tgictl.loadgen.client import check_reachable
     from tgictl.loadgen.runner import Job, Profile
 
     slo = _slo(slo_ttft_ms, slo_tpot_ms, slo_e2e_ms, profile)
@@ -200,7 +202,6 @@ def bench(
     server_price = _server_price(spec, price, prices, gpu, gpu_count)
     with contextlib.ExitStack() as stack:  # holds the port-forward open for the run, with --release
         url, headers = target.server(stack, url, release, file, namespace, context, api_key, spec)
-        check_reachable(url)
         job = Job(url.rstrip("/"), api, items, Profile(profile if profile != "sweep" else "concurrency", rate, concurrency),
                   duration, requests, model, Timeouts(read=timeout, total=max(timeout * 10, 600)), seed, headers=headers,
                   price=server_price)

@@ -101,6 +101,10 @@ class VLLM(Engine):
             (r"Bfloat16 is only supported on GPUs with compute capability of at least 8\.0",
              "this GPU is older than compute capability 8.0 (T4, V100) and cannot run bfloat16: set serving.dtype: float16, or "
              "choose an Ampere-or-newer hardware.accelerator.type"),
+            (r"Selected backend \S+ is not valid for this configuration\. Reason: .*compute capability not supported",
+             "the attention backend asked for cannot run on this GPU (FLASH_ATTN and FLASHINFER need compute capability 8.0 or "
+             "newer at v0.32.0; T4 and V100 are older): unset features.flashAttention / features.attention, or choose an "
+             "Ampere-or-newer hardware.accelerator.type"),
             (r"on startup is less than desired GPU memory utilization",
              "another process holds part of the GPU: its free memory at start is below serving.cudaMemoryFraction of it; give the "
              "pod a GPU of its own (no time-slicing or MPS sharing) or lower serving.cudaMemoryFraction"),
@@ -236,6 +240,14 @@ class VLLM(Engine):
             found.append(Problem("spec.serving.dtype", f"bfloat16 needs compute capability 8.0 or newer; {accelerator.key} has "
                                                        f"{accelerator.compute_capability}: set float16, or choose an Ampere-or-newer "
                                                        "hardware.accelerator.type"))
+        # The backend --attention-backend names is validated at start (platforms/cuda.py), and at v0.32.0 both
+        # FLASH_ATTN and FLASHINFER refuse compute capability below 8.0 (supports_compute_capability).
+        backend = ATTENTION_BACKEND.get(features.attention or "") or ("FLASH_ATTN" if features.flash_attention else None)
+        if backend and vendor == "nvidia" and accelerator.compute_capability < 8.0:
+            field = "spec.features.attention" if features.attention else "spec.features.flashAttention"
+            found.append(Problem(field, f"vLLM's {backend} attention needs compute capability 8.0 or newer; {accelerator.key} has "
+                                        f"{accelerator.compute_capability}: leave it unset (vLLM picks a backend that runs), or "
+                                        "choose an Ampere-or-newer hardware.accelerator.type"))
         if vendor != "nvidia" and not s.image.repository:
             found.append(Problem("spec.image.repository",
                                  f"the vLLM default image is CUDA-only; name the {vendor if vendor != 'none' else 'CPU'} build of vLLM to "
