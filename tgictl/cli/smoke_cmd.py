@@ -39,8 +39,13 @@ def smoke(
         from tgictl.cli.cluster_options import spec_in
         from tgictl.plan.service import planned_for_render
 
+        from tgictl.errors import SpecError
+
         spec = spec_in(file, namespace)
-        serving = planned_for_render(spec)[0].spec.serving  # the limits the render passes the engine
+        try:
+            serving = planned_for_render(spec)[0].spec.serving  # the limits the render passes the engine
+        except SpecError as err:
+            raise err.in_file(file) from None
         expect = Expectations(serving.max_input_tokens, serving.max_total_tokens, from_spec=True)
     if any(v is not None for v in (ttft_p50_ms, ttft_p95_ms, itl_p50_ms, itl_p95_ms)) and not slo_requests:
         slo_requests = 20
