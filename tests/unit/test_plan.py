@@ -375,3 +375,32 @@ def test_a_config_size_no_reader_can_use_is_named_not_a_traceback(value: object)
     with pytest.raises(SpecError) as caught:
         dims_from_config(spoiled)
     assert str(caught.value) == f"config.json: num_attention_heads: must be a positive integer, got {value!r}; cannot size the model"
+
+
+LIMIT_FLAGS = {"tgi": {"max_total_tokens": "max-total-tokens", "max_input_tokens": "max-input-tokens"},
+               "vllm": {"max_total_tokens": "max-model-len"}}
+
+
+@pytest.mark.parametrize("engine", sorted(LIMIT_FLAGS))
+@pytest.mark.parametrize("serving", [{}, {"maxTotalTokens": 8192}, {"maxInputTokens": 4000},
+                                     {"maxTotalTokens": 8192, "maxInputTokens": 4000}, {"maxBatchTotalTokens": 12000}])
+def test_what_plan_prints_is_what_render_passes_for_every_set_and_unset_limit(engine: str, serving: dict[str, int]) -> None:
+    """Llama-3.1-8B on one A10G with only maxTotalTokens: 8192 once failed render (a planned
+    maxInputTokens of 13375 the user never set) and plan printed a total of 13376 (vLLM: 131072)."""
+    from tgictl.engines import get
+    from tgictl.plan.service import plan_spec, planned_for_render
+    from tgictl.spec.load import parse
+
+    if engine == "vllm":
+        serving = {k: v for k, v in serving.items() if k not in ("maxInputTokens", "maxBatchTotalTokens")}  # vLLM refuses them
+    spec = parse(document(engine={"name": engine}, serving=serving, hardware={"accelerator": {"type": "a10g", "count": 1}},
+                          model={"id": "meta-llama/Llama-3.1-8B-Instruct", "files": str(FIXTURES / "models" / "llama-3.1-8b")}))
+    printed = plan_spec(spec)
+    rendered, _ = planned_for_render(spec)
+    flags = get(engine).flags(rendered)
+    for field, flag in LIMIT_FLAGS[engine].items():
+        assert str(getattr(printed, field)) == flags[flag], (field, flags)
+    if "maxTotalTokens" in serving:
+        assert printed.max_total_tokens == 8192
+    if engine == "tgi":
+        assert printed.max_input_tokens == serving.get("maxInputTokens", printed.max_total_tokens - 1)

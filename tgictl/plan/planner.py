@@ -124,6 +124,16 @@ def _request_cap(max_batch_total: int, limits: UserLimits) -> int:
     return _round(int(max_batch_total * REQUEST_HEADROOM))
 
 
+def _served_limits(request: PlanRequest, accelerator: hardware.Accelerator, planned_total: int, prefill: int) -> tuple[int, int]:
+    """The total and input limits the engine runs with: the user's where set (what plan prints is
+    what render passes; check_limits says when one cannot work), else derived as the engine does.
+    TGI's launcher takes max_input_tokens = max_total_tokens - 1 when only the total is given
+    (shared/reference/tgi.md); without prefill chunking the longest prompt must prefill in one batch."""
+    total = request.limits.max_total_tokens or planned_total
+    derived = max(0, total - 1) if _chunking(request, accelerator) else max(0, min(total - 1, prefill))
+    return total, request.limits.max_input_tokens or derived
+
+
 def _device_bytes(request: PlanRequest, accelerator: hardware.Accelerator) -> int:
     if accelerator.vendor == "none":
         if not request.cpu_memory_bytes:
@@ -204,7 +214,7 @@ def plan(request: PlanRequest) -> Plan:
     # A batch limit the user set caps everything planned from it (the engine checks
     # max total <= max batch total at start-up).
     max_batch_total = min(_round(budget.kv_tokens), request.limits.max_batch_total_tokens or budget.kv_tokens)
-    max_total = min(context, _request_cap(max_batch_total, request.limits)) if max_batch_total else 0
+    planned_total = min(context, _request_cap(max_batch_total, request.limits)) if max_batch_total else 0
     if dims.sliding_window and dims.sliding_window < context:
         notes.append(f"sliding window {dims.sliding_window}: each request's cache stops growing there")
     if not fits:
@@ -212,7 +222,7 @@ def plan(request: PlanRequest) -> Plan:
         notes.append(f"does not fit {what}: each device is {shortfall / 1e9:.1f} GB short of weights plus one {needed}-token request")
     accelerator = hardware.lookup(request.accelerator)
     assert accelerator is not None
-    max_input = max(0, max_total - 1) if _chunking(request, accelerator) else max(0, min(max_total - 1, prefill))
+    max_total, max_input = _served_limits(request, accelerator, planned_total, prefill)
     cold = estimate(weights / 1e9, on_gpu=accelerator.vendor != "none", bandwidth_mbps=request.download_bandwidth_mbps,
                     offline=request.offline, model_id=files.source, compile_s=engines.get(request.engine).facts.compile_s,
                     compile_cached=request.compile_cache)
