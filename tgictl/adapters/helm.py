@@ -232,4 +232,9 @@ def version() -> str:
 
 
 def _context(kube_context: str | None) -> list[str]:
+    # Every helm call that reaches a cluster passes here: the kubeconfig is checked as the API
+    # client reads it, so helm and the client fail on it with one message.
+    from tgictl.adapters.kube import api_client
+
+    api_client(kube_context)
     return ["--kube-context", kube_context] if kube_context else []

@@ -61,28 +61,41 @@ def kubeconfig_paths() -> builtins.list[Path]:
     return [Path(p).expanduser() for p in listed or ["~/.kube/config"]]
 
 
+def _tried(paths: builtins.list[Path]) -> str:
+    return ", ".join(f"{path}{'' if path.is_file() else ' (missing)'}" for path in paths)
+
+
+def api_client(context: str | None = None, kubeconfig: str | None = None) -> Any:
+    """The API client for a kubeconfig context, or one message naming the files tried: the same
+    whichever of helm or the client would meet the kubeconfig first (helm, without a usable one,
+    reaches for http://localhost:8080)."""
+    import yaml
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    # The client reads $KUBECONFIG once, at import: read it per call instead.
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
+    try:
+        return config.new_client_from_config(config_file=kubeconfig, context=context)
+    # The client's loader lets YAML, type and key errors of a malformed file through as they are.
+    except (ConfigException, OSError, yaml.YAMLError, TypeError, KeyError, AttributeError, ValueError) as err:
+        raise _kubeconfig_error(context, err) from None
+
+
 def _kubeconfig_error(context: str | None, err: Exception) -> ClusterError:
     paths = kubeconfig_paths()
-    tried = ", ".join(f"{path}{'' if path.is_file() else ' (missing)'}" for path in paths)
     if not any(path.is_file() for path in paths):
-        return ClusterError(f"no kubeconfig: looked in {tried}; pass --kubeconfig FILE or set KUBECONFIG")
+        return ClusterError(f"no kubeconfig: looked in {_tried(paths)}; pass --kubeconfig FILE or set KUBECONFIG")
+    tried = _tried(paths)
     reason = " ".join(str(err).split())  # a YAML error's lines, on one
     return ClusterError(f"no usable kubeconfig{f' context {context!r}' if context else ''} in {tried}: {reason}")
 
 
 class Kube:
     def __init__(self, context: str | None = None, kubeconfig: str | None = None) -> None:
-        import yaml
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
+        from kubernetes import client
 
-        # The client reads $KUBECONFIG once, at import: read it per call instead.
-        kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
-        try:
-            self.api = config.new_client_from_config(config_file=kubeconfig, context=context)
-        # The client's loader lets YAML, type and key errors of a malformed file through as they are.
-        except (ConfigException, OSError, yaml.YAMLError, TypeError, KeyError, AttributeError, ValueError) as err:
-            raise _kubeconfig_error(context, err) from None
+        self.api = api_client(context, kubeconfig)
         self.core = client.CoreV1Api(self.api)
         self.storage = client.StorageV1Api(self.api)
         self.extensions = client.ApiextensionsV1Api(self.api)

@@ -114,7 +114,7 @@ EXIT_DIFF_ERROR = 2
 
 
 @handles_errors
-@release_command(check_kubeconfig=False)
+@release_command
 def diff(release: Release,
          output: OutputOption = Format.table) -> None:
     """What a deploy would change in the cluster, field by field. Exit codes as `kubectl diff`:

@@ -75,23 +75,16 @@ _SHARED = [
 ]
 
 
-def release_command(command: Callable[..., None] | None = None, *, check_kubeconfig: bool = True) -> Any:
+def release_command(command: Callable[..., None]) -> Callable[..., None]:
     """Give ``command(release: Release, ...)`` the shared cluster options: typer sees them
     in the signature (first, so ``--help`` lists them alike everywhere), and the command
-    gets the Release they name instead. The kubeconfig is checked first, one message for
-    every command, before helm or the client is reached; ``check_kubeconfig=False`` leaves
-    that to a command that maps its errors itself (diff: no error may exit 1)."""
-    if command is None:
-        return functools.partial(release_command, check_kubeconfig=check_kubeconfig)
+    gets the Release they name instead."""
     own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
            for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "release"]
 
     @functools.wraps(command)
     def with_release(*, file: str, context: str | None, namespace: str | None, kubeconfig: None = None, **options: Any) -> None:
-        release = Release(spec_in(file, namespace), context)
-        if check_kubeconfig:
-            release.kube  # noqa: B018  # made here, cached for the command
-        command(release, **options)
+        command(Release(spec_in(file, namespace), context), **options)
 
     parameters = [*_SHARED, *own]
     with_release.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
