@@ -181,7 +181,7 @@ def _evaluate(request: PlanRequest, dims: ModelDims, weights: int, count: int) -
 def plan(request: PlanRequest) -> Plan:
     """Size a deployment; see the module docstring."""
     files = request.files
-    dims = dims_from_config(files.config, files.source)
+    dims = dims_from_config(files.config, f"{files.source}/config.json")  # its problems name the file
     method, qconfig = memory.quantization_of(files.config, request.quantize)
     tensors = files.tensors
     prequantized = bool(qconfig.get("quant_method"))
