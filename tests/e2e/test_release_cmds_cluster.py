@@ -7,9 +7,13 @@ keeps what kwok cannot show: a pod whose container is still waiting to start).""
 from __future__ import annotations
 
 import json
+import contextlib
 import os
+import queue
 import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,19 +58,25 @@ def test_logs_print_every_replica_as_a_table_json_and_followed(ns: Namespace, tm
     assert sorted(_followed(ns, path, lines=4)) == sorted((p, line) for p in pods for line in ("Warming up model", JSON_LINE))
 
 
-def _followed(ns: Namespace, path: str, lines: int) -> list[tuple[str, str]]:
+def _followed(ns: Namespace, path: str, lines: int, timeout: float = 60.0) -> list[tuple[str, str]]:
     """`logs --follow -o json` until ``lines`` arrived, then Ctrl-C, as a person ends it: the
     kubelet keeps a followed log open while the container runs."""
     follow = subprocess.Popen([TGICTL, "logs", "-f", path, "--follow", "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env={**os.environ, "KUBECONFIG": str(ns.kubeconfig)})
     assert follow.stdout is not None
+    arrived: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [arrived.put(line) for line in follow.stdout], daemon=True).start()  # type: ignore[union-attr]
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
     try:
-        got = [json.loads(follow.stdout.readline()) for _ in range(lines)]
+        while len(got) < lines and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                got.append(arrived.get(timeout=1.0))
     finally:
         follow.send_signal(signal.SIGINT)
         _, stderr = follow.communicate(timeout=30)
-    assert "Traceback" not in stderr, stderr
-    return [(entry["pod"], entry["line"]) for entry in got]
+    assert len(got) == lines and "Traceback" not in stderr, (got, stderr)
+    return [(entry["pod"], entry["line"]) for entry in map(json.loads, got)]
 
 
 def test_diff_names_the_field_someone_changed_on_the_live_object(ns: Namespace, tmp_path: Path) -> None:
