@@ -79,6 +79,7 @@ def logs(
             text = {Format.table: f"[{pod}] {line}", Format.json: json.dumps(record)}.get(output) or format_data(record, output)
             typer.echo(text.rstrip("\n"))
 
+        _stop_on_sigterm()
         try:
             errors = pod_logs.follow(kube, spec, tail, emit)
         except KeyboardInterrupt:
@@ -114,11 +115,19 @@ def port_forward(release: Release,
     with forwarded(release.spec, release.kube, local_port) as url:
         typer.echo(url)  # alone on stdout, for scripts: URL=$(tgictl port-forward ... | head -1)
         typer.echo("forwarding; Ctrl-C to stop", err=True)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the same way on SIGTERM
+        _stop_on_sigterm()
         try:
             signal.pause()
         except KeyboardInterrupt:
             pass
+
+
+def _stop_on_sigterm() -> None:
+    """A command that runs until stopped ends the same way on SIGTERM as on Ctrl-C: a process
+    started in the background of a script ignores SIGINT, and supervisors send SIGTERM."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 cache = typer.Typer(help="The model-cache PVC.", no_args_is_help=True)
