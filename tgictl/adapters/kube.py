@@ -84,9 +84,9 @@ def api_client(context: str | None = None, kubeconfig: str | None = None) -> Any
 
 def _kubeconfig_error(context: str | None, err: Exception) -> ClusterError:
     paths = kubeconfig_paths()
-    if not any(path.is_file() for path in paths):
-        return ClusterError(f"no kubeconfig: looked in {_tried(paths)}; pass --kubeconfig FILE or set KUBECONFIG")
     tried = _tried(paths)
+    if not any(path.is_file() for path in paths):
+        return ClusterError(f"no kubeconfig: looked in {tried}; pass --kubeconfig FILE or set KUBECONFIG")
     reason = " ".join(str(err).split())  # a YAML error's lines, on one
     return ClusterError(f"no usable kubeconfig{f' context {context!r}' if context else ''} in {tried}: {reason}")
 
