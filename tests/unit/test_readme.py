@@ -35,7 +35,10 @@ def _resolve(words: list[str]) -> tuple[Any, list[str]]:
 
 
 def _choices(option: Any) -> list[str]:
-    """The values an enum-typed option allows (none: any value)."""
+    """The values an enum-typed option allows (none: any value). Typer before 0.29 (the floor)
+    gives click's Choice as ``option.type``; its own click since, the enum as ``type_descriptor``."""
+    if hasattr(option, "type"):
+        return [str(choice) for choice in getattr(option.type, "choices", None) or []]
     annotation = option.type_descriptor.annotation
     for candidate in (annotation, *typing.get_args(annotation)):
         if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
