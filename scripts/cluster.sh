@@ -4,7 +4,8 @@
 # and kube-scheduler at the releases pinned in scripts/cluster/*/go.mod, built
 # through the Go module proxy and cached in the tools directory, with kwok as the
 # nodes' kubelet (three fake nodes: 8 A100s, 1 A10G, CPU only); prometheus-adapter
-# is built beside them for the autoscaling tests, which start it themselves.
+# and KEDA's operator are built beside them for the autoscaling tests, which start
+# them themselves.
 #
 #   scripts/cluster.sh build [--cached]  → prints the directory of the built binaries
 #                                          (--cached: only if built; exit 1 otherwise)
@@ -61,6 +62,10 @@ build() {
   (cd "$modules/kwok" && go build "${flags[@]}" -o "$bin/" tool) >&2
   # Not started with the cluster: the autoscaling tests run it against their own Prometheus.
   (cd "$modules/prometheus-adapter" && go build "${flags[@]}" -o "$bin/prometheus-adapter" sigs.k8s.io/prometheus-adapter/cmd/adapter) >&2
+  (cd "$modules/keda" && go build "${flags[@]}" -o "$bin/keda-operator" github.com/kedacore/keda/v2/cmd/operator) >&2
+  # KEDA's CRDs ship in its module; its operator watches every kind of them.
+  mkdir -p "$bin/keda-config/crds"
+  cp "$(cd "$modules/keda" && go list -m -f '{{.Dir}}' github.com/kedacore/keda/v2)"/config/crd/bases/*.yaml "$bin/keda-config/crds/"
   # kwok's CRDs and stock lifecycle stages ship in its module, not in its binary.
   local kwok_src
   kwok_src=$(cd "$modules/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)

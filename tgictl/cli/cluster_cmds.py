@@ -57,13 +57,16 @@ def deploy(
     spec, kube = release.spec, release.kube
     result = run_deploy(spec, kube, context=release.context, progress=phase_printer(output), poll_s=poll, budget_s=timeout,
                         node_wait_s=node_wait)
-    if smoke:
+    if smoke and not result.scaled_to_zero:  # no pod to smoke-test: the autoscaler's to wake
         from tgictl.lifecycle.portforward import smoke_release
 
         result.smoke = smoke_release(spec, kube)
     smoke_passed = result.smoke is None or bool(result.smoke["passed"])
     if output is not Format.table:
         print_data(result.as_dict(), output)
+    elif result.scaled_to_zero:
+        typer.echo(f"{result.release} revision {result.revision} applied and scaled to zero by its autoscaler (no demand): "
+                   "its first pod starts on demand; no smoke test ran")
     else:
         typer.echo(f"{result.release} revision {result.revision} ready in {result.seconds:.0f}s of a "
                    f"{result.startup_budget_s:.0f}s start-up budget ({' → '.join(result.phases)})")

@@ -48,12 +48,13 @@ class DeployResult:
     timeline: list[tuple[str, float]] = field(default_factory=list)
     startup_budget_s: float = 0.0
     smoke: dict[str, Any] | None = None  # the closing smoke test's report, when one ran
+    scaled_to_zero: bool = False  # the autoscaler took it to no pods: nothing ran to verify
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"release": self.release, "namespace": self.namespace, "revision": self.revision,
                                 "phases": self.phases, "seconds": round(self.seconds, 1),
                                 "timeline": [{"phase": phase, "at_s": at} for phase, at in self.timeline],
-                                "startup_budget_s": self.startup_budget_s}
+                                "startup_budget_s": self.startup_budget_s, "scaled_to_zero": self.scaled_to_zero}
         if self.smoke is not None:
             data["smoke"] = self.smoke
         return data
@@ -110,11 +111,23 @@ def _replica_set_events(events: list[dict[str, Any]], spec: Spec, current: str, 
             and (since is None or (event_time(e) or since) >= since)]
 
 
+SCALED_TO_ZERO = "scaled to zero"  # deploy's end with no pod to watch: the autoscaler's minReplicas 0
+
+
+def scaled_to_zero(spec: Spec, deployment: dict[str, Any]) -> bool:
+    """Whether the release's autoscaler may and did take the Deployment to no replicas (KEDA does)."""
+    scaling = spec.spec.autoscaling
+    return scaling.enabled and scaling.min_replicas == 0 and (deployment.get("spec") or {}).get("replicas") == 0
+
+
 def observe(kube: Kube, spec: Spec, since: float | None = None, node_wait_s: float = NODE_WAIT_S) -> Assessment:
     """One look at the newest pod of the release's current revision; ``since`` (epoch seconds)
     is when this deploy began: older events of the ReplicaSet no longer count."""
     namespace = manifests.namespace_of(spec)
     current, deployment = rollout_selector(kube, spec)
+    if deployment is not None and scaled_to_zero(spec, deployment):
+        return Assessment(SCALED_TO_ZERO, "its autoscaler scaled it to zero replicas (no demand): a pod starts on the first "
+                          "demand, and the new revision is not verified until then")
     if current is None:
         return Assessment("scheduling", "waiting for the Deployment controller to start the new revision")
     pods = sorted(kube.pods(namespace, current), key=lambda p: p["metadata"].get("creationTimestamp", ""))
@@ -202,8 +215,9 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
                 result.phases.append(state.phase)
                 result.timeline.append((state.phase, round(time.monotonic() - started, 1)))
             last = state
-            if state.phase == "ready":
+            if state.phase in ("ready", SCALED_TO_ZERO):
                 result.seconds = time.monotonic() - started
+                result.scaled_to_zero = state.phase == SCALED_TO_ZERO
                 return result
             if state.failed or time.monotonic() - started - waiting_for_node > budget:
                 cause = state.failure or f"not ready after {budget:.0f}s (last phase: {state.phase}: {state.detail})"

@@ -124,7 +124,7 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
         "priorityClassName": s.hardware.priority_class_name or "",
         "podAnnotations": dict(sorted(s.pod_annotations.items())),
         "podLabels": dict(sorted(s.pod_labels.items())),
-        "probes": _probes(spec, s.probes.startup_budget_seconds or start.budget_s),
+        "probes": _probes(spec, budget_s := s.probes.startup_budget_seconds or start.budget_s),
         "terminationGracePeriodSeconds": _pre_stop_s(spec) + engine.drain_seconds(spec),
         "preStopSleepSeconds": _pre_stop_s(spec),
         "strategy": {"maxSurge": s.rollout.max_surge, "maxUnavailable": s.rollout.max_unavailable},
@@ -132,7 +132,7 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
         "podDisruptionBudget": {"enabled": s.pod_disruption_budget.enabled},
         "networkPolicy": {"enabled": s.network_policy.enabled},
         "monitoring": _monitoring(spec),
-        "autoscaling": _autoscaling(spec, start.total_s),
+        "autoscaling": _autoscaling(spec, start.total_s, startup_window_s(spec, budget_s)),
         "exposure": _exposure(spec),
         "rateLimit": _rate_limit(spec),
         "inferencePool": {"enabled": s.inference_pool.enabled},
@@ -181,12 +181,15 @@ def _probes(spec: Spec, budget_s: int) -> dict[str, Any]:
 MAX_POLICY_PERIOD_S = 1800
 
 
-def _autoscaling(spec: Spec, cold_start_s: float) -> dict[str, Any]:
+def _autoscaling(spec: Spec, cold_start_s: float, startup_window: int) -> dict[str, Any]:
     a = spec.spec.autoscaling
     return {
         "enabled": a.enabled, "kind": a.kind, "minReplicas": a.min_replicas, "maxReplicas": a.max_replicas,
         "metric": a.metric, "target": a.target, "activationTarget": a.activation_target,
         "prometheusAddress": a.prometheus_address, "cooldownPeriod": a.cooldown_seconds,
+        # KEDA scales a new ScaledObject's target to zero at once unless told to wait (seen with
+        # KEDA 2.21 on the e2e control plane): the first pod gets its start-up window, then the cooldown.
+        "initialCooldownPeriod": startup_window + a.cooldown_seconds,
         "fallbackReplicas": a.fallback_replicas, "upstreamQuery": a.upstream_query or "",
         # One new pod per planned cold start: a loading pod does not shrink the queue.
         "scaleUpPeriodSeconds": min(MAX_POLICY_PERIOD_S, max(60, math.ceil(cold_start_s))),
