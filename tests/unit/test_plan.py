@@ -46,6 +46,8 @@ def request(name: str, gpu: str, count: int | None, **extra: object) -> PlanRequ
     [
         ("llama-3.1-8b", 8_030_261_248), ("llama-3.1-70b", 70_553_706_496), ("mistral-7b-v0.1", 7_241_732_096),
         ("mixtral-8x7b", 46_702_792_704), ("qwen2.5-7b", 7_615_616_512), ("qwen3-8b", 8_190_735_360),
+        # Qwen3-30B-A3B: "30.5B in total and 3.3B activated" (its model card); vLLM 0.19.0 loaded 56.88 GiB of bf16.
+        ("qwen3-30b-a3b", 30_532_122_624),
         ("gemma-2-9b", 9_241_705_984), ("phi-3-mini-4k", 3_821_079_552), ("gpt2", 124_439_808),
         ("bloom-560m", 559_214_592), ("falcon-7b", 6_921_720_704), ("starcoder2-7b", 7_173_923_840),
         # DeepSeek-V3 without its multi-token-prediction layer: 671 B.
@@ -62,6 +64,7 @@ def test_parameter_count_from_config(name: str, parameters: int) -> None:
         ("llama-3.1-8b", 32 * 8 * 128 * 2 * 2),  # 131,072
         ("llama-3.1-70b", 80 * 8 * 128 * 2 * 2),  # 327,680
         ("mixtral-8x7b", 32 * 8 * 128 * 2 * 2),  # experts do not touch the cache
+        ("qwen3-30b-a3b", 48 * 4 * 128 * 2 * 2),
         ("qwen2.5-7b", 28 * 4 * 128 * 2 * 2),  # 57,344
         ("gemma-2-9b", 42 * 8 * 256 * 2 * 2),  # head_dim 256 from config
         ("phi-3-mini-4k", 32 * 32 * 96 * 2 * 2),  # no GQA

@@ -170,6 +170,18 @@ def _qwen3(config: Config) -> ModelDims:
     return replace(dims, extra_per_layer=2 * dims.head_dim)
 
 
+def _qwen3_moe(config: Config) -> ModelDims:
+    # Qwen3-MoE (transformers' modeling_qwen3_moe; vLLM's qwen3_moe.py): Qwen3's attention with
+    # q/k norms, and on each sparse layer a router over num_experts experts of
+    # moe_intermediate_size, no shared expert. A layer stays dense when mlp_only_layers names it
+    # or it falls between decoder_sparse_step's strides; dense layers use intermediate_size.
+    layers, step = config["num_hidden_layers"], _get(config, "decoder_sparse_step", default=1)
+    dense = sum(1 for i in range(layers) if i in set(config.get("mlp_only_layers") or ()) or (i + 1) % step)
+    dims = _qwen3(config)
+    return replace(dims, family="qwen3_moe", experts=config["num_experts"], experts_per_token=config["num_experts_per_tok"],
+                   expert_intermediate=config["moe_intermediate_size"], dense_layers=dense)
+
+
 def _phi3(config: Config) -> ModelDims:
     return _llama_like(config, "phi3", sliding_window=None)
 
@@ -265,7 +277,7 @@ def _deepseek(config: Config) -> ModelDims:
 
 
 READERS: dict[str, Callable[[Config], ModelDims]] = {
-    "llama": _llama, "mistral": _mistral, "mixtral": _mixtral, "qwen2": _qwen2, "qwen3": _qwen3,
+    "llama": _llama, "mistral": _mistral, "mixtral": _mixtral, "qwen2": _qwen2, "qwen3": _qwen3, "qwen3_moe": _qwen3_moe,
     "gemma": _gemma, "gemma2": _gemma, "gemma3": _gemma, "gemma3_text": _gemma, "phi3": _phi3,
     "falcon": _falcon, "RefinedWeb": _falcon, "RefinedWebModel": _falcon, "gpt2": _gpt2, "bloom": _bloom,
     "starcoder2": _starcoder2, "deepseek_v2": _deepseek, "deepseek_v3": _deepseek,

@@ -73,6 +73,8 @@ class ConfigShape(_Shape):
     num_local_experts: _Positive | None = None
     num_experts: _Positive | None = None
     moe_intermediate_size: _Positive | None = None
+    decoder_sparse_step: _Positive | None = None  # Qwen-MoE: every n-th layer is sparse
+    mlp_only_layers: list[_Count] | None = None  # Qwen-MoE: layers kept dense
     kv_lora_rank: _Positive | None = None
     qk_rope_head_dim: _Positive | None = None
     qk_nope_head_dim: _Positive | None = None
