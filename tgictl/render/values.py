@@ -90,6 +90,7 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
     shards = engine.shard_count(spec)
     node_selector, tolerations = _placement(spec)
     start = start or cold_start(spec)
+    budget_s = s.probes.startup_budget_seconds or start.budget_s
     return {
         "fullnameOverride": spec.metadata.name,
         "replicaCount": s.replicas,
@@ -124,7 +125,7 @@ def chart_values(spec: Spec, start: ColdStart | None = None) -> dict[str, Any]:
         "priorityClassName": s.hardware.priority_class_name or "",
         "podAnnotations": dict(sorted(s.pod_annotations.items())),
         "podLabels": dict(sorted(s.pod_labels.items())),
-        "probes": _probes(spec, budget_s := s.probes.startup_budget_seconds or start.budget_s),
+        "probes": _probes(spec, budget_s),
         "terminationGracePeriodSeconds": _pre_stop_s(spec) + engine.drain_seconds(spec),
         "preStopSleepSeconds": _pre_stop_s(spec),
         "strategy": {"maxSurge": s.rollout.max_surge, "maxUnavailable": s.rollout.max_unavailable},
