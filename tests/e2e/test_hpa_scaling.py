@@ -19,13 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from support.control_plane import SCRIPT, Namespace, kubectl, wait_for, write_spec
-from support.data import ROOT
+from support.control_plane import PROMETHEUS_OPERATOR_CRDS, Namespace, built_dir, kubectl, wait_for, write_spec
 from support.monitoring import fast_groups, prometheus, query, scrape_job
 from support.servers import free_port, simulator
 from tgictl.autoscale import adapter_values
 
-PROMETHEUS_OPERATOR_CRDS = ROOT.parent / "shared" / "crds" / "monitoring.coreos.com"
 CUSTOM_METRICS = "custom.metrics.k8s.io"
 WINDOW_S = 20  # the spec's scale-down window: short, so the test sees scale-in
 SYNC_S = 5  # the HPA controller's sync period on this cluster (scripts/cluster.sh)
@@ -42,8 +40,9 @@ def host_address() -> str:
 
 
 def adapter_binary() -> Path:
-    built = subprocess.run(["bash", str(SCRIPT), "build", "--cached"], capture_output=True, text=True, check=True)
-    return Path(built.stdout.strip().splitlines()[-1]) / "prometheus-adapter"
+    built = built_dir()
+    assert built is not None, "scripts/cluster.sh build has not run"
+    return built / "prometheus-adapter"
 
 
 def api_services(ns: Namespace) -> list[dict[str, Any]]:
@@ -94,10 +93,6 @@ def custom_metrics(ns: Namespace, prometheus_url: str, spec_file: str, workdir: 
         log.close()
 
 
-def replicas(ns: Namespace) -> int:
-    return int(ns.get("deployment", "demo")["spec"]["replicas"])
-
-
 def served_queue(ns: Namespace, pod: str) -> float | None:
     """The queue per pod as the HPA controller reads it, through the aggregation layer."""
     path = f"/apis/{CUSTOM_METRICS}/v1beta2/namespaces/{ns.name}/pods/{pod}/llm_queue_size"
@@ -138,7 +133,7 @@ def test_the_hpa_scales_out_on_the_served_queue_and_back_in_after_the_rendered_w
         config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "rule_files": [str(rules)],
                   "scrape_configs": [job]}
         with prometheus(config, tmp_path) as prom, custom_metrics(ns, prom, path, tmp_path):
-            assert replicas(ns) == 1
+            assert ns.replicas() == 1
             load = subprocess.Popen([str(Path(sys.executable).parent / "tgictl"), "bench", server, "--profile", "concurrency",
                                      "--concurrency", "12", "--duration", "45", "--input-len", "fixed:200", "--output-len",
                                      "fixed:50", "--json", str(tmp_path / "bench.json")],
@@ -146,7 +141,7 @@ def test_the_hpa_scales_out_on_the_served_queue_and_back_in_after_the_rendered_w
             try:
                 queued = wait_for("the adapter to serve a queue above the target", lambda: (q := served_queue(ns, pod)) and q > 2 and q,
                                   timeout=40, every=1)
-                wait_for("the HPA to add a replica", lambda: replicas(ns) == 2, timeout=60, every=1)
+                wait_for("the HPA to add a replica", lambda: ns.replicas() == 2, timeout=60, every=1)
                 assert query(prom, "llm:queue_size:pod")[0]["metric"]["pod"] == pod
                 # With one pod of two reporting, the HPA recommends one replica only once the queue is empty.
                 wait_for("the queue to empty as the load ends", lambda: served_queue(ns, pod) == 0, timeout=90, every=0.5)
@@ -154,7 +149,7 @@ def test_the_hpa_scales_out_on_the_served_queue_and_back_in_after_the_rendered_w
             finally:
                 _, errors = load.communicate(timeout=120)
             assert load.returncode == 0, errors
-            wait_for("the HPA to remove the replica", lambda: replicas(ns) == 1, timeout=WINDOW_S + 60, every=0.5)
+            wait_for("the HPA to remove the replica", lambda: ns.replicas() == 1, timeout=WINDOW_S + 60, every=0.5)
             held = time.monotonic() - emptied
     # The HPA records a recommendation per sync and scales in once none in the window asks for more,
     # so it can act up to one sync sooner than the window after the queue empties; with no window it

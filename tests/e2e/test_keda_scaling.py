@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,20 +19,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from support.control_plane import SCRIPT, Namespace, kubectl, wait_for, write_spec
-from support.data import ROOT
+from support.control_plane import PROMETHEUS_OPERATOR_CRDS, Namespace, built_dir, kubectl, wait_for, write_spec
 from support.monitoring import prometheus
-from support.servers import app_in_thread, simulator
+from support.servers import TGICTL, app_in_thread, simulator
 
-PROMETHEUS_OPERATOR_CRDS = ROOT.parent / "shared" / "crds" / "monitoring.coreos.com"
 COOLDOWN_S = 5
 STARTUP_S = 10  # the spec's start-up budget: short, so KEDA's initial cooldown passes soon
 UPSTREAM = 'sum(gateway_pending_requests{route="demo"})'
-
-
-def keda_build() -> Path:
-    built = subprocess.run(["bash", str(SCRIPT), "build", "--cached"], capture_output=True, text=True, check=True)
-    return Path(built.stdout.strip().splitlines()[-1])
 
 
 def serving_certificate(directory: Path) -> Path:
@@ -49,7 +41,8 @@ def serving_certificate(directory: Path) -> Path:
 @contextlib.contextmanager
 def keda_operator(ns: Namespace, workdir: Path) -> Iterator[Path]:
     """KEDA's operator watching ``ns`` until the block ends; yields its log's path."""
-    built = keda_build()
+    built = built_dir()
+    assert built is not None, "scripts/cluster.sh build has not run"
     kubectl(ns.kubeconfig, "apply", "--server-side", "-f", str(built / "keda-config" / "crds"))
     kubectl(ns.kubeconfig, "wait", "--for", "condition=Established", "crd", "scaledobjects.keda.sh", "--timeout", "60s")
     env = {**os.environ, "WATCH_NAMESPACE": ns.name, "KEDA_CLUSTER_OBJECT_NAMESPACE": ns.name, "POD_NAMESPACE": ns.name}
@@ -85,17 +78,13 @@ class Gateway:
         return app
 
 
-def replicas(ns: Namespace) -> int:
-    return int(ns.get("deployment", "demo")["spec"].get("replicas", 1))
-
-
 def condition(ns: Namespace, kind: str) -> dict[str, Any]:
     found = ns.get("scaledobject", "demo").get("status", {}).get("conditions") or []
     return next((c for c in found if c["type"] == kind), {})
 
 
 def tgictl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(Path(sys.executable).parent / "tgictl"), *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([TGICTL, *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
@@ -122,7 +111,7 @@ def test_keda_scales_the_release_to_zero_and_back_on_the_upstream_signal(
         assert "smoke: PASSED" in first.stdout, first.stdout
         assert ns.get("scaledobject", "demo")["spec"]["initialCooldownPeriod"] == STARTUP_S + COOLDOWN_S
 
-        wait_for("KEDA to scale the quiet release to zero", lambda: replicas(ns) == 0, timeout=60, every=1)
+        wait_for("KEDA to scale the quiet release to zero", lambda: ns.replicas() == 0, timeout=60, every=1)
         assert condition(ns, "Active")["status"] == "False"
         wait_for("its pod to go", lambda: not ns.get("pods", selector="app.kubernetes.io/instance=demo")["items"], timeout=30)
         # An upgrade at zero has no pod to watch: deploy says so instead of waiting out its budget.
@@ -134,13 +123,13 @@ def test_keda_scales_the_release_to_zero_and_back_on_the_upstream_signal(
         assert (json.loads(status.stdout)["phase"], json.loads(status.stdout)["pods"]) == ("scaled to zero", [])
 
         stand_in.pending = 3
-        wait_for("KEDA to activate the release on the upstream queue", lambda: replicas(ns) == 1, timeout=60, every=1)
+        wait_for("KEDA to activate the release on the upstream queue", lambda: ns.replicas() == 1, timeout=60, every=1)
         assert condition(ns, "Active")["status"] == "True"
         wait_for("the woken pod to be ready", lambda: any(
             c.get("ready") for p in ns.get("pods", selector="app.kubernetes.io/instance=demo")["items"]
             for c in (p.get("status") or {}).get("containerStatuses") or []), timeout=60, every=1)
 
         stand_in.pending = 0
-        wait_for("KEDA to scale back to zero after the cooldown", lambda: replicas(ns) == 0, timeout=60, every=1)
+        wait_for("KEDA to scale back to zero after the cooldown", lambda: ns.replicas() == 0, timeout=60, every=1)
     events = [e["reason"] for e in ns.get("events")["items"] if e["involvedObject"]["kind"] == "ScaledObject"]
     assert events.count("KEDAScaleTargetActivated") >= 1 and events.count("KEDAScaleTargetDeactivated") >= 2, events

@@ -34,9 +34,19 @@ TGI_START = ["Args { model_id: \"meta-llama/Llama-3.1-8B-Instruct\" }", "Startin
              "Starting shard rank=0", "Shard ready in 12.2s rank=0", "Warming up model", "Connected"]
 
 
+# The Prometheus operator's CRDs, for releases rendering a ServiceMonitor and PrometheusRule.
+PROMETHEUS_OPERATOR_CRDS = ROOT.parent / "shared" / "crds" / "monitoring.coreos.com"
+
+
+def built_dir() -> Path | None:
+    """Where scripts/cluster.sh cached the control plane's binaries (and the autoscalers'); None if unbuilt."""
+    done = subprocess.run(["bash", str(SCRIPT), "build", "--cached"], capture_output=True, text=True)
+    return Path(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
+
+
 def built() -> bool:
     """Whether scripts/cluster.sh has built (and cached) the control plane."""
-    return subprocess.run(["bash", str(SCRIPT), "build", "--cached"], capture_output=True).returncode == 0
+    return built_dir() is not None
 
 
 @contextlib.contextmanager
@@ -83,6 +93,10 @@ class Namespace:
     def get(self, kind: str, name: str = "", *, selector: str = "") -> Any:
         args = ["get", kind, *([name] if name else []), "-n", self.name, "-o", "json", *(["-l", selector] if selector else [])]
         return json.loads(self.kubectl(*args).stdout)
+
+    def replicas(self, deployment: str = "demo") -> int:
+        """The replicas the Deployment asks for now (an autoscaler's to set)."""
+        return int(self.get("deployment", deployment)["spec"]["replicas"])
 
     def route_port_forwards(self, url: str) -> None:
         """Every port-forward to a pod of this namespace reaches the server at ``url``."""
