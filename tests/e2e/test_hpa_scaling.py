@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
-
-from support.control_plane import PROMETHEUS_OPERATOR_CRDS, Namespace, built_dir, kubectl, wait_for, write_spec
+from support.control_plane import PROMETHEUS_OPERATOR_CRDS, Namespace, apply_crds, built_dir, wait_for, write_spec
 from support.monitoring import fast_groups, prometheus, query, scrape_job
 from support.servers import free_port, simulator
+
 from tgictl.autoscale import adapter_values
 
 CUSTOM_METRICS = "custom.metrics.k8s.io"
@@ -108,8 +108,7 @@ def served_queue(ns: Namespace, pod: str) -> float | None:
 def monitored(kubeconfig: Path, ns: Namespace, tmp_path: Path) -> tuple[str, str]:
     """An autoscaled release deployed (its ServiceMonitor and PrometheusRule need the operator's CRDs),
     and the name of its one pod."""
-    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(PROMETHEUS_OPERATOR_CRDS))
-    kubectl(kubeconfig, "wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s")
+    apply_crds(kubeconfig, PROMETHEUS_OPERATOR_CRDS)
     path = write_spec(ns, tmp_path, engine={"name": "vllm"}, monitoring={"enabled": True}, autoscaling=AUTOSCALING)
     done = subprocess.run([str(Path(sys.executable).parent / "tgictl"), "deploy", "-f", path, "--no-smoke"],
                           capture_output=True, text=True, timeout=300)

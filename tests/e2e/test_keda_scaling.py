@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-
-from support.control_plane import PROMETHEUS_OPERATOR_CRDS, Namespace, built_dir, kubectl, wait_for, write_spec
+from support.control_plane import PROMETHEUS_OPERATOR_CRDS, Namespace, apply_crds, built_dir, wait_for, write_spec
 from support.monitoring import prometheus
 from support.servers import TGICTL, app_in_thread, simulator
 
@@ -43,8 +42,7 @@ def keda_operator(ns: Namespace, workdir: Path) -> Iterator[Path]:
     """KEDA's operator watching ``ns`` until the block ends; yields its log's path."""
     built = built_dir()
     assert built is not None, "scripts/cluster.sh build has not run"
-    kubectl(ns.kubeconfig, "apply", "--server-side", "-f", str(built / "keda-config" / "crds"))
-    kubectl(ns.kubeconfig, "wait", "--for", "condition=Established", "crd", "scaledobjects.keda.sh", "--timeout", "60s")
+    apply_crds(ns.kubeconfig, built / "keda-config" / "crds")
     env = {**os.environ, "WATCH_NAMESPACE": ns.name, "KEDA_CLUSTER_OBJECT_NAMESPACE": ns.name, "POD_NAMESPACE": ns.name}
     log_path = workdir / "keda.log"
     with log_path.open("w") as log:
@@ -97,7 +95,7 @@ def gateway() -> Iterator[tuple[Gateway, str]]:
 def test_keda_scales_the_release_to_zero_and_back_on_the_upstream_signal(
         kubeconfig: Path, ns: Namespace, tmp_path: Path, gateway: tuple[Gateway, str]) -> None:
     stand_in, gateway_url = gateway
-    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(PROMETHEUS_OPERATOR_CRDS))
+    apply_crds(kubeconfig, PROMETHEUS_OPERATOR_CRDS)
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
               "scrape_configs": [{"job_name": "gateway", "static_configs": [{"targets": [gateway_url.removeprefix("http://")]}]}]}
     with prometheus(config, tmp_path) as prom, keda_operator(ns, tmp_path), simulator() as engine:

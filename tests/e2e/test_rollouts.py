@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
-from support.control_plane import Namespace, kubectl, write_spec
+from support.control_plane import Namespace, apply_crds, write_spec
 from support.data import ROOT
 from support.monitoring import fast_groups, prometheus, query, scrape_job
 from support.servers import simulator
+from typer.testing import CliRunner
+
 from tgictl.cli.main import app
 from tgictl.loadgen import workload
 from tgictl.loadgen.runner import Job, Profile, bench
@@ -33,8 +33,7 @@ CPU = {"cpu": "1", "memory": "1Gi"}
 
 @pytest.fixture(scope="module")
 def gateway_api(kubeconfig: Path) -> Path:
-    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(GATEWAY_CRDS))
-    kubectl(kubeconfig, "wait", "--for", "condition=Established", "crd", "httproutes.gateway.networking.k8s.io", "--timeout", "60s")
+    apply_crds(kubeconfig, GATEWAY_CRDS)
     return kubeconfig
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from support.control_plane import Namespace, kubectl, namespace
+from support.control_plane import Namespace, apply_crds, namespace
 from support.data import ROOT, SPECS
+
 from tgictl.render import service
 from tgictl.spec.load import load_file
 
@@ -24,9 +24,7 @@ RENDERED = sorted([*SPECS.glob("*.yaml"), *(ROOT / "examples").glob("*.yaml")])
 def crds(kubeconfig: Path) -> Path:
     files = sorted(CRDS.rglob("*.yaml"))
     assert len(files) >= 20, f"the CRDs of ../shared/crds are missing: {CRDS}"
-    for crd in files:
-        kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(crd))
-    kubectl(kubeconfig, "wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s")
+    apply_crds(kubeconfig, *files)
     return kubeconfig
 
 

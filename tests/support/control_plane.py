@@ -74,6 +74,23 @@ def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool 
     return done
 
 
+def apply_crds(kubeconfig: Path, *sources: Path) -> None:
+    """Apply CRDs server-side and wait until every CRD is Established.
+
+    Polled rather than ``kubectl wait``: a CRD made a moment ago may have no status yet,
+    which kubectl reports as an error ("accessor error: <nil>") instead of waiting.
+    """
+    for source in sources:
+        kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(source))
+
+    def established() -> bool:
+        crds = json.loads(kubectl(kubeconfig, "get", "crd", "-o", "json").stdout)["items"]
+        return all(any(c["type"] == "Established" and c["status"] == "True" for c in (crd.get("status") or {}).get("conditions") or [])
+                   for crd in crds)
+
+    wait_for("the CRDs to be established", established)
+
+
 def cri_log(lines: list[str], stream: str = "stdout") -> str:
     """Log lines in the CRI format a kubelet (and kwok) reads container logs in."""
     return "".join(f"2026-12-06T12:00:{i % 60:02d}.{i:09d}Z {stream} F {line}\n" for i, line in enumerate(lines))
