@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from support.data import document
 
 pytest_plugins = ["support.cluster_fixtures"]

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from support.control_plane import Namespace, control_plane, namespace
 
 

@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
+import yaml
+from support.data import document
 from support.llama import llama_server_binary
+from support.servers import TGICTL
 from support.tiny_model import write_tiny_llama
+
 from tgictl.engines import REGISTRY
 from tgictl.lifecycle.progress import assess
 
@@ -69,3 +72,33 @@ def test_a_model_llama_server_cannot_load_is_named_from_its_own_output(case: str
     for state in (live, after):
         assert state.failed and cause in (state.failure or ""), (state, lines[-8:])
         assert state.evidence and all(line in lines for line in state.evidence)
+
+
+# What `tgictl validate` says of the same file, planning from it before anything deploys.
+REFUSED_BEFORE_DEPLOY = {
+    "missing-file": "spec.model.files: ",
+    "old-ggml": "give the path of a .gguf file",
+    "truncated": "the GGUF file is truncated",
+    "unknown-architecture": "does not know the architecture 'granitemoehybrid5'",
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_the_files_llama_server_refuses_are_refused_before_deploy(case: str, tmp_path: Path) -> None:
+    """The real binary and tgictl's reading of the file agree, so the failure is found on a laptop, not on a GPU node."""
+    model = BROKEN[case][0](tmp_path)
+    refused = subprocess.run([llama_server_binary(), "--model", str(model), "--port", "0"], capture_output=True, timeout=60)
+    assert refused.returncode != 0
+    spec = tmp_path / "tgi.yaml"
+    spec.write_text(yaml.safe_dump(document(model={"id": str(model), "files": str(model)}, engine={"name": "llamacpp"},
+                                            hardware={"cpu": "2", "memory": "2Gi"}, serving={"maxTotalTokens": 256})))
+    done = subprocess.run([TGICTL, "validate", "-f", str(spec)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and REFUSED_BEFORE_DEPLOY[case] in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_file_llama_server_loads_is_valid(tmp_path: Path) -> None:
+    model = write_tiny_llama(tmp_path / "model.gguf")
+    spec = tmp_path / "tgi.yaml"
+    spec.write_text(yaml.safe_dump(document(model={"id": str(model), "files": str(model)}, engine={"name": "llamacpp"},
+                                            hardware={"cpu": "2", "memory": "2Gi"}, serving={"maxTotalTokens": 256})))
+    assert subprocess.run([TGICTL, "validate", "-f", str(spec)], capture_output=True, text=True, timeout=60).returncode == 0

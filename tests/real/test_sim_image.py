@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from support.data import ROOT
 from support.servers import TGICTL, free_port, wait_until_up
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.data import BASE, FIXTURES, SPECS
 from typer.testing import CliRunner
 
-from support.data import BASE, FIXTURES, SPECS
 from tgictl.cli.main import app
 
 runner = CliRunner()
@@ -59,7 +59,8 @@ def test_render_takes_a_namespace_and_schema_an_output_format(tmp_path: Path) ->
 def test_plan_of_a_spec_names_the_file_not_spec(tmp_path: Path) -> None:
     doc = {**BASE, "spec": {**BASE["spec"], "model": {"id": "org/m", "files": str(tmp_path / "nope")}}}
     result = invoke("plan", "-f", write_spec(tmp_path, doc))
-    assert result.exit_code == 2 and result.stderr == f"{tmp_path / 'tgi.yaml'}: spec.model.files: {tmp_path / 'nope'}: no such directory\n"
+    said = f"{tmp_path / 'tgi.yaml'}: spec.model.files: {tmp_path / 'nope'}: no such directory (or .gguf file)\n"
+    assert result.exit_code == 2 and result.stderr == said
 
 
 def test_bench_against_a_server_that_is_not_there_says_so_and_sends_nothing() -> None:

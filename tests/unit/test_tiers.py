@@ -4,7 +4,6 @@ missing real tool skips outside CI but fails in CI."""
 from __future__ import annotations
 
 import pytest
-
 from support import tools
 
 

@@ -23,6 +23,7 @@ from tgictl.plan.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
 
 if TYPE_CHECKING:
+    from tgictl.plan.files import ModelFiles
     from tgictl.sim.flavors import SimulatorFace
 
 FlagValue = str | bool | list[str]
@@ -213,6 +214,10 @@ class Engine(ABC):
     @abstractmethod
     def flags(self, spec: Spec) -> dict[str, FlagValue]:
         """Command-line flags (without leading dashes) to render as container args."""
+
+    def model_problems(self, spec: Spec, files: ModelFiles) -> list[Problem]:
+        """What the model's own files show this engine would refuse at start-up (planning reads them)."""
+        return []
 
     def planned_limits(self, spec: Spec, plan: Any) -> dict[str, int]:
         """Serving fields (snake_case) to fill from a plan where the user left them empty."""

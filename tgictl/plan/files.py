@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tgictl.errors import Problem, SpecError
+from tgictl.plan import gguf as gguf_file
 
 # Bytes per element for each safetensors dtype.
 DTYPE_BYTES = {
@@ -47,6 +48,7 @@ class ModelFiles:
     generation_config: dict[str, Any]
     tokenizer_config: dict[str, Any]
     tensors: TensorStats | None
+    gguf: gguf_file.Header | None = None  # a GGUF file's header (llama.cpp), which stands for all of the above
 
     @property
     def model_max_length(self) -> int | None:
@@ -138,6 +140,21 @@ def read_directory(directory: Path, source: str | None = None) -> ModelFiles:
     )
 
 
+def read_gguf(path: Path) -> ModelFiles:
+    """Read a GGUF file's header: llama.cpp's one file holds the config and the weights."""
+    header = gguf_file.read_header(path)
+    stats = TensorStats(len(header.tensors), sum(t.elements for t in header.tensors), header.bytes,
+                        _bytes_by_type(header.tensors))
+    return ModelFiles(source=str(path), config={}, generation_config={}, tokenizer_config={}, tensors=stats, gguf=header)
+
+
+def _bytes_by_type(tensors: tuple[gguf_file.Tensor, ...]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for tensor in tensors:
+        totals[tensor.type_name] = totals.get(tensor.type_name, 0) + tensor.bytes
+    return dict(sorted(totals.items()))
+
+
 def _snapshot(cache_root: Path, model: str, revision: str | None) -> Path | None:
     """The snapshot folder holding ``model``'s config.json at ``revision`` (a branch, tag or
     commit; main when unset) in one cache root, resolved by huggingface_hub's own lookup
@@ -169,6 +186,8 @@ def _cache_entry_repo(entry: Path) -> tuple[Path, str] | None:
 def find_local(model: str, revision: str | None = None) -> ModelFiles | None:
     """A model directory, a cache entry, or a Hub id found in a local cache; None if absent."""
     path = Path(model).expanduser()
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return read_gguf(path)
     if path.is_dir():
         if (path / "config.json").is_file():
             return read_directory(path)
@@ -185,8 +204,10 @@ def find_local(model: str, revision: str | None = None) -> ModelFiles | None:
 def read_path(path: str, revision: str | None = None) -> ModelFiles:
     """A model directory or cache entry the user named; an error if it is neither."""
     directory = Path(path).expanduser()
+    if directory.is_file() and directory.suffix.lower() == ".gguf":
+        return read_gguf(directory)
     if not directory.is_dir():
-        raise SpecError([Problem("spec.model.files", f"{path}: no such directory")])
+        raise SpecError([Problem("spec.model.files", f"{path}: no such directory (or .gguf file)")])
     found = find_local(str(directory), revision)
     assert found is not None  # find_local raises for a directory it cannot read
     return found

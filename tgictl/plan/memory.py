@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tgictl.plan.architectures import ModelDims
+from tgictl.plan.gguf import Header
 from tgictl.spec.quantity import parse_quantity
 
 GiB = 1024**3
@@ -167,3 +168,8 @@ class RuleInputs:
     # The launcher's per-request limits, when known: TGI's warm-up batch is built from them.
     max_input_tokens: int | None = None
     max_total_tokens: int | None = None
+    # Layers the user keeps on the GPUs (llama.cpp's --n-gpu-layers), with the GGUF header telling
+    # each layer's bytes; unset, every layer is on the device.
+    gpu_layers: int | None = None
+    gguf: Header | None = None
+    on_gpu: bool = True

@@ -14,7 +14,7 @@ from typing import Any
 
 from tgictl import engines, hardware
 from tgictl.errors import Problem, SpecError
-from tgictl.plan import memory
+from tgictl.plan import gguf, memory
 from tgictl.plan.architectures import ModelDims, active_parameter_count, dims_from_config, parameter_count
 from tgictl.plan.coldstart import ColdStart, estimate
 from tgictl.plan.files import ModelFiles
@@ -62,6 +62,7 @@ class PlanRequest:
     download_bandwidth_mbps: float = 200.0
     offline: bool = False
     compile_cache: bool = True  # the engine's compile cache is kept on the cache volume
+    gpu_layers: int | None = None  # layers kept on the GPUs, the rest on the CPU (llama.cpp)
 
 
 @dataclass(frozen=True)
@@ -173,14 +174,22 @@ def _evaluate(request: PlanRequest, dims: ModelDims, weights: int, count: int) -
         cuda_graphs=request.cuda_graphs and accelerator.vendor in ("nvidia", "amd"),
         max_input_tokens=limits.max_input_tokens,
         max_total_tokens=limits.max_total_tokens,
+        gpu_layers=request.gpu_layers,
+        gguf=request.files.gguf,
+        on_gpu=accelerator.vendor != "none",
     ))
     needed = limits.max_total_tokens or min(context, MIN_USEFUL_TOKENS)
     return budget, prefill, needed
 
 
-def plan(request: PlanRequest) -> Plan:
-    """Size a deployment; see the module docstring."""
+def _weights(request: PlanRequest) -> tuple[ModelDims, int, str, str | None, int, list[str]]:
+    """The model's dimensions, parameters (and where they were counted), quantization and
+    weight bytes, with a note on where the weights' size came from."""
     files = request.files
+    if files.gguf:  # llama.cpp's file: its tensors are the weights, as stored
+        header = files.gguf
+        return (gguf.dims(header, files.source), sum(t.elements for t in header.tensors), "gguf", gguf.file_type(header),
+                header.bytes, [f"GGUF weights: {header.bytes / 1e9:.1f} GB as stored ({gguf.file_type(header) or 'mixed types'})"])
     dims = dims_from_config(files.config, f"{files.source}/config.json")  # its problems name the file
     method, qconfig = memory.quantization_of(files.config, request.quantize)
     tensors = files.tensors
@@ -190,9 +199,16 @@ def plan(request: PlanRequest) -> Plan:
     else:
         parameters, source = parameter_count(dims), "config"
     weights = memory.weight_bytes(dims, parameters, method, qconfig, tensors.bytes if tensors else None)
-    notes: list[str] = []
+    notes = []
     if tensors and prequantized:
         notes.append(f"pre-quantized ({qconfig.get('quant_method')}): weights are the checkpoint's {tensors.bytes / 1e9:.1f} GB")
+    return dims, parameters, source, method, weights, notes
+
+
+def plan(request: PlanRequest) -> Plan:
+    """Size a deployment; see the module docstring."""
+    files = request.files
+    dims, parameters, source, method, weights, notes = _weights(request)
 
     candidates = [request.count] if request.count else [c for c in SHARD_COUNTS if _valid_shards(dims, c)]
     if request.count and not _valid_shards(dims, request.count):
@@ -252,7 +268,7 @@ def check_limits(result: Plan, limits: UserLimits) -> list[Problem]:
         bad("maxTotalTokens", f"{limits.max_total_tokens} is beyond the model's context ({result.context} tokens)")
     elif limits.max_total_tokens and limits.max_total_tokens > result.max_batch_total_tokens:
         bad("maxTotalTokens", f"{limits.max_total_tokens} does not fit the KV cache: {result.count}x {result.accelerator} "
-            f"holds {result.max_batch_total_tokens} tokens; TGI would fail warm-up")
+            f"holds {result.max_batch_total_tokens} tokens; {engines.get(result.engine).facts.title} would fail at start-up")
     if limits.max_input_tokens and limits.max_input_tokens >= result.context:
         bad("maxInputTokens", f"{limits.max_input_tokens} leaves no room to generate within the context ({result.context})")
     elif limits.max_input_tokens and not limits.max_total_tokens and limits.max_input_tokens >= result.max_total_tokens:

