@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support.data import document
 
 pytest_plugins = ["support.cluster_fixtures"]

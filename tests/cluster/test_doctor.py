@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
-from support.cluster_fixtures import spec_file
-from support.fake_kube import Cluster
 from typer.testing import CliRunner
 
+from support.cluster_fixtures import spec_file
+from support.fake_kube import Cluster
 from tgictl.cli.main import app
 
 runner = CliRunner()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from support.fake_kube import Cluster, Step, event, pod
 
+from support.fake_kube import Cluster, Step, event, pod
 from tgictl.adapters.kube import ClusterError, Kube
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cluster_fixtures import PREVIOUS, helm_calls, spec_file
-from support.data import ROOT
-from support.fake_kube import Cluster, Step, event, pod, rollout
 from typer.testing import CliRunner
 
+from support.data import ROOT
+from support.cluster_fixtures import PREVIOUS, helm_calls, spec_file
+from support.fake_kube import Cluster, Step, event, pod, rollout
 from tgictl.cli.main import app
 
 runner = CliRunner()
@@ -198,8 +198,7 @@ def test_a_refused_pod_shows_the_releases_own_event(cluster: Cluster, helm_log: 
 def test_deploy_gives_up_after_the_budget(cluster: Cluster, helm_log: Path, tmp_path: Path) -> None:
     cluster.steps = [Step(pod(running=True), [], ["Download: [1/30] -- ETA: 2:00:00"])]
     from tgictl.adapters.kube import Kube
-    from tgictl.lifecycle.deploy import DeployFailed
-    from tgictl.lifecycle.deploy import deploy as run_deploy
+    from tgictl.lifecycle.deploy import DeployFailed, deploy as run_deploy
     from tgictl.spec.load import load_file
 
     with pytest.raises(DeployFailed, match="not ready after 0s \\(last phase: download: Download: \\[1/30\\] -- ETA: 2:00:00\\)"):
@@ -217,8 +216,8 @@ def test_deploy_timeout_option_bounds_the_wait(cluster: Cluster, helm_log: Path,
 def test_diff_compares_quantities_as_the_api_server_stores_them(cluster: Cluster, tmp_path: Path) -> None:
     """The spec's 65536Mi is stored and read back as 64Gi: no change. A real change still shows."""
     import yaml
-    from support.fake_kube import canonical_quantity
 
+    from support.fake_kube import canonical_quantity
     from tgictl.render.prepare import prepare
     from tgictl.render.service import objects
     from tgictl.spec.load import load_file

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.cluster_fixtures import spec_file
-from support.fake_kube import Cluster, Step, pod
 from typer.testing import CliRunner
 
+from support.cluster_fixtures import spec_file
+from support.fake_kube import Cluster, Step, pod
 from tgictl.cli.main import app
 
 runner = CliRunner()

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cluster_fixtures import spec_file
-from support.data import document
-from support.fake_kube import Cluster, Step, pod
 from typer.testing import CliRunner
 
+from support.data import document
+from support.cluster_fixtures import spec_file
+from support.fake_kube import Cluster, Step, pod
 from tgictl.cli.main import app
 
 runner = CliRunner()

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
 from support.cluster_fixtures import helm_calls, spec_file
 from support.fake_kube import Cluster, Step, pod
 from support.servers import free_port
-from typer.testing import CliRunner
-
 from tgictl.adapters.kube import Kube
 from tgictl.cli.main import app
 from tgictl.lifecycle import rollout

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from support.cluster_fixtures import PREVIOUS, spec_file
-from support.fake_kube import Cluster, Step, event, pod, rollout
 from typer.testing import CliRunner
 
+from support.cluster_fixtures import PREVIOUS, spec_file
+from support.fake_kube import Cluster, Step, event, pod, rollout
 from tgictl.cli.main import app
 
 runner = CliRunner()

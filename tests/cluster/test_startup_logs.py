@@ -9,10 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from support.cluster_fixtures import deploy_failure, deployed_phases, replay, spec_file
 from support.fake_kube import Cluster, Step, pod
 from support.llama import llama_server
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 from support.fake_kube import Cluster, Step, pod
-
 from tgictl.adapters.kube import Kube
 from tgictl.lifecycle.watch import Changes
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from support.control_plane import Namespace, control_plane, namespace
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support.control_plane import TGI_START, Namespace, write_spec
-from support.servers import simulator
 from typer.testing import CliRunner
 
+from support.control_plane import TGI_START, Namespace, write_spec
+from support.servers import simulator
 from tgictl.cli.main import app
 
 KEY = "sk-test-5a1t"

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
+
 from support.control_plane import SCRIPT, TGI_START, Namespace, kubectl, wait_for, write_spec
 from support.llama import llama_server
 from support.servers import simulator
-from typer.testing import CliRunner
-
 from tgictl.adapters import toolchain
 from tgictl.cli.main import app
 

@@ -16,10 +16,10 @@ import pytest
 import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-from support.control_plane import Namespace, kubelet_fails, wait_for, write_spec
-from support.data import FIXTURES
 from typer.testing import CliRunner
 
+from support.control_plane import Namespace, kubelet_fails, wait_for, write_spec
+from support.data import FIXTURES
 from tgictl.cli.main import app
 
 runner = CliRunner()
@@ -116,9 +116,8 @@ PODS = {
 
 @pytest.mark.parametrize("level", ["baseline", "restricted"])
 def test_doctors_pod_security_verdict_is_the_real_admissions(ns: Namespace, tmp_path: Path, level: str) -> None:
-    from support.data import rendered_pod
-
     from tgictl.render import podsecurity
+    from support.data import rendered_pod
 
     ns.kubectl("label", "namespace", ns.name, f"pod-security.kubernetes.io/enforce={level}")
     verdicts = {}

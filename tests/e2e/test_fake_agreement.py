@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
 import pytest
+from typer.testing import CliRunner
+
 from support.cluster_fixtures import fake_helm_environment, spec_file
 from support.control_plane import Namespace, kubelet_fails, write_spec
 from support.fake_kube import Cluster, Step, event, fake_cluster, pod
-from typer.testing import CliRunner
-
 from tgictl.cli.main import app
 
 runner = CliRunner()

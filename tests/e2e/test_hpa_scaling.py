@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
+
 from support.control_plane import PROMETHEUS_OPERATOR_CRDS, Namespace, apply_crds, built_dir, wait_for, write_spec
 from support.monitoring import fast_groups, prometheus, query, scrape_job
 from support.servers import free_port, simulator
-
 from tgictl.autoscale import adapter_values
 
 CUSTOM_METRICS = "custom.metrics.k8s.io"

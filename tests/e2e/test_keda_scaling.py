@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
 from support.control_plane import PROMETHEUS_OPERATOR_CRDS, Namespace, apply_crds, built_dir, wait_for, write_spec
 from support.monitoring import prometheus
 from support.servers import TGICTL, app_in_thread, simulator

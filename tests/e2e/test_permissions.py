@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from support.control_plane import Namespace, write_spec
 from typer.testing import CliRunner
 
+from support.control_plane import Namespace, write_spec
 from tgictl.cli.main import app
 from tgictl.lifecycle.doctor import needed_permissions
 from tgictl.spec.load import load_file

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.control_plane import Namespace, wait_for, write_spec
-from support.servers import TGICTL, free_port, simulator
 from typer.testing import CliRunner
 
+from support.control_plane import Namespace, wait_for, write_spec
+from support.servers import TGICTL, free_port, simulator
 from tgictl.cli.main import app
 
 runner = CliRunner()

@@ -6,8 +6,8 @@ keeps what kwok cannot show: a pod whose container is still waiting to start).""
 
 from __future__ import annotations
 
-import contextlib
 import json
+import contextlib
 import os
 import queue
 import signal
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from support.control_plane import Namespace, wait_for, write_spec
-from support.servers import TGICTL
 from typer.testing import CliRunner
 
+from support.control_plane import Namespace, wait_for, write_spec
+from support.servers import TGICTL
 from tgictl.cli.main import app
 
 runner = CliRunner()

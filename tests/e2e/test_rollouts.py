@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
+
 from support.control_plane import Namespace, apply_crds, write_spec
 from support.data import ROOT
 from support.monitoring import fast_groups, prometheus, query, scrape_job
 from support.servers import simulator
-from typer.testing import CliRunner
-
 from tgictl.cli.main import app
 from tgictl.loadgen import workload
 from tgictl.loadgen.runner import Job, Profile, bench

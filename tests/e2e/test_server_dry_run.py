@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from support.control_plane import Namespace, apply_crds, namespace
 from support.data import ROOT, SPECS
-
 from tgictl.render import service
 from tgictl.spec.load import load_file
 

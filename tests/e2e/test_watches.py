@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 import requests
-from support.control_plane import SCRIPT, Namespace, namespace, write_spec
-from support.fake_kube import Cluster, Step, fake_cluster, pod
 from typer.testing import CliRunner
 
+from support.control_plane import SCRIPT, Namespace, namespace, write_spec
+from support.fake_kube import Cluster, Step, fake_cluster, pod
 from tgictl.adapters.kube import Kube
 from tgictl.cli.main import app
 from tgictl.lifecycle import watch

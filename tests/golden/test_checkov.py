@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
+
 from support.data import ROOT, SPECS
 from support.tools import cached
-
 from tgictl.adapters import helm
 from tgictl.engines import REGISTRY
 from tgictl.render import service

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from support.data import GOLDEN, SPECS
 from support.golden import check
-
 from tgictl.render import service
 from tgictl.spec.load import load_file
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 import requests
+from typer.testing import CliRunner
+
 from support.data import document
 from support.llama import llama_server
 from support.servers import TGICTL, simulator
-from typer.testing import CliRunner
 
 KEY = "sk-test-5a1t"
 runner = CliRunner()

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
+
 from support.browser import screenshot
 from support.faulty import faulty_server
 from support.llama import llama_server
 from support.servers import simulator
-from typer.testing import CliRunner
-
 from tgictl.cli.main import app
 from tgictl.loadgen import workload
 from tgictl.loadgen.client import StreamResult

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
 from support.data import document
 from support.fake_hub import Hub, fake_hub
 from support.llama import llama_server

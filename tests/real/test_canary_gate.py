@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from support.data import document
 from support.monitoring import NAMESPACE, fast_groups, prometheus, query, scrape_job
 from support.servers import simulator
-
 from tgictl.lifecycle import gate
 from tgictl.loadgen import workload
 from tgictl.loadgen.runner import Job, Profile, bench

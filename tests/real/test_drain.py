@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+
 from support.data import SPECS, rendered_pod
 from support.llama import llama_server_binary
 from support.servers import free_port, wait_until_up

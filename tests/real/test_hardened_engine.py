@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import requests
+
 from support.data import SPECS, rendered_pod
 from support.hardened import contained, own_volume
 from support.llama import llama_server_binary

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from support.data import ROOT
 from support.servers import free_port
 

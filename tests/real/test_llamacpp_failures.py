@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
+
 from support.data import document
 from support.llama import llama_server_binary
 from support.servers import TGICTL
 from support.tiny_model import write_tiny_llama
-
 from tgictl.engines import REGISTRY
 from tgictl.lifecycle.progress import assess
 

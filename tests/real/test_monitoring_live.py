@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+
 from support.data import ROOT
 from support.llama import llama_server
 from support.monitoring import NAMESPACE, fast_groups, prometheus, query, scrape_job
 from support.servers import simulator
-
 from tgictl.loadgen import workload
 from tgictl.loadgen.runner import Job, Profile, bench
 from tgictl.loadgen.stats import SLOTargets

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from support.monitoring import LABELS, NAMESPACE, RELEASE, promtool, rule_groups, write_rules
 
 

@@ -12,11 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.data import SPECS
-from support.readme import SHOWN
-from support.servers import TGICTL, simulator
 
+from support.data import SPECS
+from support.servers import TGICTL, simulator
 from tgictl.spec import DEMO_MODEL
+from support.readme import SHOWN
 
 NEEDS_A_CLUSTER = {"deploy", "diff", "doctor", "status", "logs", "history", "rollback", "delete", "port-forward", "cache", "rollout",
                    "metrics", "top"}  # metrics and top read a Prometheus: tests/real/test_metrics_cmd.py

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
+
 from support.data import ROOT
 from support.servers import TGICTL, free_port, wait_until_up
 

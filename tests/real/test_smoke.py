@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import aiohttp
 import pytest
+from typer.testing import CliRunner
+
 from support.faulty import faulty_server
 from support.llama import llama_server
 from support.servers import simulator
-from typer.testing import CliRunner
-
 from tgictl.cli.main import app
 from tgictl.loadgen.client import Timeouts, stream_one
 from tgictl.smoke.runner import SLO, Expectations, run_smoke
@@ -70,6 +70,7 @@ def test_smoke_with_a_spec_compares_the_limits_it_plans(tmp_path) -> None:  # ty
     """A spec that leaves its limits to the plan (model.files) is compared on the planned ones,
     as the render passes them; smoke once skipped them as if no spec were given."""
     import yaml
+
     from support.data import MODELS, document
 
     def spec_file(name: str, **serving: int) -> str:

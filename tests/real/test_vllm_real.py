@@ -22,11 +22,10 @@ from typing import Any
 
 import pytest
 import requests
+
 from support.data import ROOT, document
 from support.servers import free_port, simulator
 from support.streams import read_in_thread
-from support.vllm import vllm_process, write_tiny_model
-
 from tgictl.loadgen.client import Timeouts
 from tgictl.loadgen.runner import Job, Profile, bench
 from tgictl.loadgen.stats import SLOTargets
@@ -35,6 +34,7 @@ from tgictl.render import manifests
 from tgictl.smoke.checks import Expectations
 from tgictl.smoke.runner import run_smoke
 from tgictl.spec.load import parse
+from support.vllm import vllm_process, write_tiny_model
 
 # vLLM takes minutes to start on 2 cores: a longer limit than the suite's 300 s.
 pytestmark = pytest.mark.timeout(900)
@@ -423,6 +423,7 @@ def test_rules_dashboards_and_autoscaler_read_real_vllm(started: Started, twin: 
     (demo-vllm-sim), both under load: every llm: rule has data for the real one, every dashboard
     query with data for the simulator has data for the real one, and so does the KEDA query."""
     import yaml
+
     from support.monitoring import NAMESPACE, fast_groups, prometheus, query, scrape_job
 
     if _headers(started):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from support import tools
 
+
 # The KV cache vLLM's CPU backend allocates (GiB): small, so several servers fit beside the tests.
 KV_CACHE_GIB = "1"
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from typer.testing import CliRunner
+
 from support.data import SPECS, document
 from support.monitoring import NAMESPACE, prometheus
 from support.servers import simulator
-from typer.testing import CliRunner
-
 from tgictl.cli.main import app
 from tgictl.errors import SpecError
 from tgictl.render import manifests, service

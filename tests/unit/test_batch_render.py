@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.data import BASE, ROOT, SPECS
 from typer.testing import CliRunner
 
+from support.data import BASE, ROOT, SPECS
 from tgictl.adapters import helm
 from tgictl.cli.main import COMMANDS, app
 from tgictl.render import batch, formats, service

@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from support.data import ROOT, SPECS, document
 
+from support.data import ROOT, SPECS, document
 from tgictl.adapters import helm
 from tgictl.errors import ToolFailedError, ValidationFailedError
 from tgictl.render import manifests, schemas

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.data import BASE, FIXTURES, SPECS
 from typer.testing import CliRunner
 
+from support.data import BASE, FIXTURES, SPECS
 from tgictl.cli.main import app
 
 runner = CliRunner()

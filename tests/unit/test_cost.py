@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.data import MODELS, document
 from typer.testing import CliRunner
 
+from support.data import MODELS, document
 from tgictl import cost, hardware
 from tgictl.cli.main import app
 from tgictl.errors import SpecError

@@ -7,8 +7,8 @@ import ast
 from pathlib import Path
 
 import pytest
-from support.data import ROOT
 
+from support.data import ROOT
 from tgictl.engines import REGISTRY
 from tgictl.plan.architectures import dims_from_config
 from tgictl.plan.memory import RuleInputs

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.data import FIXTURES
 
+from support.data import FIXTURES
 from tgictl.engines import REGISTRY
 from tgictl.lifecycle.progress import assess
 

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 import yaml
+
 from support.data import FIXTURES, SPECS, document
 from support.llama import llama_server_binary
 from support.servers import free_port, wait_until_up
-from support.tiny_model import write_tiny_llama
-from support.vllm import vllm_python
-
 from tgictl.engines import REGISTRY, get
 from tgictl.errors import SpecError
 from tgictl.render import manifests, service
 from tgictl.smoke.runner import run_smoke
 from tgictl.spec.load import load_file, parse
+from support.tiny_model import write_tiny_llama
+from support.vllm import vllm_python
 
 FLAGS = FIXTURES / "engine-flags"
 

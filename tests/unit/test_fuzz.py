@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.data import BASE, ROOT
 
+from support.data import BASE, ROOT
 from tgictl.engines import get
 from tgictl.errors import SpecError
 from tgictl.render.values import chart_values

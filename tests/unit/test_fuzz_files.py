@@ -14,9 +14,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.data import MODELS, document
 from typer.testing import CliRunner
 
+from support.data import MODELS, document
 from tgictl.cli.main import app
 from tgictl.cost import load_prices
 from tgictl.errors import TgictlError

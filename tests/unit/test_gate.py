@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from support.data import document
-
 from tgictl.lifecycle.gate import Thresholds, judge
 from tgictl.spec.load import parse
 

@@ -10,11 +10,11 @@ import gguf
 import numpy as np
 import pytest
 import yaml
+from typer.testing import CliRunner
+
 from support.data import document
 from support.gguf_files import write_llama_gguf
 from support.tiny_model import write_tiny_llama
-from typer.testing import CliRunner
-
 from tgictl.cli.main import app
 from tgictl.errors import SpecError
 from tgictl.plan import gguf as reader

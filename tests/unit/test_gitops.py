@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.data import ROOT, SPECS
 
+from support.data import ROOT, SPECS
 from tgictl.adapters import toolchain
 from tgictl.render import manifests, schemas, service
 from tgictl.spec.load import load_file

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.data import SPECS
 from typer.testing import CliRunner
 
+from support.data import SPECS
 from tgictl.cli.main import app
 from tgictl.errors import SpecError
 from tgictl.migrate import migrate, spec_from_tgi

@@ -14,8 +14,9 @@ import requests
 import text_generation
 from huggingface_hub import InferenceClient
 from huggingface_hub.errors import OverloadedError, ValidationError
-from support.servers import simulator
 from text_generation import errors as tg_errors
+
+from support.servers import simulator
 
 KEY = "sk-official-clients"
 LONG = "word " * 80  # over the simulator's 64-token input limit below

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy
+
 from support.checkpoints import llama_tensors, write_sharded
 from support.data import FIXTURES, ROOT, document
-
-from tgictl.engines.tgi.memory import kv_rule, tgi_kv_bytes_per_token
 from tgictl.errors import SpecError
 from tgictl.plan import files as model_files
 from tgictl.plan.architectures import dims_from_config, parameter_count
+from tgictl.engines.tgi.memory import kv_rule, tgi_kv_bytes_per_token
 from tgictl.plan.memory import weight_bytes
 from tgictl.plan.planner import PlanRequest, UserLimits, plan
 from tgictl.render import service

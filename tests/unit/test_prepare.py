@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.data import FIXTURES
 
+from support.data import FIXTURES
 from tgictl.engines import REGISTRY
 from tgictl.errors import SpecError
 from tgictl.render import service

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import typer
-from support.readme import README, SHOWN, tokens
 from typer.testing import CliRunner
 
+from support.readme import README, SHOWN, tokens
 from tgictl.cli.main import app
 from tgictl.engines import REGISTRY
 
@@ -93,6 +93,7 @@ def test_the_validate_example_prints_what_the_readme_shows(tmp_path: Path, monke
     example = re.search(r"^\$ (tgictl validate -f bad\.yaml)\n(.*?)^```", README, flags=re.S | re.M)
     assert example is not None
     import yaml
+
     from support.data import document
 
     bad = document(serving={"maxTotalTokens": "lots"})

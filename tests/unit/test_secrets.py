@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.data import BASE
 from typer.testing import CliRunner
 
+from support.data import BASE
 from tgictl.cli.main import app
 
 SENTINEL = "hf_SENTINELtokenVALUE0123456789"

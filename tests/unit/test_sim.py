@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from support.openapi import check
 from support.servers import simulator
 
@@ -218,9 +219,9 @@ def test_sim_serves_as_the_specs_release_would(tmp_path: Path) -> None:
     """`tgictl sim -f SPEC` takes the spec's engine, model and limits (it once ignored -f entirely);
     a flag the spec decides is refused rather than silently outvoted."""
     import yaml
-    from support.data import document
     from typer.testing import CliRunner
 
+    from support.data import document
     from tgictl.cli.main import app
 
     doc = document(model={"id": "org/my-model"}, hardware={"accelerator": {"type": "a10g", "count": 1}},

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.data import BASE, document
 
+from support.data import BASE, document
 from tgictl.errors import SpecError
 from tgictl.spec.load import load_file, load_text, parse
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.data import document
 
+from support.data import document
 from tgictl.engines import get
 from tgictl.errors import SpecError
 from tgictl.spec.load import parse

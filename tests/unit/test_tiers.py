@@ -4,6 +4,7 @@ missing real tool skips outside CI but fails in CI."""
 from __future__ import annotations
 
 import pytest
+
 from support import tools
 
 
