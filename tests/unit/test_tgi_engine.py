@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
-from support.data import document
+from support.data import MODELS, document
+from tgictl.cli.main import app
 from tgictl.engines import get
 from tgictl.errors import SpecError
 from tgictl.spec.load import parse
@@ -148,3 +152,31 @@ def test_fp8_kv_cache_needs_nvidia() -> None:
 def test_extra_args_cannot_override_spec_flags() -> None:
     [problem] = problems_of(gpu(extraArgs=["--model-id=other", "--disable-grammar-support"]))
     assert problem == "spec.extraArgs[0]: --model-id is set from the spec; change the spec field instead"
+
+
+def validated(tmp_path: Path, model: str, engine: str = "tgi", **spec: Any) -> tuple[int, str]:
+    """`tgictl validate` of a spec planning from a real model's config.json (tests/fixtures/models)."""
+    doc = gpu(model={"id": f"org/{model}", "files": str(MODELS / model)}, engine={"name": engine}, **spec)
+    path = tmp_path / "tgi.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    done = CliRunner().invoke(app, ["validate", "-f", str(path), "-o", "json"])
+    return done.exit_code, done.stderr
+
+
+@pytest.mark.parametrize("model", ["gpt-oss-20b", "mistral-small-3.1-24b"])
+def test_a_model_type_neither_tgi_nor_its_transformers_knows_is_refused(tmp_path: Path, model: str) -> None:
+    """gpt_oss and mistral3 came after transformers 4.51.3, which TGI 3.3.5 pins; get_model ends in 'Unsupported model type'."""
+    code, said = validated(tmp_path, model)
+    assert code == 2 and "spec.engine.name: TGI 3.3.5 has no model of its own for model type" in said, said
+    assert "nor does transformers 4.51.3" in said and said.count("\n") == 1
+
+
+def test_the_transformers_fallback_refuses_awq_but_tgis_own_models_take_it(tmp_path: Path) -> None:
+    code, said = validated(tmp_path, "qwen3-8b", serving={"quantize": "awq"})  # qwen3: transformers' class, not TGI's own
+    assert code == 2 and "spec.serving.quantize: " in said and "'awq quantization is not supported for AutoModel'" in said
+    assert validated(tmp_path, "qwen3-8b")[0] == 0
+    assert validated(tmp_path, "mistral-7b-awq")[0] == 0  # mistral is TGI's own: its AWQ checkpoint loads
+
+
+def test_another_tgi_tag_is_not_judged_by_3_3_5s_lists(tmp_path: Path) -> None:
+    assert validated(tmp_path, "qwen3-8b", serving={"quantize": "awq"}, image={"tag": "3.9.0"})[0] == 0

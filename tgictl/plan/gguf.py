@@ -212,7 +212,6 @@ def dims(header: Header, source: str) -> ModelDims:
     hidden, heads = int(header.arch_value("embedding_length")), _largest(header.arch_value("attention.head_count"))
     tokens = header.metadata.get("tokenizer.ggml.tokens")
     vocab = header.arch_value("vocab_size") or (tokens.items if isinstance(tokens, ArrayLength) else len(tokens or []))
-    window = header.arch_value("attention.sliding_window")
     return ModelDims(
         family=header.architecture,
         hidden=hidden,
@@ -229,5 +228,6 @@ def dims(header: Header, source: str) -> ModelDims:
         expert_intermediate=int(header.arch_value("expert_feed_forward_length") or 0),
         shared_experts=int(header.arch_value("expert_shared_count") or 0),
         dense_layers=int(header.arch_value("leading_dense_block_count") or 0),
-        sliding_window=int(window) if window else None,
+        # No sliding_window: in the families that set attention.sliding_window (Gemma 2/3, gpt-oss)
+        # it bounds only some layers, and bounding all would promise more cache than there is.
     )

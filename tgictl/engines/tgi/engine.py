@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from tgictl import hardware
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, field_value, stringify
-from tgictl.engines.tgi import memory
+from tgictl.engines.tgi import memory, model_types
 from tgictl.errors import Problem
 from tgictl.plan.architectures import ModelDims
+from tgictl.plan.files import ModelFiles
 from tgictl.plan.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
 
@@ -152,6 +153,30 @@ class TGI(Engine):
     def drain_seconds(self, spec: Spec) -> int:
         # The launcher waits -g for the router, then up to -g for the shards.
         return 2 * spec.spec.serving.graceful_termination_seconds + 10
+
+    def model_problems(self, spec: Spec, files: ModelFiles) -> list[Problem]:
+        """What ``get_model`` at the pinned version refuses for this config.json (engines/tgi/model_types.py)."""
+        kind = files.config.get("model_type")
+        if not isinstance(kind, str) or kind in model_types.OWN or not self.image(spec)[1].startswith(model_types.VERSION):
+            return []
+        pinned = f"TGI {model_types.VERSION} has no model of its own for model type {kind!r} ({files.source})"
+        remote = (files.config.get("auto_map") or {}) if spec.spec.model.trust_remote_code else {}
+        causal = kind in model_types.TRANSFORMERS_CAUSAL_LM or "AutoModelForCausalLM" in remote
+        if not causal and kind not in model_types.TRANSFORMERS_SEQ2SEQ and "AutoModelForSeq2SeqLM" not in remote:
+            return [Problem("spec.engine.name", f"{pinned}, nor does transformers {model_types.TRANSFORMERS}, which it pins: "
+                                                f"the shard would fail with 'Unsupported model type {kind}'; serve it with vllm")]
+        quantize, field = self._effective_quantize(spec, files)
+        if quantize in model_types.NOT_FOR_AUTOMODEL:
+            return [Problem(field, f"{pinned} and loads it through transformers, which refuses {quantize}: "
+                                   f"'{model_types.NOT_FOR_AUTOMODEL[quantize]}'; use an unquantized checkpoint or vllm")]
+        return []
+
+    def _effective_quantize(self, spec: Spec, files: ModelFiles) -> tuple[str | None, str]:
+        """The quantize get_model applies, and the field that set it: the spec's, else the checkpoint's quant_method."""
+        if spec.spec.serving.quantize:
+            return spec.spec.serving.quantize, "spec.serving.quantize"
+        config = files.config.get("quantization_config") or files.config.get("compression_config") or {}
+        return model_types.AUTO_SELECTED.get(config.get("quant_method", "")), "spec.model.id"
 
     def engine_problems(self, spec: Spec) -> list[Problem]:
         s = spec.spec
