@@ -194,6 +194,17 @@ launch_apiserver() {
     --enable-aggregator-routing=true \
     --profiling=false
 }
+# Every CRD Established. Polled: kubectl wait fails at once ("accessor error: <nil>")
+# on a CRD so new it has no status yet, instead of waiting.
+established() {
+  local tries=0
+  until kubectl wait --for condition=Established crd --all --timeout 60s >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 60 ] || { echo "CRDs not established after 60 tries" >&2; return 1; }
+    sleep 1
+  done
+}
+
 start() {
   if [ -f "$state/admin.kubeconfig" ] && status >/dev/null; then
     echo "$state/admin.kubeconfig"
@@ -234,7 +245,7 @@ start() {
   # kwok reads its lifecycle stages from files; port-forward and log routes are
   # objects (ClusterPortForward, ClusterLogs, ...) that tests create per namespace.
   kubectl apply -f "$bin/kwok-config/crds/" >/dev/null
-  kubectl wait --for condition=Established crd --all --timeout 60s >/dev/null
+  established
   launch kwok "$bin/kwok" --kubeconfig "$state/kwok.kubeconfig" \
     --config "$bin/kwok-config/stock-stages.yaml,$modules/pod-stages.yaml" \
     --manage-all-nodes=true --node-ip 127.0.0.1 --node-port "$kubelet_port" \
