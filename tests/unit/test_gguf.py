@@ -131,7 +131,7 @@ def test_more_gpu_layers_than_the_gpus_hold_are_refused_naming_how_many_fit(tmp_
     code, said = validate(llamacpp_spec(tmp_path, model, hardware=on_l4, features={"gpuLayers": 81}))
     assert code == 2 and said.count("\n") == 1, said
     fitting = int(said.split("at most ")[1].split()[0])
-    assert "spec.features.gpuLayers: 81 layers put 39.2 GiB of weights and 8192-token cache on 1x l4" in said and 30 < fitting < 60
+    assert "spec.features.gpuLayers: 81 layers put 39.2 GiB (weights and a 8192-token cache) on 1x l4" in said and 30 < fitting < 60
     assert validate(llamacpp_spec(tmp_path, model, hardware=on_l4, features={"gpuLayers": fitting}))[0] == 0
     assert f"{fitting + 1} layers put" in validate(llamacpp_spec(tmp_path, model, hardware=on_l4, features={"gpuLayers": fitting + 1}))[1]
     two = {**on_l4, "accelerator": {"type": "l4", "count": 2}}

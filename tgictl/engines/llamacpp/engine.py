@@ -170,8 +170,8 @@ class LlamaCpp(Engine):
         on_gpu = memory.offloaded_bytes(header, wanted, cache_per_layer)
         if on_gpu <= room:
             return []
-        return [Problem("spec.features.gpuLayers", f"{wanted} layers put {on_gpu / GiB:.1f} GiB of weights and {context}-token "
-                                                   f"cache on {count}x {accelerator.key}, which hold {room / GiB:.1f} GiB beside "
+        return [Problem("spec.features.gpuLayers", f"{wanted} layers put {on_gpu / GiB:.1f} GiB (weights and a {context}-token "
+                                                   f"cache) on {count}x {accelerator.key}, which hold {room / GiB:.1f} GiB beside "
                                                    f"llama.cpp's compute buffers: at most "
                                                    f"{memory.most_layers_fitting(header, room, cache_per_layer)} fit (the rest run "
                                                    "on the CPU)")]
