@@ -128,8 +128,7 @@ class _Reader:
             return self.string()
         if kind == _ARRAY:
             item_kind, count = self.unpack("<I"), self.unpack("<Q")
-            items = [self.value(item_kind) for _ in range(count)] if count <= _KEPT_ARRAY else self._skip(item_kind, count)
-            return items
+            return [self.value(item_kind) for _ in range(count)] if count <= _KEPT_ARRAY else self._skip(item_kind, count)
         if kind not in _SCALARS:
             raise SpecError([Problem("", f"unknown GGUF metadata type {kind}")], str(self.path))
         return self.unpack(_SCALARS[kind])

@@ -15,7 +15,11 @@ UBATCH_TOKENS = 512
 
 def reserved_bytes(dims: ModelDims, prefill_tokens: int, shards: int) -> int:
     """What a device holds besides weights and KV cache: the runtime and the compute buffer."""
-    return RUNTIME_OVERHEAD_BYTES // 2 + prefill_activation_bytes(dims, min(prefill_tokens, UBATCH_TOKENS), shards)
+    return RUNTIME_OVERHEAD_BYTES // 2 + _compute_buffer_bytes(dims, prefill_tokens, shards)
+
+
+def _compute_buffer_bytes(dims: ModelDims, prefill_tokens: int, shards: int) -> int:
+    return prefill_activation_bytes(dims, min(prefill_tokens, UBATCH_TOKENS), shards)
 
 
 def budget(dims: ModelDims, r: RuleInputs) -> Budget:
@@ -26,7 +30,7 @@ def budget(dims: ModelDims, r: RuleInputs) -> Budget:
     if r.gpu_layers is not None and r.gguf is not None and r.on_gpu:  # the rest stay on the CPU, cache and all
         weights, kv_layers = offloaded_weight_bytes(r.gguf, r.gpu_layers) // r.shards, min(max(r.gpu_layers - 1, 0), dims.layers)
     overhead = RUNTIME_OVERHEAD_BYTES // 2
-    activations = prefill_activation_bytes(dims, min(r.prefill_tokens, UBATCH_TOKENS), r.shards)
+    activations = _compute_buffer_bytes(dims, r.prefill_tokens, r.shards)
     usable = max(0, r.device_bytes - weights - overhead - activations)
     per_token = -(-kv_layers * kv_bytes_per_layer_token(dims) // r.shards)
     return Budget(r.device_bytes, weights, overhead, activations, usable, per_token, 1.0, 1.0)
