@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tgictl.plan import files as model_files  # noqa: E402
-from tgictl.plan.memory import GiB  # noqa: E402
+from tgictl.model import files as model_files  # noqa: E402
+from tgictl.model.memory import GiB  # noqa: E402
 from tgictl.plan.planner import Plan, PlanRequest, UserLimits, plan  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -7,7 +7,7 @@ import json
 
 from support.data import FIXTURES, GOLDEN
 from support.golden import check
-from tgictl.plan import files as model_files
+from tgictl.model import files as model_files
 from tgictl.plan.planner import PlanRequest, plan
 
 MODELS = FIXTURES / "models"

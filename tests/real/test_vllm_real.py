@@ -544,7 +544,7 @@ ARCHITECTURES = ["llama", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "mixtra
 def test_planned_kv_bytes_give_vllms_own_kv_capacity(architecture: str, tmp_path: Path) -> None:
     import re
 
-    from tgictl.plan import files as model_files
+    from tgictl.model import files as model_files
     from tgictl.plan.planner import PlanRequest, plan
 
     model = write_tiny_model(tmp_path / architecture, architecture)

@@ -10,8 +10,8 @@ import pytest
 
 from support.data import ROOT
 from tgictl.engines import REGISTRY
-from tgictl.plan.architectures import dims_from_config
-from tgictl.plan.memory import RuleInputs
+from tgictl.model.architectures import dims_from_config
+from tgictl.model.memory import RuleInputs
 from tgictl.sim.batching import Limits
 from tgictl.sim.flavors import Flavor
 from tgictl.spec.model import Spec

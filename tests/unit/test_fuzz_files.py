@@ -94,7 +94,7 @@ def test_any_safetensors_header_fails_cleanly(tmp_path: Path, weights: bytes) ->
 
 
 def test_every_size_the_readers_divide_by_is_typed() -> None:
-    from tgictl.plan.config_shape import SIZES, ConfigShape
+    from tgictl.model.config_shape import SIZES, ConfigShape
 
     assert set(SIZES) <= set(ConfigShape.model_fields)
 

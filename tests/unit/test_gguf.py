@@ -17,7 +17,7 @@ from support.gguf_files import write_llama_gguf
 from support.tiny_model import write_tiny_llama
 from tgictl.cli.main import app
 from tgictl.errors import SpecError
-from tgictl.plan import gguf as reader
+from tgictl.model import gguf as reader
 
 QUANTIZED = (gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_0, gguf.GGMLQuantizationType.F16,
              gguf.GGMLQuantizationType.BF16)

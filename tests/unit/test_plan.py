@@ -22,10 +22,10 @@ import safetensors.numpy
 from support.checkpoints import llama_tensors, write_sharded
 from support.data import FIXTURES, ROOT, document
 from tgictl.errors import SpecError
-from tgictl.plan import files as model_files
-from tgictl.plan.architectures import dims_from_config, parameter_count
+from tgictl.model import files as model_files
+from tgictl.model.architectures import dims_from_config, parameter_count
 from tgictl.engines.tgi.memory import kv_rule, tgi_kv_bytes_per_token
-from tgictl.plan.memory import weight_bytes
+from tgictl.model.memory import weight_bytes
 from tgictl.plan.planner import PlanRequest, UserLimits, plan
 from tgictl.render import service
 from tgictl.spec.load import parse
@@ -310,7 +310,7 @@ def test_hub_cache_under_xdg_cache_home_and_a_named_revision(tmp_path: Path, mon
 def test_cache_root_follows_huggingface_hub(env: dict[str, str]) -> None:
     """huggingface_hub fixes its cache root at import: ask a fresh interpreter under each environment."""
     clean = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"}}
-    code = ("from huggingface_hub import constants; from tgictl.plan.files import hub_cache_dirs; "
+    code = ("from huggingface_hub import constants; from tgictl.model.files import hub_cache_dirs; "
             "print(constants.HF_HUB_CACHE); print(hub_cache_dirs()[0])")
     theirs, ours = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
                                   check=True).stdout.splitlines()

@@ -129,7 +129,7 @@ def test_quantities_read_as_kubernetes_reads_them(number: Decimal, suffix: str) 
 
 
 def test_milli_quantities_are_fractions() -> None:
-    from tgictl.plan.memory import quantity_bytes
+    from tgictl.model.memory import quantity_bytes
     from tgictl.spec.quantity import parse_quantity
 
     assert parse_quantity("500m") == Decimal("0.5") and quantity_bytes("4Gi") == 4 * 1024**3

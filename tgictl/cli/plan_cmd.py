@@ -87,8 +87,8 @@ def _plan_model(model: str, hub: bool, *, gpu: str | None, engine: str | None, c
     """Plan MODEL's files on the options (a100-80gb and tgi when unset)."""
     from tgictl import hardware
     from tgictl.engines import REGISTRY
-    from tgictl.plan import files as model_files
-    from tgictl.plan.memory import quantity_bytes
+    from tgictl.model import files as model_files
+    from tgictl.model.memory import quantity_bytes
     from tgictl.plan.planner import PlanRequest, UserLimits, plan as run_plan
     from tgictl.plan.service import engine_version as release_of
 

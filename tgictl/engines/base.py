@@ -18,12 +18,12 @@ from pydantic.alias_generators import to_camel
 
 from tgictl import hardware
 from tgictl.errors import Problem, UsageError
-from tgictl.plan.architectures import ModelDims
-from tgictl.plan.memory import Budget, RuleInputs
+from tgictl.model.architectures import ModelDims
+from tgictl.model.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
 
 if TYPE_CHECKING:
-    from tgictl.plan.files import ModelFiles
+    from tgictl.model.files import ModelFiles
     from tgictl.sim.flavors import SimulatorFace
 
 FlagValue = str | bool | list[str]

@@ -14,8 +14,8 @@ from pathlib import Path
 from tgictl import cost, hardware
 from tgictl.engines import engine_for
 from tgictl.errors import Problem, SpecError, UsageError
-from tgictl.plan import files as model_files
-from tgictl.plan.memory import host_memory, quantity_bytes
+from tgictl.model import files as model_files
+from tgictl.model.memory import host_memory, quantity_bytes
 from tgictl.plan.planner import Plan, PlanRequest, UserLimits, check_limits, plan
 from tgictl.spec.model import Spec
 

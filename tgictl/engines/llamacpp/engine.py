@@ -13,11 +13,11 @@ from typing import Any
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, stringify, tgi_router_only
 from tgictl.engines.llamacpp import architectures, memory
 from tgictl.errors import Problem, UsageError
-from tgictl.plan import gguf
-from tgictl.plan.architectures import ModelDims
-from tgictl.plan.files import ModelFiles
-from tgictl.plan.memory import GiB
-from tgictl.plan.memory import Budget, RuleInputs
+from tgictl.model import gguf
+from tgictl.model.architectures import ModelDims
+from tgictl.model.files import ModelFiles
+from tgictl.model.memory import GiB
+from tgictl.model.memory import Budget, RuleInputs
 from tgictl.spec.model import ModelSpec, Spec
 from tgictl.spec.quantity import parse_quantity
 

@@ -3,9 +3,9 @@ and which weights ``--n-gpu-layers`` puts on the GPUs."""
 
 from __future__ import annotations
 
-from tgictl.plan.architectures import ModelDims
-from tgictl.plan.gguf import Header
-from tgictl.plan.memory import RUNTIME_OVERHEAD_BYTES, Budget, RuleInputs, prefill_activation_bytes
+from tgictl.model.architectures import ModelDims
+from tgictl.model.gguf import Header
+from tgictl.model.memory import RUNTIME_OVERHEAD_BYTES, Budget, RuleInputs, prefill_activation_bytes
 
 # llama.cpp allocates what it is told: no fraction of the device is held back.
 DEFAULT_MEMORY_FRACTION = 1.0

@@ -11,9 +11,9 @@ from tgictl import hardware
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, field_value, stringify
 from tgictl.engines.tgi import memory, model_types
 from tgictl.errors import Problem
-from tgictl.plan.architectures import ModelDims
-from tgictl.plan.files import ModelFiles
-from tgictl.plan.memory import Budget, RuleInputs
+from tgictl.model.architectures import ModelDims
+from tgictl.model.files import ModelFiles
+from tgictl.model.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
 
 # Image tag suffix per accelerator vendor (TGI publishes one image per backend).

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 
 from tgictl.engines.base import release_of
-from tgictl.plan.architectures import ModelDims
-from tgictl.plan.memory import (RUNTIME_OVERHEAD_BYTES, Budget, RuleInputs, kv_dtype_bytes, kv_heads_per_shard,
+from tgictl.model.architectures import ModelDims
+from tgictl.model.memory import (RUNTIME_OVERHEAD_BYTES, Budget, RuleInputs, kv_dtype_bytes, kv_heads_per_shard,
                                 prefill_activation_bytes)
 
 # CUDA_MEMORY_FRACTION's default: TGI may use the whole device.

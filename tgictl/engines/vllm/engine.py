@@ -19,8 +19,8 @@ from typing import Any
 from tgictl.engines.base import Engine, EngineFacts, FlagValue, release_of, stringify, tgi_router_only
 from tgictl.engines.vllm import memory
 from tgictl.errors import Problem
-from tgictl.plan.architectures import ModelDims
-from tgictl.plan.memory import Budget, RuleInputs
+from tgictl.model.architectures import ModelDims
+from tgictl.model.memory import Budget, RuleInputs
 from tgictl.spec.model import Spec
 
 QUANTIZATION = {"awq": "awq", "gptq": "gptq", "marlin": "gptq_marlin", "fp8": "fp8",

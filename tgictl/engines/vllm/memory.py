@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tgictl.plan.architectures import ModelDims
-from tgictl.plan.memory import (CUDA_GRAPH_BYTES, GiB, RUNTIME_OVERHEAD_BYTES, Budget, RuleInputs, prefill_activation_bytes,
+from tgictl.model.architectures import ModelDims
+from tgictl.model.memory import (CUDA_GRAPH_BYTES, GiB, RUNTIME_OVERHEAD_BYTES, Budget, RuleInputs, prefill_activation_bytes,
                                 standard_kv_bytes_per_token)
 
 # --gpu-memory-utilization's default.

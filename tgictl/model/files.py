@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tgictl.errors import Problem, SpecError
-from tgictl.plan import gguf as gguf_file
+from tgictl.model import gguf as gguf_file
 
 # Bytes per element for each safetensors dtype.
 DTYPE_BYTES = {

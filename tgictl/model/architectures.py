@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tgictl.errors import Problem, SpecError
-from tgictl.plan import config_shape
+from tgictl.model import config_shape
 
 Config = dict[str, Any]
 

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from tgictl.plan.architectures import ModelDims
-from tgictl.plan.gguf import Header
+from tgictl.model.architectures import ModelDims
+from tgictl.model.gguf import Header
 from tgictl.spec.quantity import parse_quantity
 
 GiB = 1024**3

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tgictl.errors import Problem, SpecError
-from tgictl.plan.architectures import ModelDims
+from tgictl.model.architectures import ModelDims
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)  # llama.cpp refuses version 1 ("GGUFv1 is no longer supported")
