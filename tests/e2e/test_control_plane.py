@@ -77,8 +77,9 @@ def test_a_release_lives_and_dies_on_the_real_control_plane(ns: Namespace, tmp_p
 
 
 def test_deploy_reaches_real_llama_server_through_the_api_servers_port_forward(ns: Namespace, tmp_path: Path) -> None:
-    ns.route_logs(["main: server is listening on http://0.0.0.0:8080 - starting the main loop"])
+    """The pod's log is the real server's own, so deploy reads the context it gave each slot from it."""
     with llama_server(tmp_path) as url:
+        ns.route_logs((tmp_path / "llama-server.log").read_text().splitlines())
         ns.route_port_forwards(url)
         path = write_spec(ns, tmp_path, name="tiny", engine={"name": "llamacpp"},
                           model={"id": "tgictl/tiny-llama-GGUF", "ggufFile": "tiny-llama.gguf"},
@@ -86,6 +87,8 @@ def test_deploy_reaches_real_llama_server_through_the_api_servers_port_forward(n
                           serving={"maxTotalTokens": 256, "maxConcurrentRequests": 2})  # llama_server: 512 over 2 slots
         deployed = tgictl("deploy", "-f", path)
     assert deployed["smoke"]["passed"] and deployed["smoke"]["engine"] == "llamacpp", deployed["smoke"]
+    [capacity] = deployed["capacity"]
+    assert (capacity["found_request_tokens"], capacity["request_limit"], capacity["warnings"]) == (256, 256, []), capacity
     [pod] = ns.get("pods", selector="app.kubernetes.io/instance=tiny")["items"]
     assert "nvidia.com/gpu" not in pod["spec"]["containers"][0]["resources"].get("limits", {})  # a CPU pod, wherever it landed
 

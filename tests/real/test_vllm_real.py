@@ -164,6 +164,21 @@ def test_probes_pass_only_once_the_engine_serves(started: Started) -> None:
     assert "Application startup complete" in log and "KV cache size" in log
 
 
+def test_the_capacity_deploy_reads_from_the_log_is_the_one_vllm_reports(started: Started) -> None:
+    """What deploy reads of vLLM's start-up log is what vLLM itself says on /metrics
+    (vllm:cache_config_info carries the cache config, kv_cache_size_tokens included)."""
+    from tgictl.engines import REGISTRY
+    from tgictl.engines.base import logged_capacity
+
+    found = logged_capacity(REGISTRY["vllm"].facts, started.log.read_text().splitlines())
+    metrics = requests.get(started.url + "/metrics", headers=_headers(started), timeout=10).text
+    info = re.search(r"^vllm:cache_config_info\{(.*)\}", metrics, re.M)
+    assert info is not None, metrics[:2000]
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', info.group(1)))
+    assert found is not None and found.kv_tokens == int(labels["kv_cache_size_tokens"]) > CONTEXT, (found, labels)
+    assert found.request_tokens == CONTEXT
+
+
 def test_keyed_server_guards_the_api_but_not_the_probe(started: Started) -> None:
     if not _headers(started):
         pytest.skip("no key")

@@ -4,7 +4,8 @@ only read."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -12,6 +13,9 @@ from tgictl.cli.cluster_options import Release, release_command
 from tgictl.cli.output import Format, OutputOption, fail, handles_errors, phase_printer, print_data, print_table
 from tgictl.cli.prometheus_options import CaFileOption, InsecureOption, PasswordFileOption, TokenFileOption
 from tgictl.lifecycle.progress import NODE_WAIT_S  # stdlib only: cheap at start-up
+
+if TYPE_CHECKING:
+    from tgictl.lifecycle.capacity import CapacityCheck
 
 
 @handles_errors
@@ -70,6 +74,7 @@ def deploy(
     else:
         typer.echo(f"{result.release} revision {result.revision} ready in {result.seconds:.0f}s of a "
                    f"{result.startup_budget_s:.0f}s start-up budget ({' → '.join(result.phases)})")
+        echo_capacity(result.capacity)
         if result.smoke is not None:
             typer.echo(f"smoke: {'PASSED' if smoke_passed else 'FAILED'}")
     if not smoke_passed:
@@ -111,6 +116,15 @@ def status(
                 [(r.pod, r.phase, r.ready, r.restarts, r.node, r.gpu or "-") for r in found.pods])
     if found.metrics:
         typer.echo("  ".join(f"{k}={v:.3g}" for k, v in found.metrics.items() if v is not None))
+    echo_capacity(found.capacity)
+
+
+def echo_capacity(checks: Sequence[CapacityCheck]) -> None:
+    """What each pod's engine found at start-up beside the plan, and any limit that will fail."""
+    for check in checks:
+        typer.echo(f"{check.pod}: {check.summary()}")
+        for warning in check.warnings:
+            typer.echo(f"  warning: {warning}")
 
 
 EXIT_DIFF_ERROR = 2

@@ -62,9 +62,38 @@ class EngineFacts:
     log_fatal: str = ""
     log_benign: str = ""
     root_reason: str = ""  # why its image needs root, when it does
+    # Log lines in which the engine says what it found at start-up, as regexes with named groups:
+    # kv_tokens (the KV cache it holds, in tokens) and request_tokens (the longest request it takes).
+    log_capacity: tuple[str, ...] = ()
     # Seconds a GPU start spends compiling (torch.compile and the like) with an empty compile
     # cache, and with the one an earlier pod left on the cache volume; (0, 0): compiles nothing.
     compile_s: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class LoggedCapacity:
+    """What an engine's start-up log says it found: the KV cache's tokens and the longest request
+    it takes (None where it does not say), with the lines that say so."""
+
+    kv_tokens: int | None
+    request_tokens: int | None
+    lines: tuple[str, ...]
+
+
+def logged_capacity(facts: EngineFacts, lines: list[str]) -> LoggedCapacity | None:
+    """The capacity ``lines`` (one start's log) report by ``facts.log_capacity``; the last report of
+    each figure counts (a restart logs them again). None when the log says nothing of it."""
+    found: dict[str, int] = {}
+    quoted: dict[str, str] = {}
+    for line in lines:
+        for pattern in facts.log_capacity:
+            if match := re.search(pattern, line):
+                for name, value in match.groupdict().items():
+                    if value is not None:
+                        found[name], quoted[name] = int(value.replace(",", "")), line
+    if not found:
+        return None
+    return LoggedCapacity(found.get("kv_tokens"), found.get("request_tokens"), tuple(dict.fromkeys(quoted.values())))
 
 
 class Engine(ABC):

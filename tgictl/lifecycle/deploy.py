@@ -17,6 +17,7 @@ from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Forbidden, Kube
 from tgictl.engines import engine_for
 from tgictl.errors import TgictlError, ToolFailedError, UsageError
+from tgictl.lifecycle.capacity import CapacityCheck, check_pods
 from tgictl.lifecycle.progress import NODE_WAIT_S, Assessment, assess, event_time
 from tgictl.lifecycle.watch import Changes, release_owns
 from tgictl.render import manifests
@@ -49,12 +50,15 @@ class DeployResult:
     startup_budget_s: float = 0.0
     smoke: dict[str, Any] | None = None  # the closing smoke test's report, when one ran
     scaled_to_zero: bool = False  # the autoscaler took it to no pods: nothing ran to verify
+    # What each ready pod's engine logged it found at start-up, beside the plan.
+    capacity: list[CapacityCheck] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"release": self.release, "namespace": self.namespace, "revision": self.revision,
                                 "phases": self.phases, "seconds": round(self.seconds, 1),
                                 "timeline": [{"phase": phase, "at_s": at} for phase, at in self.timeline],
-                                "startup_budget_s": self.startup_budget_s, "scaled_to_zero": self.scaled_to_zero}
+                                "startup_budget_s": self.startup_budget_s, "scaled_to_zero": self.scaled_to_zero,
+                                "capacity": [c.as_dict() for c in self.capacity]}
         if self.smoke is not None:
             data["smoke"] = self.smoke
         return data
@@ -93,6 +97,12 @@ def rollout_selector(kube: Kube, spec: Spec) -> tuple[str | None, dict[str, Any]
 
 def _ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def ready_pods(kube: Kube, spec: Spec) -> list[dict[str, Any]]:
+    """The ready pods of the Deployment's current revision."""
+    current, _ = rollout_selector(kube, spec)
+    return [p for p in kube.pods(manifests.namespace_of(spec), current) if _ready(p)] if current else []
 
 
 CLOCK_SKEW_S = 2
@@ -218,6 +228,8 @@ def deploy(spec: Spec, kube: Kube, *, context: str | None = None, progress: Prog
             if state.phase in ("ready", SCALED_TO_ZERO):
                 result.seconds = time.monotonic() - started
                 result.scaled_to_zero = state.phase == SCALED_TO_ZERO
+                if not result.scaled_to_zero:
+                    result.capacity = check_pods(kube, prepared.spec, prepared.plan, namespace, ready_pods(kube, spec))
                 return result
             if state.failed or time.monotonic() - started - waiting_for_node > budget:
                 cause = state.failure or f"not ready after {budget:.0f}s (last phase: {state.phase}: {state.detail})"

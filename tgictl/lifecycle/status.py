@@ -11,7 +11,9 @@ from tgictl import hardware
 from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Kube
 from tgictl.errors import UsageError
-from tgictl.lifecycle.deploy import observe, selector
+from tgictl.errors import TgictlError
+from tgictl.lifecycle.capacity import CapacityCheck, check_pods
+from tgictl.lifecycle.deploy import observe, ready_pods, selector
 from tgictl.monitor import PrometheusAccess
 from tgictl.render.manifests import namespace_of
 from tgictl.spec.model import Spec
@@ -56,9 +58,11 @@ class ReleaseStatus:
     phase: str
     pods: tuple[PodRow, ...]
     metrics: dict[str, float | None] | None = None
+    capacity: tuple[CapacityCheck, ...] = ()  # what each ready pod's engine found at start-up, beside the plan
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["capacity"] = [c.as_dict() for c in self.capacity]
         if self.metrics is None:
             del data["metrics"]
         return data
@@ -89,4 +93,17 @@ def release_status(spec: Spec, kube: Kube, context: str | None = None,
         metrics = found[0].values if found else {}
     return ReleaseStatus(spec.metadata.name, namespace, release.get("version"), (release.get("info") or {}).get("status"),
                          spec.spec.engine.name, spec.spec.model.id, spec.spec.hardware.accelerator.count,
-                         observe(kube, spec).phase, _pod_rows(kube, spec, namespace), metrics)
+                         observe(kube, spec).phase, _pod_rows(kube, spec, namespace), metrics,
+                         tuple(_capacity(kube, spec, namespace)))
+
+
+def _capacity(kube: Kube, spec: Spec, namespace: str) -> list[CapacityCheck]:
+    """Each ready pod's start-up figures beside the plan of the spec (with the limits the plan
+    filled in); a spec whose model.files cannot be read here is shown unplanned."""
+    from tgictl.plan.service import planned_for_render
+
+    try:
+        planned, plan = planned_for_render(spec)
+    except TgictlError:
+        planned, plan = spec, None
+    return check_pods(kube, planned, plan, namespace, ready_pods(kube, spec))

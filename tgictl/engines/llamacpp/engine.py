@@ -96,6 +96,9 @@ class LlamaCpp(Engine):
             (r"exiting due to model loading error|failed to load model",
              "llama-server could not load the model: check model.id / model.ggufFile name a complete GGUF file"),
         ),
+        # tools/server/server-context.cpp at b11434: each slot's context, after capping it at the model's
+        # training context (n_ctx_slot()); the pool the slots share is not logged at the default verbosity.
+        log_capacity=(r"initializing, n_slots = \d+, n_ctx_slot = (?P<request_tokens>\d+)",),
         # Its last words before exiting (tools/server/server.cpp).
         log_fatal=r"exiting due to model loading error",
         # The recording rules in charts/tgi/files/rules/llamacpp.yaml (a test keeps them in step).

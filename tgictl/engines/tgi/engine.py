@@ -98,6 +98,10 @@ class TGI(Engine):
         # warm-up, and the server's failed model load (server.py logs it, then raises); v0.9 to v3.3.5.
         log_fatal=r"Webserver Crashed|Shard \d+ (failed to start|crashed)|^Error: \w+|Server error: CANCELLED|Error when initializing "
                   r"model",
+        # The router's words once warm-up measured the KV cache, in every TGI release public logs show:
+        # router/src/main.rs (1.x, 2.0), router/src/server.rs (2.2), backends/v3/src/lib.rs (3.x); the
+        # fixtures of tests/fixtures/tgi-warmups.json quote them.
+        log_capacity=(r"Setting max batch total tokens to (?P<kv_tokens>\d+)",),
         # Logged on an OOM while capturing CUDA graphs; TGI goes on without them (flash_causal_lm.py).
         log_benign=r"Decode cuda graph warmup failed",
         # The recording rules in charts/tgi/files/rules/tgi.yaml (a test keeps them in step).

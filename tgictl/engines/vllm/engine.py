@@ -118,6 +118,11 @@ class VLLM(Engine):
              "shared memory is too small for tensor parallelism: the chart mounts a memory-backed /dev/shm when sharded; raise "
              "hardware.memory so it fits, or check the node's shm limits"),
         ),
+        # update_kv_cache_capacity in v1/core/kv_cache_utils.py at v0.32.0 logs both on one line ("GPU" on
+        # CUDA, "CPU" on the CPU build); v0.6-v0.19 log them on two (tests/fixtures/vllm-profiles.json).
+        # max_model_len is the longest request it takes.
+        log_capacity=(r"KV cache size: (?P<kv_tokens>[\d,]+) tokens",
+                      r"Maximum concurrency for (?P<request_tokens>[\d,]+) tokens per request"),
         # Its last words before exiting (v1/engine/core.py, v1/engine/utils.py, v1/executor/multiproc_executor.py).
         log_fatal=r"EngineCore failed to start|Engine core initialization failed|WorkerProc failed to start",
         # The recording rules in charts/tgi/files/rules/vllm.yaml (a test keeps them in step).
