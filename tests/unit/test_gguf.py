@@ -136,6 +136,10 @@ def test_more_gpu_layers_than_the_gpus_hold_are_refused_naming_how_many_fit(tmp_
     assert f"{fitting + 1} layers put" in validate(llamacpp_spec(tmp_path, model, hardware=on_l4, features={"gpuLayers": fitting + 1}))[1]
     two = {**on_l4, "accelerator": {"type": "l4", "count": 2}}
     assert validate(llamacpp_spec(tmp_path, model, hardware=two, features={"gpuLayers": 81}))[0] == 0  # split over both
+    planned = CliRunner().invoke(app, ["plan", "-f", llamacpp_spec(tmp_path, model, hardware=on_l4, features={"gpuLayers": fitting}),
+                                       "-o", "json"])
+    notes = json.loads(planned.stdout)["notes"]
+    assert any(n.startswith(f"{fitting} of 81 layers on the GPUs (features.gpuLayers): the weights per shard are theirs") for n in notes)
 
 
 def test_an_architecture_the_pinned_build_does_not_know_is_refused(tmp_path: Path) -> None:

@@ -231,6 +231,9 @@ def plan(request: PlanRequest) -> Plan:
     # max total <= max batch total at start-up).
     max_batch_total = min(_round(budget.kv_tokens), request.limits.max_batch_total_tokens or budget.kv_tokens)
     planned_total = min(context, _request_cap(max_batch_total, request.limits)) if max_batch_total else 0
+    if request.gpu_layers is not None and request.gpu_layers <= dims.layers:
+        notes.append(f"{request.gpu_layers} of {dims.layers + 1} layers on the GPUs (features.gpuLayers): the weights per shard are "
+                     "theirs; the rest stay in host memory")
     if dims.sliding_window and dims.sliding_window < context:
         notes.append(f"sliding window {dims.sliding_window}: each request's cache stops growing there")
     if not fits:
