@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tgictl.model import files as model_files  # noqa: E402
 from tgictl.engines.vllm.memory import TENSOR_PARALLEL_BYTES  # noqa: E402
+from tgictl.model import files as model_files  # noqa: E402
 from tgictl.model.memory import GiB  # noqa: E402
 from tgictl.plan.planner import Plan, PlanRequest, UserLimits, plan  # noqa: E402
 

@@ -10,8 +10,7 @@ from typing import Any
 from tgictl import hardware
 from tgictl.adapters import helm
 from tgictl.adapters.kube import ClusterError, Kube
-from tgictl.errors import UsageError
-from tgictl.errors import TgictlError
+from tgictl.errors import TgictlError, UsageError
 from tgictl.lifecycle.capacity import CapacityCheck, check_pods
 from tgictl.lifecycle.deploy import observe, ready_pods, selector
 from tgictl.monitor import PrometheusAccess

@@ -16,8 +16,8 @@ from tgictl import engines, hardware
 from tgictl.errors import Problem, SpecError
 from tgictl.model import gguf, memory
 from tgictl.model.architectures import ModelDims, active_parameter_count, dims_from_config, parameter_count
-from tgictl.plan.coldstart import ColdStart, estimate
 from tgictl.model.files import ModelFiles
+from tgictl.plan.coldstart import ColdStart, estimate
 
 # Shard counts an engine can use in one pod, smallest first.
 SHARD_COUNTS = (1, 2, 4, 8)

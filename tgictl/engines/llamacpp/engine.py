@@ -16,8 +16,7 @@ from tgictl.errors import Problem, UsageError
 from tgictl.model import gguf
 from tgictl.model.architectures import ModelDims
 from tgictl.model.files import ModelFiles
-from tgictl.model.memory import GiB
-from tgictl.model.memory import Budget, RuleInputs
+from tgictl.model.memory import Budget, GiB, RuleInputs
 from tgictl.spec.model import ModelSpec, Spec
 from tgictl.spec.quantity import parse_quantity
 

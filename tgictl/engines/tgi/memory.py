@@ -87,7 +87,13 @@ def warmup_peak_bytes(dims: ModelDims, r: RuleInputs) -> int:
     all-gathers the logits (TensorParallelHead) once more. The two add up rather than overlap:
     TGI empties PyTorch's cache before the prefill, not after it (warmup() at v1.0.0 and
     v2.0.0), and the caching allocator keeps the activations' freed blocks reserved, which are
-    too small to hold the larger logits tensors."""
+    too small to hold the larger logits tensors.
+
+    From v3.0.0 the server drops prefill logprobs unless REQUEST_LOGPROBS=1 (flash_causal_lm.py:298
+    at v3.0.0, PR #2797), so the prompt's logits are no longer computed. They stay counted here
+    until a logged 3.x warm-up is at hand: Llama-3.1-8B on one A10G would go from 14,864 planned
+    tokens to 30,896, while TGI 2.2.0 on that card left about 1.6 GiB the source does not explain
+    (tests/fixtures/tgi-warmups.json), and an over-estimate fails the start."""
     logits = r.prefill_tokens * dims.vocab * LOGIT_BYTES * (3 if r.shards > 1 else 2)
     return prefill_activation_bytes(dims, r.prefill_tokens, r.shards) + logits
 
